@@ -1,0 +1,38 @@
+# Set-up is idempotent: the virtual environment in .venv is created once and reinstalled
+# only when pyproject.toml or constraints.txt change.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+export PEBENCH_CACHE_DIR ?= $(CURDIR)/.cache
+export MPLCONFIGDIR := $(PEBENCH_CACHE_DIR)/matplotlib
+export HF_HOME := $(PEBENCH_CACHE_DIR)/huggingface
+export TORCHINDUCTOR_CACHE_DIR := $(PEBENCH_CACHE_DIR)/inductor
+export WANDB_DIR := $(PEBENCH_CACHE_DIR)/wandb
+export WANDB_MODE ?= offline
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+
+.PHONY: install demo test test-all lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/pebench compare --config configs/demo.yaml --output-dir runs/demo --overwrite
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -m "not slow" -q
+
+test-all: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

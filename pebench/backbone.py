@@ -1,0 +1,132 @@
+"""A pre-LayerNorm Transformer whose positional information comes only from its encoding.
+
+Decoder-only (``causal``) or bidirectional encoder, with key padding masks and attention
+through :func:`torch.nn.functional.scaled_dot_product_attention`; the encoding's score bias,
+the causal mask and the padding mask are merged into one additive float mask, built once per
+forward pass and shared by every layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.errors import PebenchError
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention that lets the encoding transform q/k or take over entirely."""
+
+    def __init__(self, dims: ModelDims, encoding: PositionalEncoding, layer: int, dropout: float):
+        super().__init__()
+        self.dims, self.encoding, self.layer = dims, encoding, layer
+        self.qkv = nn.Linear(dims.d_model, 3 * dims.d_model)
+        self.out = nn.Linear(dims.d_model, dims.d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: AttentionMask, positions: Tensor) -> Tensor:
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.dims.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k = self.encoding.transform_qk(q, k, positions)
+        y = self.encoding.attend(q, k, v, mask, positions, self.layer)
+        return self.dropout(self.out(y.transpose(1, 2).reshape(b, t, -1)))
+
+
+class Block(nn.Module):
+    """x ← x + Attn(LN(x)); x ← x + FFN(LN(x))."""
+
+    def __init__(
+        self,
+        dims: ModelDims,
+        encoding: PositionalEncoding,
+        layer: int,
+        ffn_mult: int,
+        dropout: float,
+    ):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dims.d_model)
+        self.attn = SelfAttention(dims, encoding, layer, dropout)
+        self.norm2 = nn.LayerNorm(dims.d_model)
+        self.ffn = nn.Sequential(
+            nn.Linear(dims.d_model, ffn_mult * dims.d_model),
+            nn.GELU(),
+            nn.Linear(ffn_mult * dims.d_model, dims.d_model),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: Tensor, mask: AttentionMask, positions: Tensor) -> Tensor:
+        x = x + self.attn(self.norm1(x), mask, positions)
+        return x + self.ffn(self.norm2(x))
+
+
+def check_dims(dims: ModelDims) -> None:
+    """Raise a clear error for sizes no Transformer can have."""
+    for field in ("d_model", "num_heads", "num_layers"):
+        if getattr(dims, field) < 1:
+            raise PebenchError(f"model {field} must be at least 1, got {getattr(dims, field)}")
+    if dims.d_model % dims.num_heads:
+        raise PebenchError(
+            f"d_model {dims.d_model} is not divisible by num_heads {dims.num_heads}; "
+            f"choose sizes with d_model = num_heads × head_dim"
+        )
+
+
+class Transformer(nn.Module):
+    """Token embedding, positional encoding, pre-LN blocks and a final LayerNorm.
+
+    ``forward`` returns hidden states; the task puts its own head on top.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        dims: ModelDims,
+        encoding: PositionalEncoding,
+        ffn_mult: int = 4,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_dims(dims)
+        self.dims = dims
+        self.embedding = nn.Embedding(vocab_size, dims.d_model)
+        self.encoding = encoding
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            Block(dims, encoding, layer, ffn_mult, dropout) for layer in range(dims.num_layers)
+        )
+        self.norm = nn.LayerNorm(dims.d_model)
+
+    def attention_mask(
+        self, positions: Tensor, padding_mask: Tensor | None, dtype: torch.dtype
+    ) -> AttentionMask:
+        """Merge causal masking, key padding (``padding_mask`` True at pad tokens) and bias."""
+        bias = self.encoding.attention_bias(positions, positions)
+        if bias is None and padding_mask is None:
+            return AttentionMask(None, self.dims.causal)
+        t = positions.shape[-1]
+        blocked = torch.zeros(1, 1, t, t, dtype=torch.bool, device=positions.device)
+        if self.dims.causal:
+            blocked = blocked | torch.ones_like(blocked).triu(1)
+        if padding_mask is not None:
+            blocked = blocked | padding_mask[:, None, None, :]
+        additive = torch.zeros(blocked.shape, dtype=dtype, device=positions.device)
+        if bias is not None:
+            additive = additive + bias.to(dtype)
+        return AttentionMask(additive.masked_fill(blocked, float("-inf")), False)
+
+    def forward(
+        self, tokens: Tensor, positions: Tensor | None = None, padding_mask: Tensor | None = None
+    ) -> Tensor:
+        """Hidden states (batch, length, d_model) for ``tokens`` (batch, length).
+
+        ``positions`` defaults to 0..length-1 for every row (right padding keeps it correct);
+        ``padding_mask`` is True where a token is padding and must not be attended to.
+        """
+        if positions is None:
+            positions = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+        x = self.dropout(self.encoding.embed(self.embedding(tokens), positions))
+        mask = self.attention_mask(positions, padding_mask, x.dtype)
+        for block in self.blocks:
+            x = block(x, mask, positions)
+        return self.norm(x)

@@ -1,0 +1,68 @@
+"""Typed run configuration; YAML and command-line values are validated into these by
+jsonargparse (see :mod:`pebench.benchmark.cli`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pebench.encodings.base import ModelDims, PositionalEncoding
+from pebench.tasks.base import Task
+
+#: An encoding class (or a partial with its options bound) still waiting for model sizes.
+EncodingFactory = Callable[[ModelDims], PositionalEncoding]
+
+
+@dataclass
+class ModelConfig:
+    """Transformer size, the same for every encoding in a comparison."""
+
+    d_model: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    ffn_mult: int = 4
+    dropout: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay to ``min_lr_ratio × lr``."""
+
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """How long and where to train, and how often to evaluate."""
+
+    max_steps: int = 2000
+    batch_size: int = 64
+    #: evaluate every N steps during training; ``None`` evaluates only at the end
+    eval_every: int | None = None
+    accelerator: str = "auto"
+    precision: str = "32-true"
+    progress: bool = True
+    #: one training and one evaluation batch, for smoke tests (Lightning's fast_dev_run)
+    fast_dev_run: bool = False
+
+
+@dataclass
+class RunSpec:
+    """Everything one training run needs, already instantiated."""
+
+    task: Task
+    encoding: EncodingFactory
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    output_dir: Path = Path("runs/run")
+    #: replace results already in ``output_dir`` instead of refusing to
+    overwrite: bool = False
+    #: the resolved configuration as YAML, saved with the run
+    config_yaml: str | None = None

@@ -1,0 +1,94 @@
+"""The one LightningModule: any encoding on the shared backbone, trained on any task."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor
+
+from pebench.backbone import Transformer
+from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
+from pebench.encodings.base import ModelDims
+from pebench.tasks.base import Batch, Task
+
+
+class PEModule(LightningModule):
+    """Backbone + task head; the task supplies loss, metric and evaluation."""
+
+    def __init__(
+        self, task: Task, encoding: EncodingFactory, model: ModelConfig, optim: OptimConfig
+    ) -> None:
+        super().__init__()
+        self.task, self.optim = task, optim
+        dims = ModelDims(model.d_model, model.num_heads, model.num_layers, causal=task.causal)
+        self.backbone = Transformer(
+            task.vocab_size, dims, encoding(dims), model.ffn_mult, model.dropout
+        )
+        self.head = task.build_head(model.d_model)
+        self.metric = task.build_metric()
+        self.last_results: dict[str, Any] | None = None
+        self.evaluated_at_step = -1
+        self.train_tokens = 0
+        self.train_step_seconds = 0.0
+        self._step_started = 0.0
+
+    @property
+    def encoding(self):
+        return self.backbone.encoding
+
+    def forward(
+        self, tokens: Tensor, padding_mask: Tensor | None = None, positions: Tensor | None = None
+    ) -> Tensor:
+        return self.head(self.backbone(tokens, positions, padding_mask), padding_mask)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        loss = self.task.loss(self, batch)
+        self.log("train/loss", loss, prog_bar=True)
+        self.train_tokens += self.task.count_tokens(batch)
+        return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.train_step_seconds += time.perf_counter() - self._step_started
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.task.evaluate(self, batch, self.metric)
+
+    def on_validation_epoch_end(self) -> None:
+        self.last_results = self.task.results(self.metric)
+        self.log_dict(
+            {f"val/{k}": v for k, v in self.last_results["summary"].items()}, prog_bar=True
+        )
+        self.metric.reset()
+        self.evaluated_at_step = self.global_step
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        decay = [p for p in self.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.parameters() if p.ndim < 2]
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": self.optim.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=self.optim.lr,
+        )
+        total = max(1, self.trainer.max_steps)
+        warmup, floor = self.optim.warmup_steps, self.optim.min_lr_ratio
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

@@ -1,0 +1,112 @@
+"""Train one (task, encoding) run and write its results to its output directory.
+
+Writes ``config.yaml`` (the resolved configuration), ``metrics.json`` (final ID/OOD and
+per-length metrics, parameter counts, wall time and training throughput), Lightning's
+``metrics.csv`` log and the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from pebench.benchmark.config import RunSpec
+from pebench.benchmark.module import PEModule
+from pebench.errors import PebenchError
+from pebench.registry import dotted_path
+
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+
+
+def prepare_output_dir(path: Path, overwrite: bool) -> None:
+    """Create ``path``, refusing to mix a new run into one that already has results."""
+    if (path / METRICS_FILE).exists() and not overwrite:
+        raise PebenchError(
+            f"{path} already holds a finished run ({METRICS_FILE}); choose another "
+            f"--output-dir or pass --overwrite to replace it"
+        )
+    if path.exists() and not path.is_dir():
+        raise PebenchError(f"output path {path} exists and is not a directory; choose another")
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def encoding_name(module: PEModule) -> str:
+    """The registered name of the run's encoding, or its dotted path if it has none."""
+    cls = type(module.encoding)
+    return cls.__dict__.get("name") or dotted_path(cls)
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def train(spec: RunSpec) -> dict[str, Any]:
+    """Train and evaluate one run; returns the content written to ``metrics.json``."""
+    output_dir = Path(spec.output_dir)
+    prepare_output_dir(output_dir, spec.overwrite)
+    if spec.config_yaml is not None:
+        (output_dir / CONFIG_FILE).write_text(spec.config_yaml)
+    _quiet_lightning()
+    seed_everything(spec.seed, workers=True, verbose=False)
+    module = PEModule(spec.task, spec.encoding, spec.model, spec.optim)
+    datamodule = spec.task.datamodule(spec.train.batch_size, spec.seed)
+    cfg = spec.train
+    callbacks: list[Any] = [
+        ModelCheckpoint(dirpath=output_dir / "checkpoints", save_last=True, save_top_k=0)
+    ]
+    if cfg.progress:
+        callbacks.append(RichProgressBar(leave=True))
+    trainer = Trainer(
+        max_steps=cfg.max_steps,
+        accelerator=cfg.accelerator,
+        devices=1,
+        precision=cfg.precision,
+        logger=CSVLogger(output_dir, name="", version=""),
+        callbacks=callbacks,
+        val_check_interval=cfg.eval_every or cfg.max_steps,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=spec.optim.grad_clip or None,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        fast_dev_run=cfg.fast_dev_run,
+        log_every_n_steps=min(50, cfg.max_steps),
+        default_root_dir=output_dir,
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*IterableDataset.*has `__len__` defined.*")
+        trainer.fit(module, datamodule=datamodule)
+        if module.evaluated_at_step != trainer.global_step:
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+    wall = time.perf_counter() - started
+    results = module.last_results or {"summary": {}, "per_length": {}}
+    parameters = sum(p.numel() for p in module.parameters())
+    metrics = {
+        "task": type(spec.task).__dict__.get("name") or dotted_path(type(spec.task)),
+        "encoding": encoding_name(module),
+        "seed": spec.seed,
+        **results,
+        "parameters": parameters,
+        "encoding_parameters": sum(p.numel() for p in module.encoding.parameters()),
+        "steps": trainer.global_step,
+        "wall_time_s": wall,
+        "train_step_time_s": module.train_step_seconds,
+        "tokens_per_s": module.train_tokens / max(module.train_step_seconds, 1e-9),
+        "device": str(module.device),
+        "torch": torch.__version__,
+    }
+    (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,0 +1,126 @@
+"""The positional-encoding interface every pebench encoding implements.
+
+An encoding overrides only the hooks where it acts; each hook defaults to a no-op:
+
+* :meth:`PositionalEncoding.embed` adds to token embeddings (absolute encodings),
+* :meth:`PositionalEncoding.transform_qk` rewrites per-head queries and keys (rotary family),
+* :meth:`PositionalEncoding.attention_bias` returns an additive score bias for query/key
+  positions (ALiBi, T5, ...); the model builds it once per forward pass and shares it
+  across layers,
+* :meth:`PositionalEncoding.attend` is the escape hatch that owns the whole attention
+  computation for content-dependent schemes.
+
+Positions always arrive as an explicit integer tensor of shape ``(batch, length)``, so a
+caller may feed shifted, randomized or padded positions. The model hands the encoding its
+dimensions as :class:`ModelDims` (first constructor argument); options come after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pebench.errors import PebenchError
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """The sizes of the model an encoding is built for."""
+
+    d_model: int
+    num_heads: int
+    num_layers: int
+    causal: bool
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.num_heads
+
+
+@dataclass(frozen=True)
+class AttentionMask:
+    """What a query may see: an additive float mask and/or a causal flag.
+
+    ``additive`` has shape broadcastable to ``(batch, heads, q_len, k_len)`` and already holds
+    ``-inf`` where attention is forbidden plus the encoding's score bias. When it is ``None``
+    and ``is_causal`` is set, causal masking still has to be applied (the fast SDPA path).
+    """
+
+    additive: Tensor | None
+    is_causal: bool
+
+    def dense(self, q_len: int, k_len: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """The mask as one additive tensor, for encodings that compute attention themselves."""
+        if self.additive is not None:
+            return self.additive.to(dtype)
+        mask = torch.zeros(q_len, k_len, dtype=dtype, device=device)
+        if self.is_causal:
+            future = torch.ones(q_len, k_len, dtype=torch.bool, device=device).triu(
+                k_len - q_len + 1
+            )
+            mask = mask.masked_fill(future, float("-inf"))
+        return mask
+
+
+class PositionalEncoding(nn.Module):
+    """Base class: a positional encoding for a pre-LN Transformer (see the module docstring).
+
+    Subclasses set ``name`` (the registry key), ``relative`` (attention depends only on
+    position differences, so shifting every position leaves scores unchanged) and, where the
+    encoding cannot represent every position, ``max_positions``.
+    """
+
+    name: ClassVar[str]
+    relative: ClassVar[bool] = False
+    supports_bidirectional: ClassVar[bool] = True
+
+    def __init__(self, dims: ModelDims) -> None:
+        super().__init__()
+        self.dims = dims
+        #: exclusive upper bound on positions, or ``None`` when every position is valid
+        self.max_positions: int | None = None
+        if not dims.causal and not self.supports_bidirectional:
+            raise PebenchError(
+                f"encoding {self.name!r} cannot be used in a bidirectional encoder: without "
+                f"causal masking it cannot tell positions apart; use a causal formulation "
+                f"or another encoding"
+            )
+
+    def check_positions(self, positions: Tensor) -> None:
+        """Raise a clear error if ``positions`` fall outside what this encoding represents."""
+        if self.max_positions is None or positions.numel() == 0:
+            return
+        largest = int(positions.max())
+        if largest >= self.max_positions or int(positions.min()) < 0:
+            raise PebenchError(
+                f"encoding {self.name!r} covers positions 0..{self.max_positions - 1} but was "
+                f"asked for position {largest}; raise its max_positions option "
+                f"(e.g. --encoding.max_positions {2 * (largest + 1)}) or use a relative encoding"
+            )
+
+    def embed(self, x: Tensor, positions: Tensor) -> Tensor:
+        """Return token embeddings ``x`` (batch, length, d_model) with positions added."""
+        return x
+
+    def transform_qk(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """Return queries and keys (batch, heads, length, head_dim) carrying positions."""
+        return q, k
+
+    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor | None:
+        """Additive score bias broadcastable to (batch, heads, q_len, k_len), or ``None``."""
+        return None
+
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor, layer: int
+    ) -> Tensor:
+        """Attention output (batch, heads, length, head_dim); override for content-based schemes."""
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask.additive, is_causal=mask.is_causal
+        )
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}"

@@ -1,0 +1,88 @@
+"""Find pebench plug-ins (encodings, tasks) by registered name or by dotted import path.
+
+A plug-in is a subclass of a base class that sets the class attribute ``name``. Built-in
+plug-ins live one per module in a package, and every module of that package is imported on
+discovery, so adding a file is enough to register a new one; a user's class elsewhere is
+reached with its dotted path ``package.module.ClassName``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import pkgutil
+from typing import TypeVar
+
+from pebench.errors import PebenchError
+
+T = TypeVar("T", bound=type)
+
+
+def _import_package_modules(package: str) -> None:
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{package}.{info.name}")
+
+
+def _subclasses(base: type) -> list[type]:
+    seen: list[type] = []
+    stack = list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen
+
+
+def registered(base: T, package: str) -> dict[str, T]:
+    """Map every named, concrete subclass of ``base`` (built-ins from ``package`` included)."""
+    _import_package_modules(package)
+    found: dict[str, T] = {}
+    for cls in _subclasses(base):
+        name = cls.__dict__.get("name")
+        if not isinstance(name, str) or inspect.isabstract(cls):
+            continue
+        if name in found and found[name] is not cls:
+            raise PebenchError(
+                f"two classes are registered as {name!r}: {dotted_path(found[name])} and "
+                f"{dotted_path(cls)}; give one of them another `name`"
+            )
+        found[name] = cls
+    return dict(sorted(found.items()))
+
+
+def dotted_path(cls: type) -> str:
+    """The import path of a class, ``package.module.ClassName``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def resolve(base: T, package: str, spec: str, kind: str) -> T:
+    """Return the subclass of ``base`` named ``spec`` (a registered name or a dotted path)."""
+    known = registered(base, package)
+    if spec in known:
+        return known[spec]
+    if "." not in spec:
+        close = difflib.get_close_matches(spec, list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise PebenchError(
+            f"unknown {kind} {spec!r}{hint} Valid {kind}s: {', '.join(known)} "
+            f"(or a dotted path package.module.ClassName)"
+        )
+    module_name, _, attr = spec.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PebenchError(
+            f"cannot import module {module_name!r} for {kind} {spec!r}: {exc}; "
+            f"check the dotted path and that the module is on PYTHONPATH"
+        ) from exc
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise PebenchError(f"module {module_name!r} has no class {attr!r} (from {kind} {spec!r})")
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise PebenchError(
+            f"{spec!r} is not a {kind}: it must be a subclass of {dotted_path(base)}"
+        )
+    return cls

@@ -1,0 +1,79 @@
+"""The task interface: what a task supplies to pair with any encoding.
+
+A task owns its data (a Lightning data module), the head on top of the backbone, the
+training loss, and its evaluation metric. The generic training module in
+:mod:`pebench.benchmark.module` calls only these methods, so a new task is one subclass in
+one file.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from lightning.pytorch import LightningDataModule
+from torch import Tensor, nn
+from torchmetrics import Metric
+
+Batch = Mapping[str, Tensor]
+#: The model a task sees: ``model(tokens, padding_mask=None) -> logits``.
+Model = Callable[..., Tensor]
+
+
+class TokenHead(nn.Module):
+    """A linear read-out at every position: (batch, length, d_model) → (batch, length, classes)."""
+
+    def __init__(self, d_model: int, num_classes: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_model, num_classes)
+
+    def forward(self, hidden: Tensor, padding_mask: Tensor | None = None) -> Tensor:
+        return self.proj(hidden)
+
+
+class Task(ABC):
+    """Base class of every task; subclasses set ``name`` and ``description``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: the summary metric that model selection maximizes (validation split only)
+    monitor: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def causal(self) -> bool:
+        """Whether the backbone is a causal decoder (else a bidirectional encoder)."""
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Number of input token ids."""
+
+    @abstractmethod
+    def build_head(self, d_model: int) -> nn.Module:
+        """The output head put on the backbone's hidden states."""
+
+    @abstractmethod
+    def datamodule(self, batch_size: int, seed: int) -> LightningDataModule:
+        """Training and evaluation data, generated or loaded deterministically from ``seed``."""
+
+    @abstractmethod
+    def loss(self, model: Model, batch: Batch) -> Tensor:
+        """The training loss of ``model`` on ``batch``."""
+
+    @abstractmethod
+    def build_metric(self) -> Metric:
+        """A fresh evaluation metric (its states must be sums so it is correct across processes)."""
+
+    @abstractmethod
+    def evaluate(self, model: Model, batch: Batch, metric: Metric) -> None:
+        """Run ``model`` on an evaluation batch (decoding if needed) and update ``metric``."""
+
+    @abstractmethod
+    def results(self, metric: Metric) -> dict[str, Any]:
+        """Final results as JSON-ready data with a flat ``"summary"`` of scalar metrics."""
+
+    @abstractmethod
+    def count_tokens(self, batch: Batch) -> int:
+        """Non-padding input tokens in a training batch (for throughput)."""
