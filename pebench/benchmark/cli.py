@@ -188,7 +188,7 @@ def _plugin_name(key: str, class_path: str) -> str:
 
 def _run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSpec:
     cfg.output_dir = str(output_dir)
-    init = parser.instantiate_classes(cfg)
+    init = parser.instantiate(cfg)
     return RunSpec(
         task=init.task,
         encoding=init.encoding,
@@ -198,7 +198,7 @@ def _run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSp
         seed=init.seed,
         output_dir=output_dir,
         overwrite=init.overwrite,
-        config_yaml=parser.dump(cfg, skip_none=False),
+        config_yaml=parser.dump(cfg),
     )
 
 

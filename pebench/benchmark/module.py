@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor
 
-from pebench.backbone import Transformer
+from pebench.backbone import Transformer, check_dims
 from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims
 from pebench.tasks.base import Batch, Task
@@ -25,6 +25,7 @@ class PEModule(LightningModule):
         super().__init__()
         self.task, self.optim = task, optim
         dims = ModelDims(model.d_model, model.num_heads, model.num_layers, causal=task.causal)
+        check_dims(dims)
         self.backbone = Transformer(
             task.vocab_size, dims, encoding(dims), model.ffn_mult, model.dropout
         )

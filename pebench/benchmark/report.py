@@ -10,9 +10,9 @@ from rich.table import Table
 
 SUMMARY_COLUMNS = (
     ("id_exact_match", "ID exact"),
-    ("id_token_accuracy", "ID token acc"),
+    ("id_token_accuracy", "ID acc"),
     ("ood_exact_match", "OOD exact"),
-    ("ood_token_accuracy", "OOD token acc"),
+    ("ood_token_accuracy", "OOD acc"),
 )
 
 
@@ -23,11 +23,13 @@ def _shade(value: float) -> str:
 
 def summary_table(runs: Sequence[dict[str, Any]], title: str = "Results") -> Table:
     """One row per run: ID/OOD metrics, parameters and training throughput."""
-    table = Table(title=title)
-    table.add_column("encoding", style="bold")
+    table = Table(
+        title=title, caption="exact = whole-sequence exact match, acc = per-token accuracy"
+    )
+    table.add_column("encoding", style="bold", no_wrap=True)
     for _, label in SUMMARY_COLUMNS:
         table.add_column(label, justify="right")
-    for label in ("params", "tokens/s", "wall s"):
+    for label in ("params", "tok/s", "wall s"):
         table.add_column(label, justify="right")
     for run in runs:
         summary = run.get("summary", {})

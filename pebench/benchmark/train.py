@@ -2,7 +2,7 @@
 
 Writes ``config.yaml`` (the resolved configuration), ``metrics.json`` (final ID/OOD and
 per-length metrics, parameter counts, wall time and training throughput), Lightning's
-``metrics.csv`` log and the last checkpoint.
+log ``logs/metrics.csv`` and the last checkpoint ``checkpoints/last.ckpt``.
 """
 
 from __future__ import annotations
@@ -54,13 +54,13 @@ def _quiet_lightning() -> None:
 def train(spec: RunSpec) -> dict[str, Any]:
     """Train and evaluate one run; returns the content written to ``metrics.json``."""
     output_dir = Path(spec.output_dir)
-    prepare_output_dir(output_dir, spec.overwrite)
-    if spec.config_yaml is not None:
-        (output_dir / CONFIG_FILE).write_text(spec.config_yaml)
     _quiet_lightning()
     seed_everything(spec.seed, workers=True, verbose=False)
     module = PEModule(spec.task, spec.encoding, spec.model, spec.optim)
     datamodule = spec.task.datamodule(spec.train.batch_size, spec.seed)
+    prepare_output_dir(output_dir, spec.overwrite)
+    if spec.config_yaml is not None:
+        (output_dir / CONFIG_FILE).write_text(spec.config_yaml)
     cfg = spec.train
     callbacks: list[Any] = [
         ModelCheckpoint(dirpath=output_dir / "checkpoints", save_last=True, save_top_k=0)
@@ -72,7 +72,7 @@ def train(spec: RunSpec) -> dict[str, Any]:
         accelerator=cfg.accelerator,
         devices=1,
         precision=cfg.precision,
-        logger=CSVLogger(output_dir, name="", version=""),
+        logger=CSVLogger(output_dir, name="logs", version=""),
         callbacks=callbacks,
         val_check_interval=cfg.eval_every or cfg.max_steps,
         check_val_every_n_epoch=None,
@@ -87,6 +87,7 @@ def train(spec: RunSpec) -> dict[str, Any]:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
         warnings.filterwarnings("ignore", ".*IterableDataset.*has `__len__` defined.*")
         trainer.fit(module, datamodule=datamodule)
         if module.evaluated_at_step != trainer.global_step:

@@ -1,0 +1,30 @@
+"""Test settings: every cache in a temp dir, nothing touches the network, tiny models."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_CACHE = tempfile.mkdtemp(prefix="pebench-test-cache-")
+for key, value in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "WANDB_MODE": "offline",
+    "WANDB_DIR": os.path.join(_CACHE, "wandb"),
+    "HF_HOME": os.path.join(_CACHE, "huggingface"),
+    "MPLCONFIGDIR": os.path.join(_CACHE, "matplotlib"),
+    "TORCHINDUCTOR_CACHE_DIR": os.path.join(_CACHE, "inductor"),
+}.items():
+    os.environ.setdefault(key, value)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from pebench.encodings.base import ModelDims  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def dims() -> ModelDims:
+    return ModelDims(d_model=32, num_heads=4, num_layers=2, causal=True)

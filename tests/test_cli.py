@@ -1,0 +1,191 @@
+"""The command line: names and dotted paths, config files, overrides and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pebench.benchmark.cli import main
+
+FAST = [
+    "--max-steps",
+    "2",
+    "--batch-size",
+    "4",
+    "--d-model",
+    "16",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--train.progress",
+    "false",
+    "--train.accelerator",
+    "cpu",
+    "--task.train_lengths",
+    "[1, 3]",
+    "--task.eval_lengths",
+    "[1, 4]",
+]
+
+
+def test_train_with_names_and_overrides(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--task",
+            "reverse",
+            "--encoding",
+            "alibi",
+            "--output-dir",
+            str(out),
+            "--seed",
+            "3",
+            *FAST,
+        ]
+    )
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["task"], metrics["encoding"], metrics["seed"]) == ("reverse", "alibi", 3)
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["task"]["class_path"] == "pebench.tasks.reverse.Reverse"
+    assert config["model"]["d_model"] == 16 and config["train"]["max_steps"] == 2
+
+
+def test_config_file_with_encoding_options(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(
+        textwrap.dedent("""
+        task: copy
+        encoding:
+          class_path: rope
+          init_args: {base: 500}
+        model: {d_model: 16, num_layers: 1, num_heads: 2}
+    """)
+    )
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--output-dir", str(out), *FAST]) == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["encoding"]["init_args"]["base"] == 500
+
+
+def test_user_encoding_from_dotted_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_encodings.py").write_text(
+        textwrap.dedent('''
+        import torch
+        from pebench.encodings.base import ModelDims, PositionalEncoding
+
+        class Stripes(PositionalEncoding):
+            """Adds a learned vector to even positions."""
+
+            def __init__(self, dims: ModelDims, scale: float = 1.0):
+                super().__init__(dims)
+                self.vector = torch.nn.Parameter(torch.zeros(dims.d_model))
+                self.scale = scale
+
+            def embed(self, x, positions):
+                return x + self.scale * (positions % 2 == 0).unsqueeze(-1) * self.vector
+    ''')
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--task",
+        "copy",
+        "--encoding",
+        "my_encodings.Stripes",
+        "--encoding.scale",
+        "0.5",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["encoding"] == "my_encodings.Stripes"
+    assert metrics["encoding_parameters"] == 16
+
+
+def test_compare_trains_each_encoding(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    args = [
+        "compare",
+        "--task",
+        "copy",
+        "--encodings",
+        "none",
+        "rope",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
+    assert main(args) == 0
+    runs = json.loads((out / "comparison.json").read_text())
+    assert [r["encoding"] for r in runs] == ["none", "rope"]
+    assert (out / "rope" / "metrics.json").exists() and (out / "none" / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--task", "copy", "--encoding", "rop"], "did you mean 'rope'"),
+        (["train", "--task", "cpy", "--encoding", "rope"], "unknown task 'cpy'"),
+        (["train", "--task", "copy", "--encoding", "nowhere.Thing"], "cannot import module"),
+        (
+            ["train", "--task", "copy", "--encoding", "rope", "--encoding.bse", "2"],
+            "has no option 'bse'; its options: base",
+        ),
+        (["train", "--task", "copy", "--encoding", "rope", "--d-model", "big"], "d_model"),
+        (
+            ["train", "--task", "copy", "--encoding", "rope", "--task.train_lengths", "[9, 2]"],
+            "train_lengths must be a range",
+        ),
+        (["train", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
+        (["train", "--task", "copy", "--encoding", "rope", "--heads", "3"], "not divisible"),
+        (["frobnicate"], "unknown command"),
+    ],
+)
+def test_user_errors_are_one_clear_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main([*args, "--output-dir", str(tmp_path / "x")] if args[0] == "train" else args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_malformed_config_names_file_and_line(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("task: copy\nmodel: {d_model: 16\nseed: 1\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    assert f"{cfg}:" in capsys.readouterr().err
+
+
+def test_list_prints_encodings_and_tasks(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("none", "sinusoidal", "learned", "rope", "alibi", "copy", "reverse"):
+        assert name in out
+
+
+def test_console_script_is_installed(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "pebench"
+    result = subprocess.run(
+        [str(exe), "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "alibi" in result.stdout

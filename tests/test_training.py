@@ -1,0 +1,72 @@
+"""Training end to end: fast_dev_run for every encoding × task × formulation, and outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pebench import encodings, tasks
+from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.train import train
+from pebench.errors import PebenchError
+
+ENCODINGS = sorted(encodings.available())
+TASKS = sorted(tasks.available())
+TINY = ModelConfig(d_model=16, num_layers=1, num_heads=2)
+
+
+def spec(tmp_path: Path, task: str, encoding: str, formulation: str, **train_kw) -> RunSpec:
+    return RunSpec(
+        task=tasks.get(task)(formulation=formulation, train_lengths=(1, 4), eval_lengths=(1, 6)),
+        encoding=encodings.get(encoding),
+        model=TINY,
+        train=TrainConfig(progress=False, accelerator="cpu", batch_size=4, **train_kw),
+        output_dir=tmp_path / "run",
+    )
+
+
+@pytest.mark.parametrize("formulation", ["decoder", "encoder"])
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_fast_dev_run(tmp_path: Path, encoding: str, task: str, formulation: str) -> None:
+    run = spec(tmp_path, task, encoding, formulation, fast_dev_run=True)
+    if formulation == "encoder" and not encodings.get(encoding).supports_bidirectional:
+        with pytest.raises(PebenchError, match="bidirectional"):
+            train(run)
+        return
+    metrics = train(run)
+    assert metrics["encoding"] == encoding and metrics["task"] == task
+    assert metrics["steps"] == 1
+    assert metrics["parameters"] > 0
+
+
+def test_short_run_writes_metrics(tmp_path: Path) -> None:
+    metrics = train(spec(tmp_path, "copy", "rope", "decoder", max_steps=3))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved == metrics
+    assert saved["steps"] == 3
+    assert set(saved["summary"]) == {
+        "id_token_accuracy",
+        "id_exact_match",
+        "ood_token_accuracy",
+        "ood_exact_match",
+    }
+    assert sorted(map(int, saved["per_length"])) == list(range(1, 7))
+    assert saved["tokens_per_s"] > 0 and saved["wall_time_s"] > 0
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+
+
+def test_existing_results_are_not_overwritten(tmp_path: Path) -> None:
+    train(spec(tmp_path, "copy", "alibi", "decoder", max_steps=2))
+    before = (tmp_path / "run" / "metrics.json").read_text()
+    with pytest.raises(PebenchError, match="--overwrite"):
+        train(spec(tmp_path, "copy", "alibi", "decoder", max_steps=2))
+    assert (tmp_path / "run" / "metrics.json").read_text() == before
+
+
+def test_same_seed_same_result(tmp_path: Path) -> None:
+    a = train(spec(tmp_path / "a", "reverse", "learned", "encoder", max_steps=5))
+    b = train(spec(tmp_path / "b", "reverse", "learned", "encoder", max_steps=5))
+    assert a["summary"] == b["summary"] and a["per_length"] == b["per_length"]
