@@ -63,9 +63,7 @@ class PEModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self.last_results = self.task.results(self.metric)
-        self.log_dict(
-            {f"val/{k}": v for k, v in self.last_results["summary"].items()}, prog_bar=True
-        )
+        self.log_dict({f"val/{k}": v for k, v in self.last_results["summary"].items()})
         self.metric.reset()
         self.evaluated_at_step = self.global_step
 

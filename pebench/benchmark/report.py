@@ -27,10 +27,8 @@ def summary_table(runs: Sequence[dict[str, Any]], title: str = "Results") -> Tab
         title=title, caption="exact = whole-sequence exact match, acc = per-token accuracy"
     )
     table.add_column("encoding", style="bold", no_wrap=True)
-    for _, label in SUMMARY_COLUMNS:
-        table.add_column(label, justify="right")
-    for label in ("params", "tok/s", "wall s"):
-        table.add_column(label, justify="right")
+    for label in [label for _, label in SUMMARY_COLUMNS] + ["params", "tok/s", "wall s"]:
+        table.add_column(label, justify="right", no_wrap=True)
     for run in runs:
         summary = run.get("summary", {})
         cells = [_shade(summary[key]) if key in summary else "–" for key, _ in SUMMARY_COLUMNS]

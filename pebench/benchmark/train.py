@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from pebench.registry import dotted_path
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
+RUN_OUTPUTS = (METRICS_FILE, CONFIG_FILE, "logs", "checkpoints")
 
 
 def prepare_output_dir(path: Path, overwrite: bool) -> None:
@@ -38,6 +40,12 @@ def prepare_output_dir(path: Path, overwrite: bool) -> None:
     if path.exists() and not path.is_dir():
         raise PebenchError(f"output path {path} exists and is not a directory; choose another")
     path.mkdir(parents=True, exist_ok=True)
+    for name in RUN_OUTPUTS:  # what an earlier run wrote here, replaced by --overwrite
+        old = path / name
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
 
 
 def encoding_name(module: PEModule) -> str:
