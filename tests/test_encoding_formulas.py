@@ -86,9 +86,9 @@ def test_rope_scores_depend_only_on_distance() -> None:
     assert not torch.allclose(score(5, 2), score(5, 3), atol=1e-4)
 
 
-def test_rope_rejects_odd_head_dim() -> None:
-    with pytest.raises(PebenchError, match="even head dimension"):
-        RoPE(ModelDims(d_model=12, num_heads=4, num_layers=1, causal=True))
+def test_rope_refuses_fewer_than_one_rotated_pair() -> None:
+    with pytest.raises(PebenchError, match="fewer than one pair"):
+        RoPE(ModelDims(d_model=16, num_heads=4, num_layers=1, causal=True), fraction=0.25)
 
 
 def test_learned_table_refuses_positions_past_its_size(dims: ModelDims) -> None:

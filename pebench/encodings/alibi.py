@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
+from pebench.encodings.relative import offsets
+from pebench.errors import PebenchError
 
 
 def alibi_slopes(num_heads: int) -> Tensor:
@@ -28,19 +31,35 @@ def alibi_slopes(num_heads: int) -> Tensor:
 
 
 class ALiBi(PositionalEncoding):
-    """score(i, j) += −m_h·|i − j| with fixed head slopes m_h (Press et al. 2022).
+    """score(i, j) += −m_h·(i − j) for keys j ≤ i, fixed head slopes m_h (Press et al. 2022).
 
-    In a causal decoder only j ≤ i is visible, so this is the paper's −m_h·(i − j). In a
-    bidirectional encoder the bias is symmetric (it cannot tell left from right).
+    A causal decoder sees only j ≤ i: the paper's formulation. For keys after the query (a
+    bidirectional encoder) ``bidirectional`` chooses: ``symmetric`` uses −m_h·|i − j|, which
+    cannot tell left from right; ``directional`` gives head h the slope of head H−1−h to its
+    right (the slope list mirrored), so every head except a middle one decays at a different
+    rate on each side and the model can tell the two directions apart.
     """
 
     name = "alibi"
     relative = True
 
-    def __init__(self, dims: ModelDims) -> None:
+    def __init__(
+        self, dims: ModelDims, bidirectional: Literal["symmetric", "directional"] = "directional"
+    ) -> None:
         super().__init__(dims)
-        self.register_buffer("slopes", alibi_slopes(dims.num_heads), persistent=False)
+        if bidirectional not in ("symmetric", "directional"):
+            raise PebenchError(
+                f"alibi bidirectional must be 'symmetric' or 'directional', got {bidirectional!r}"
+            )
+        self.bidirectional = bidirectional
+        slopes = alibi_slopes(dims.num_heads)
+        right = slopes.flip(0) if bidirectional == "directional" else slopes
+        self.register_buffer("slopes", slopes, persistent=False)
+        self.register_buffer("right_slopes", right, persistent=False)
 
     def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        distance = (q_positions.unsqueeze(-1) - k_positions.unsqueeze(-2)).abs()  # (B, Tq, Tk)
-        return -self.slopes.view(1, -1, 1, 1) * distance.unsqueeze(1).to(self.slopes.dtype)
+        d = offsets(q_positions, k_positions).unsqueeze(1).to(self.slopes.dtype)  # (B, 1, Tq, Tk)
+        left = -self.slopes.view(1, -1, 1, 1) * d.clamp(min=0)
+        if self.dims.causal:
+            return left
+        return left - self.right_slopes.view(1, -1, 1, 1) * (-d).clamp(min=0)

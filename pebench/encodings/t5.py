@@ -1,0 +1,51 @@
+"""T5 relative attention bias (Raffel et al. 2020, "Exploring the Limits of Transfer Learning
+with a Unified Text-to-Text Transformer")."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from pebench.encodings.base import ModelDims, PositionalEncoding
+from pebench.encodings.relative import offsets
+
+
+def t5_buckets(
+    distance: Tensor, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128
+) -> Tensor:
+    """Bucket of each key−query distance: exact below num_buckets/2 (per direction), then
+    logarithmic up to ``max_distance``, beyond which all share the last bucket. When
+    bidirectional, the upper half of the buckets holds keys after the query."""
+    n = -distance  # query − key: positive for keys in the past
+    bucket = torch.zeros_like(n)
+    if bidirectional:
+        num_buckets //= 2
+        bucket = bucket + (n < 0).long() * num_buckets
+        n = n.abs()
+    else:
+        n = n.clamp(min=0)
+    max_exact = num_buckets // 2
+    log_ratio = torch.log(n.float().clamp(min=1) / max_exact) / math.log(max_distance / max_exact)
+    large = (max_exact + (log_ratio * (num_buckets - max_exact)).long()).clamp(max=num_buckets - 1)
+    return bucket + torch.where(n < max_exact, n, large)
+
+
+class T5Bias(PositionalEncoding):
+    """score(i, j) += b_h[bucket(j − i)], one learned scalar per head and bucket, shared by all
+    layers (Raffel et al. 2020)."""
+
+    name = "t5"
+    relative = True
+
+    def __init__(self, dims: ModelDims, num_buckets: int = 32, max_distance: int = 128) -> None:
+        super().__init__(dims)
+        self.num_buckets, self.max_distance = num_buckets, max_distance
+        self.bias = nn.Embedding(num_buckets, dims.num_heads)
+        nn.init.normal_(self.bias.weight, std=0.02)
+
+    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
+        distance = -offsets(q_positions, k_positions)  # key − query, as in T5
+        buckets = t5_buckets(distance, not self.dims.causal, self.num_buckets, self.max_distance)
+        return self.bias(buckets).permute(0, 3, 1, 2)

@@ -1,0 +1,38 @@
+"""xPos: rotary embedding with exponential decay (Sun et al. 2022, "A Length-Extrapolatable
+Transformer")."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from pebench.encodings.base import ModelDims
+from pebench.encodings.rope import RoPE
+
+
+class XPos(RoPE):
+    """q_n ← ζ^{n/B}·R(nθ)q_n, k_m ← ζ^{−m/B}·R(mθ)k_m, ζ_i = (2i/r + γ)/(1 + γ), so
+    q·k ∝ ζ^{(n−m)/B} decays with distance (Sun et al. 2022; γ = 0.4, B = 512).
+
+    Causal only, as in the paper: in a bidirectional encoder keys after the query would be
+    amplified instead of damped.
+    """
+
+    name = "xpos"
+    supports_bidirectional = False
+
+    def __init__(
+        self, dims: ModelDims, base: float = 10000.0, gamma: float = 0.4, scale_base: float = 512.0
+    ) -> None:
+        super().__init__(dims, base=base)
+        self.gamma, self.scale_base = gamma, scale_base
+        pairs = torch.arange(0, self.rotary_dim, 2, dtype=torch.float32)
+        self.register_buffer(
+            "zeta", (pairs / self.rotary_dim + gamma) / (1 + gamma), persistent=False
+        )
+
+    def transform_qk(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+        angles = self.angles(positions)
+        power = (positions.to(torch.float32) / self.scale_base).unsqueeze(-1).unsqueeze(1)
+        scale = self.zeta**power  # (B, 1, T, r/2)
+        return self.rotate(q, angles, scale), self.rotate(k, angles, 1 / scale)
