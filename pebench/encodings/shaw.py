@@ -1,0 +1,52 @@
+"""Learned relative position representations (Shaw, Uszkoreit & Vaswani 2018,
+"Self-Attention with Relative Position Representations")."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.encodings.relative import gather_offsets, offsets
+
+
+class Shaw(PositionalEncoding):
+    """e_ij = q_i·(k_j + a^K_{clip(j−i, k)})/√d and, with ``values``, z_i = Σ_j α_ij (v_j +
+    a^V_{clip(j−i, k)}); a^K, a^V learned per layer and shared by heads (Shaw et al. 2018).
+
+    The q·a^K term is computed once per distinct clipped distance (2k + 1 of them) and
+    gathered, never as a (T × T × d) tensor; it rides into scaled_dot_product_attention as
+    part of the additive mask. Value embeddings need the attention weights, so ``values``
+    takes the explicit softmax path.
+    """
+
+    name = "shaw"
+    relative = True
+
+    def __init__(self, dims: ModelDims, max_distance: int = 16, values: bool = False) -> None:
+        super().__init__(dims)
+        self.max_distance, self.values = max_distance, values
+        size = (dims.num_layers, 2 * max_distance + 1, dims.head_dim)
+        self.keys = nn.Parameter(torch.randn(size) * dims.head_dim**-0.5)
+        self.value_table = nn.Parameter(torch.zeros(size)) if values else None
+
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor, layer: int
+    ) -> Tensor:
+        k_max = self.max_distance
+        index = (-offsets(positions, positions)).clamp(-k_max, k_max) + k_max  # (B, T, T)
+        per_offset = torch.einsum("bhtd,rd->bhtr", q, self.keys[layer].to(q.dtype))
+        bias = gather_offsets(per_offset, index) / math.sqrt(q.shape[-1])
+        t = q.shape[-2]
+        additive = mask.dense(t, t, q.dtype, q.device) + bias
+        if self.value_table is None:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=additive)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + additive
+        weights = scores.softmax(-1)
+        per_bucket = torch.zeros_like(per_offset).scatter_add_(
+            -1, index.unsqueeze(1).expand_as(weights), weights
+        )
+        return weights @ v + per_bucket @ self.value_table[layer].to(q.dtype)
