@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
+from pebench.positions import plain_positions, randomized_positions
 
 
 class SelfAttention(nn.Module):
@@ -75,7 +76,10 @@ def check_dims(dims: ModelDims) -> None:
 class Transformer(nn.Module):
     """Token embedding, positional encoding, pre-LN blocks and a final LayerNorm.
 
-    ``forward`` returns hidden states; the task puts its own head on top.
+    ``forward`` returns hidden states; the task puts its own head on top. With
+    ``randomized_positions = L`` the default positions are a sorted random subset of [0, L)
+    in training (and in evaluation too if ``randomize_eval``), for any encoding that reads
+    positions (Ruoss et al. 2023).
     """
 
     def __init__(
@@ -85,10 +89,20 @@ class Transformer(nn.Module):
         encoding: PositionalEncoding,
         ffn_mult: int = 4,
         dropout: float = 0.0,
+        randomized_positions: int | None = None,
+        randomize_eval: bool = False,
     ) -> None:
         super().__init__()
         check_dims(dims)
+        limit = encoding.max_positions
+        if randomized_positions is not None and limit is not None and randomized_positions > limit:
+            raise PebenchError(
+                f"randomized positions reach {randomized_positions - 1} but encoding "
+                f"{encoding.name!r} covers only 0..{limit - 1}; lower model.randomized_positions "
+                f"or raise the encoding's max_positions"
+            )
         self.dims = dims
+        self.randomized_positions, self.randomize_eval = randomized_positions, randomize_eval
         self.embedding = nn.Embedding(vocab_size, dims.d_model)
         self.encoding = encoding
         self.dropout = nn.Dropout(dropout)
@@ -120,11 +134,19 @@ class Transformer(nn.Module):
     ) -> Tensor:
         """Hidden states (batch, length, d_model) for ``tokens`` (batch, length).
 
-        ``positions`` defaults to 0..length-1 for every row (right padding keeps it correct);
-        ``padding_mask`` is True where a token is padding and must not be attended to.
+        ``positions`` defaults to 0..length-1 for every row (right padding keeps it correct),
+        or randomized positions when configured; ``padding_mask`` is True where a token is
+        padding and must not be attended to.
         """
         if positions is None:
-            positions = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+            randomize = self.randomized_positions is not None and (
+                self.training or self.randomize_eval
+            )
+            positions = (
+                randomized_positions(tokens, self.randomized_positions)
+                if randomize
+                else plain_positions(tokens)
+            )
         x = self.dropout(self.encoding.embed(self.embedding(tokens), positions))
         mask = self.attention_mask(positions, padding_mask, x.dtype)
         for block in self.blocks:

@@ -23,6 +23,10 @@ class ModelConfig:
     num_heads: int = 4
     ffn_mult: int = 4
     dropout: float = 0.0
+    #: train on a sorted random subset of positions in [0, N) (Ruoss et al. 2023); None = 0..n−1
+    randomized_positions: int | None = None
+    #: also randomize positions at evaluation (else evaluation uses 0..n−1)
+    randomize_eval: bool = False
 
 
 @dataclass

@@ -27,7 +27,13 @@ class PEModule(LightningModule):
         dims = ModelDims(model.d_model, model.num_heads, model.num_layers, causal=task.causal)
         check_dims(dims)
         self.backbone = Transformer(
-            task.vocab_size, dims, encoding(dims), model.ffn_mult, model.dropout
+            task.vocab_size,
+            dims,
+            encoding(dims),
+            model.ffn_mult,
+            model.dropout,
+            model.randomized_positions,
+            model.randomize_eval,
         )
         self.head = task.build_head(model.d_model)
         self.metric = task.build_metric()

@@ -107,6 +107,13 @@ def train(spec: RunSpec) -> dict[str, Any]:
         "task": type(spec.task).__dict__.get("name") or dotted_path(type(spec.task)),
         "encoding": encoding_name(module),
         "seed": spec.seed,
+        "positions": {
+            "train": "randomized" if spec.model.randomized_positions else "plain",
+            "eval": "randomized"
+            if spec.model.randomized_positions and spec.model.randomize_eval
+            else "plain",
+            "randomized_max": spec.model.randomized_positions,
+        },
         **results,
         "parameters": parameters,
         "encoding_parameters": sum(p.numel() for p in module.encoding.parameters()),

@@ -1,0 +1,32 @@
+"""Position ids fed to the model: plain 0..n−1, or randomized (Ruoss et al. 2023,
+"Randomized Positional Encodings Boost Length Generalization of Transformers")."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from pebench.errors import PebenchError
+
+
+def plain_positions(tokens: Tensor) -> Tensor:
+    """0..n−1 for every row of ``tokens`` (batch, n); right padding keeps it correct."""
+    return torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+
+
+def randomized_positions(
+    tokens: Tensor, max_length: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """Per row, a uniformly random sorted subset of n distinct positions from [0, max_length).
+
+    The model sees position values up to ``max_length`` during training while sequences stay
+    short, so longer test sequences use values it has seen (Ruoss et al. 2023).
+    """
+    batch, n = tokens.shape
+    if n > max_length:
+        raise PebenchError(
+            f"a sequence of {n} tokens does not fit randomized positions in [0, {max_length}); "
+            f"raise model.randomized_positions above the longest sequence"
+        )
+    scores = torch.rand(batch, max_length, device=tokens.device, generator=generator)
+    return scores.topk(n, dim=-1).indices.sort(dim=-1).values
