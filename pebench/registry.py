@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
 import pkgutil
 from typing import TypeVar
 
@@ -36,9 +37,26 @@ def _subclasses(base: type) -> list[type]:
     return seen
 
 
+PLUGINS_ENV = "PEBENCH_PLUGINS"
+
+
+def _import_plugins() -> None:
+    """Import the user modules named in ``$PEBENCH_PLUGINS`` (comma-separated)."""
+    for name in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise PebenchError(
+                f"cannot import plug-in module {name!r} named in {PLUGINS_ENV}: {exc}; "
+                f"fix the module name or its PYTHONPATH"
+            ) from exc
+
+
 def registered(base: T, package: str) -> dict[str, T]:
-    """Map every named, concrete subclass of ``base`` (built-ins from ``package`` included)."""
+    """Map every named, concrete subclass of ``base``: built-ins from ``package``, modules in
+    ``$PEBENCH_PLUGINS`` and any other imported subclass."""
     _import_package_modules(package)
+    _import_plugins()
     found: dict[str, T] = {}
     for cls in _subclasses(base):
         name = cls.__dict__.get("name")

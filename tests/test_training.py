@@ -31,14 +31,14 @@ def spec(tmp_path: Path, task: str, encoding: str, formulation: str, **train_kw)
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_fast_dev_run(tmp_path: Path, encoding: str, task: str, formulation: str) -> None:
-    run = spec(tmp_path, task, encoding, formulation, fast_dev_run=True)
+    run = spec(tmp_path, task, encoding, formulation, fast_dev_run=3)
     if formulation == "encoder" and not encodings.get(encoding).supports_bidirectional:
         with pytest.raises(PebenchError, match="bidirectional"):
             train(run)
         return
     metrics = train(run)
     assert metrics["encoding"] == encoding and metrics["task"] == task
-    assert metrics["steps"] == 1
+    assert metrics["steps"] == 3
     assert metrics["parameters"] > 0
 
 

@@ -51,8 +51,8 @@ class TrainConfig:
     accelerator: str = "auto"
     precision: str = "32-true"
     progress: bool = True
-    #: one training and one evaluation batch, for smoke tests (Lightning's fast_dev_run)
-    fast_dev_run: bool = False
+    #: run only N training and N evaluation batches, for smoke tests (Lightning's fast_dev_run)
+    fast_dev_run: int = 0
 
 
 @dataclass

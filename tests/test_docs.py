@@ -1,0 +1,113 @@
+"""The documentation stays true: every encoding documented, the guide's example runs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pebench import encodings
+from pebench.benchmark.cli import main
+from pebench.encodings.base import ModelDims
+
+DOCS = Path(__file__).parents[1] / "docs"
+REFERENCE = ModelDims(d_model=64, num_heads=4, num_layers=2, causal=True)
+FAST = [
+    "--max-steps",
+    "2",
+    "--batch-size",
+    "4",
+    "--d-model",
+    "16",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--train.progress",
+    "false",
+    "--train.accelerator",
+    "cpu",
+    "--task.train_lengths",
+    "[1, 3]",
+    "--task.eval_lengths",
+    "[1, 4]",
+]
+
+
+def table_rows() -> dict[str, list[str]]:
+    rows = {}
+    for line in (DOCS / "encodings.md").read_text().splitlines():
+        match = re.match(r"\| `([a-z0-9_]+)` \|(.*)\|$", line)
+        if match:
+            rows[match.group(1)] = [cell.strip() for cell in match.group(2).split("|")]
+    return rows
+
+
+BUILT_IN = sorted(
+    n for n, c in encodings.available().items() if c.__module__.startswith("pebench.")
+)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_encoding_is_in_the_table_with_its_parameter_count(name: str) -> None:
+    rows = table_rows()
+    assert name in rows, f"docs/encodings.md has no row for {name}"
+    params = sum(p.numel() for p in encodings.get(name)(REFERENCE).parameters())
+    assert rows[name][3] == str(params)
+
+
+def guide_example(tmp_path: Path) -> Path:
+    text = (DOCS / "adding-an-encoding.md").read_text()
+    code = re.search(r"```python\n# my_encodings.py\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "guide_encodings.py").write_text(code)
+    return tmp_path
+
+
+def test_guide_example_trains_by_dotted_path(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(guide_example(tmp_path)))
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--task",
+        "copy",
+        "--encoding",
+        "guide_encodings.LinearBias",
+        "--encoding.init",
+        "0.05",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["encoding"] == "linear_bias" and metrics["encoding_parameters"] == 2
+
+
+def test_guide_example_trains_by_registered_name(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(guide_example(tmp_path)))
+    monkeypatch.setenv("PEBENCH_PLUGINS", "guide_encodings")
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--task",
+                "copy",
+                "--encoding",
+                "linear_bias",
+                "--output-dir",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "metrics.json").read_text())["encoding"] == "linear_bias"
+
+
+def test_unimportable_plugin_is_a_clear_error(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PEBENCH_PLUGINS", "no_such_plugin_module")
+    assert main(["list"]) == 2
+    assert "PEBENCH_PLUGINS" in capsys.readouterr().err
