@@ -26,5 +26,30 @@ torch.set_num_threads(2)
 
 
 @pytest.fixture
+def fast_args() -> list[str]:
+    """Command-line flags for a tiny, two-step run on CPU."""
+    return [
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--d-model",
+        "16",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--train.progress",
+        "false",
+        "--train.accelerator",
+        "cpu",
+        "--task.train_lengths",
+        "[1, 3]",
+        "--task.eval_lengths",
+        "[1, 4]",
+    ]
+
+
+@pytest.fixture
 def dims() -> ModelDims:
     return ModelDims(d_model=32, num_heads=4, num_layers=2, causal=True)

@@ -14,29 +14,8 @@ import yaml
 
 from pebench.benchmark.cli import main
 
-FAST = [
-    "--max-steps",
-    "2",
-    "--batch-size",
-    "4",
-    "--d-model",
-    "16",
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--train.progress",
-    "false",
-    "--train.accelerator",
-    "cpu",
-    "--task.train_lengths",
-    "[1, 3]",
-    "--task.eval_lengths",
-    "[1, 4]",
-]
 
-
-def test_train_with_names_and_overrides(tmp_path: Path) -> None:
+def test_train_with_names_and_overrides(fast_args: list[str], tmp_path: Path) -> None:
     out = tmp_path / "run"
     code = main(
         [
@@ -49,7 +28,7 @@ def test_train_with_names_and_overrides(tmp_path: Path) -> None:
             str(out),
             "--seed",
             "3",
-            *FAST,
+            *fast_args,
         ]
     )
     assert code == 0
@@ -60,7 +39,7 @@ def test_train_with_names_and_overrides(tmp_path: Path) -> None:
     assert config["model"]["d_model"] == 16 and config["train"]["max_steps"] == 2
 
 
-def test_config_file_with_encoding_options(tmp_path: Path) -> None:
+def test_config_file_with_encoding_options(fast_args: list[str], tmp_path: Path) -> None:
     cfg = tmp_path / "run.yaml"
     cfg.write_text(
         textwrap.dedent("""
@@ -72,12 +51,14 @@ def test_config_file_with_encoding_options(tmp_path: Path) -> None:
     """)
     )
     out = tmp_path / "run"
-    assert main(["train", "--config", str(cfg), "--output-dir", str(out), *FAST]) == 0
+    assert main(["train", "--config", str(cfg), "--output-dir", str(out), *fast_args]) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["encoding"]["init_args"]["base"] == 500
 
 
-def test_user_encoding_from_dotted_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_encoding_from_dotted_path(
+    fast_args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "my_encodings.py").write_text(
         textwrap.dedent('''
         import torch
@@ -107,7 +88,7 @@ def test_user_encoding_from_dotted_path(tmp_path: Path, monkeypatch: pytest.Monk
         "0.5",
         "--output-dir",
         str(out),
-        *FAST,
+        *fast_args,
     ]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -115,7 +96,7 @@ def test_user_encoding_from_dotted_path(tmp_path: Path, monkeypatch: pytest.Monk
     assert metrics["encoding_parameters"] == 16
 
 
-def test_compare_trains_each_encoding(tmp_path: Path) -> None:
+def test_compare_trains_each_encoding(fast_args: list[str], tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     args = [
         "compare",
@@ -126,7 +107,7 @@ def test_compare_trains_each_encoding(tmp_path: Path) -> None:
         "rope",
         "--output-dir",
         str(out),
-        *FAST,
+        *fast_args,
     ]
     assert main(args) == 0
     runs = json.loads((out / "comparison.json").read_text())

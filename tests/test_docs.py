@@ -14,26 +14,6 @@ from pebench.encodings.base import ModelDims
 
 DOCS = Path(__file__).parents[1] / "docs"
 REFERENCE = ModelDims(d_model=64, num_heads=4, num_layers=2, causal=True)
-FAST = [
-    "--max-steps",
-    "2",
-    "--batch-size",
-    "4",
-    "--d-model",
-    "16",
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--train.progress",
-    "false",
-    "--train.accelerator",
-    "cpu",
-    "--task.train_lengths",
-    "[1, 3]",
-    "--task.eval_lengths",
-    "[1, 4]",
-]
 
 
 def table_rows() -> dict[str, list[str]]:
@@ -65,7 +45,9 @@ def guide_example(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_guide_example_trains_by_dotted_path(tmp_path: Path, monkeypatch) -> None:
+def test_guide_example_trains_by_dotted_path(
+    fast_args: list[str], tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.syspath_prepend(str(guide_example(tmp_path)))
     out = tmp_path / "run"
     args = [
@@ -78,14 +60,16 @@ def test_guide_example_trains_by_dotted_path(tmp_path: Path, monkeypatch) -> Non
         "0.05",
         "--output-dir",
         str(out),
-        *FAST,
+        *fast_args,
     ]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["encoding"] == "linear_bias" and metrics["encoding_parameters"] == 2
 
 
-def test_guide_example_trains_by_registered_name(tmp_path: Path, monkeypatch) -> None:
+def test_guide_example_trains_by_registered_name(
+    fast_args: list[str], tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.syspath_prepend(str(guide_example(tmp_path)))
     monkeypatch.setenv("PEBENCH_PLUGINS", "guide_encodings")
     out = tmp_path / "run"
@@ -99,7 +83,7 @@ def test_guide_example_trains_by_registered_name(tmp_path: Path, monkeypatch) ->
                 "linear_bias",
                 "--output-dir",
                 str(out),
-                *FAST,
+                *fast_args,
             ]
         )
         == 0

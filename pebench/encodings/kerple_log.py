@@ -1,33 +1,17 @@
-"""KERPLE, logarithmic variant (Chi et al. 2022, "KERPLE: Kernelized Relative Positional
-Embedding for Length Extrapolation")."""
+"""KERPLE, logarithmic variant (Chi et al. 2022)."""
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
-
-EPS = 1e-2
+from pebench.encodings.kerple import KerpleBias
 
 
-class KerpleLog(PositionalEncoding):
-    """score(i, j) += −r1_h·log(1 + r2_h·|i − j|), r1, r2 > 0 learned per head (Chi et al. 2022).
-
-    Symmetric in a bidirectional encoder.
-    """
+class KerpleLog(KerpleBias):
+    """score(i, j) += −r1_h·log(1 + r2_h·|i − j|), r1, r2 > 0 learned per head (Chi et al. 2022)."""
 
     name = "kerple_log"
-    relative = True
 
-    def __init__(self, dims: ModelDims, init_r1: float = 1.0, init_r2: float = 1.0) -> None:
-        super().__init__(dims)
-        self.r1 = nn.Parameter(torch.full((dims.num_heads,), init_r1))
-        self.r2 = nn.Parameter(torch.full((dims.num_heads,), init_r2))
-
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        distance = offsets(q_positions, k_positions).abs().unsqueeze(1).float()
-        r1 = self.r1.clamp(min=EPS).view(1, -1, 1, 1)
-        r2 = self.r2.clamp(min=EPS).view(1, -1, 1, 1)
-        return -r1 * torch.log1p(r2 * distance)
+    def kernel(self, distance: Tensor, r1: Tensor, r2: Tensor) -> Tensor:
+        return r1 * torch.log1p(r2 * distance)

@@ -1,33 +1,18 @@
-"""KERPLE, power variant (Chi et al. 2022, "KERPLE: Kernelized Relative Positional Embedding
-for Length Extrapolation")."""
+"""KERPLE, power variant (Chi et al. 2022)."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
-
-EPS = 1e-2
+from pebench.encodings.kerple import EPS, KerpleBias
 
 
-class KerplePower(PositionalEncoding):
-    """score(i, j) += −r1_h·|i − j|^{r2_h}, learned r1 > 0, 0 < r2 ≤ 2 per head (Chi et al. 2022).
-
-    Symmetric in a bidirectional encoder.
-    """
+class KerplePower(KerpleBias):
+    """score(i, j) += −r1_h·|i − j|^{r2_h}, learned r1 > 0, 0 < r2 ≤ 2 (Chi et al. 2022)."""
 
     name = "kerple_power"
-    relative = True
+    max_r2 = 2.0
 
-    def __init__(self, dims: ModelDims, init_r1: float = 1.0, init_r2: float = 1.0) -> None:
-        super().__init__(dims)
-        self.r1 = nn.Parameter(torch.full((dims.num_heads,), init_r1))
-        self.r2 = nn.Parameter(torch.full((dims.num_heads,), init_r2))
-
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        distance = offsets(q_positions, k_positions).abs().unsqueeze(1).float()
-        r1 = self.r1.clamp(min=EPS).view(1, -1, 1, 1)
-        r2 = self.r2.clamp(min=EPS, max=2.0).view(1, -1, 1, 1)
-        return -r1 * distance.clamp(min=EPS).pow(r2) * (distance > 0)
+    def kernel(self, distance: Tensor, r1: Tensor, r2: Tensor) -> Tensor:
+        # clamp keeps the gradient of x^r2 finite at x = 0, where the penalty is 0
+        return r1 * distance.clamp(min=EPS).pow(r2) * (distance > 0)
