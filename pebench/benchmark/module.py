@@ -38,6 +38,7 @@ class PEModule(LightningModule):
         self.head = task.build_head(model.d_model)
         self.metric = task.build_metric()
         self.last_results: dict[str, Any] | None = None
+        self.test_results: dict[str, Any] | None = None
         self.evaluated_at_step = -1
         self.train_tokens = 0
         self.train_step_seconds = 0.0
@@ -72,6 +73,14 @@ class PEModule(LightningModule):
         self.log_dict({f"val/{k}": v for k, v in self.last_results["summary"].items()})
         self.metric.reset()
         self.evaluated_at_step = self.global_step
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.task.evaluate(self, batch, self.metric)
+
+    def on_test_epoch_end(self) -> None:
+        self.test_results = self.task.results(self.metric)
+        self.log_dict({f"test/{k}": v for k, v in self.test_results["summary"].items()})
+        self.metric.reset()
 
     def configure_optimizers(self) -> dict[str, Any]:
         decay = [p for p in self.parameters() if p.ndim >= 2]

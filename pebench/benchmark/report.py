@@ -1,19 +1,24 @@
-"""Terminal tables of run results (rich)."""
+"""Terminal tables of run results (rich), for any task's metrics."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-SUMMARY_COLUMNS = (
-    ("id_exact_match", "ID exact"),
-    ("id_token_accuracy", "ID acc"),
-    ("ood_exact_match", "OOD exact"),
-    ("ood_token_accuracy", "OOD acc"),
-)
+#: metric names shown shorter in table headers
+SHORT = {
+    "id_exact_match": "ID exact",
+    "id_token_accuracy": "ID acc",
+    "ood_exact_match": "OOD exact",
+    "ood_token_accuracy": "OOD acc",
+    "token_accuracy": "token acc",
+}
+#: per-length metric shown in the length table, by preference
+LENGTH_METRICS = ("exact_match", "f1", "accuracy")
 
 
 def _shade(value: float) -> str:
@@ -21,17 +26,40 @@ def _shade(value: float) -> str:
     return f"[{style}]{value:.3f}[/{style}]"
 
 
+def _metric_columns(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(where, key) pairs to show: every validation metric, or, when runs were tested, the
+    selection metric on validation followed by every test metric."""
+    columns: list[tuple[str, str]] = []
+    tested = any("test" in run for run in runs)
+    for run in runs:
+        if tested:
+            wanted = [("summary", run.get("monitor", ""))]
+            wanted += [("test", key) for key in run.get("test", {}).get("summary", {})]
+        else:
+            wanted = [("summary", key) for key in run.get("summary", {})]
+        columns += [c for c in wanted if c not in columns and c[1]]
+    return columns
+
+
 def summary_table(runs: Sequence[dict[str, Any]], title: str = "Results") -> Table:
-    """One row per run: ID/OOD metrics, parameters and training throughput."""
-    table = Table(
-        title=title, caption="exact = whole-sequence exact match, acc = per-token accuracy"
-    )
+    """One row per run: validation (and test) metrics, parameters and training throughput."""
+    columns = _metric_columns(runs)
+    tested = any(where == "test" for where, _ in columns)
+    caption = "val = validation (used for selection), test = held-out test" if tested else ""
+    table = Table(title=title, caption=caption)
     table.add_column("encoding", style="bold", no_wrap=True)
-    for label in [label for _, label in SUMMARY_COLUMNS] + ["params", "tok/s", "wall s"]:
+    for where, key in columns:
+        label = SHORT.get(key, key.replace("_", " "))
+        prefix = {"test": "test ", "summary": "val " if tested else ""}[where]
+        table.add_column(prefix + label, justify="right")
+    for label in ("params", "tok/s", "wall s"):
         table.add_column(label, justify="right", no_wrap=True)
     for run in runs:
-        summary = run.get("summary", {})
-        cells = [_shade(summary[key]) if key in summary else "–" for key, _ in SUMMARY_COLUMNS]
+        cells = []
+        for where, key in columns:
+            values = run.get(where, {})
+            values = values.get("summary", {}) if where == "test" else values
+            cells.append(_shade(values[key]) if key in values else "–")
         table.add_row(
             run["encoding"],
             *cells,
@@ -42,28 +70,39 @@ def summary_table(runs: Sequence[dict[str, Any]], title: str = "Results") -> Tab
     return table
 
 
-def length_table(
-    runs: Sequence[dict[str, Any]], metric: str = "exact_match", train_max: int | None = None
-) -> Table:
-    """Rows are input lengths, columns encodings; lengths past ``train_max`` are marked OOD."""
+def _length_order(key: str) -> tuple[int, str]:
+    match = re.match(r"\d+", key)
+    return (int(match.group()) if match else 0, key)
+
+
+def length_table(runs: Sequence[dict[str, Any]], train_max: int | None = None) -> Table | None:
+    """Rows are input lengths (or length buckets), columns encodings; lengths past
+    ``train_max`` are marked OOD. None when the runs have no per-length metrics."""
+    keys = sorted({k for run in runs for k in run.get("per_length", {})}, key=_length_order)
+    if not keys:
+        return None
+    sample = next(iter(runs[0].get("per_length", {}).values()), {})
+    metric = next((m for m in LENGTH_METRICS if m in sample), None)
+    if metric is None:
+        return None
     table = Table(title=f"{metric.replace('_', ' ')} by input length")
-    table.add_column("length", justify="right", style="bold")
+    table.add_column("length", justify="right", style="bold", no_wrap=True)
     for run in runs:
         table.add_column(run["encoding"], justify="right")
-    lengths = sorted({int(n) for run in runs for n in run.get("per_length", {})})
-    for n in lengths:
-        label = f"{n} (OOD)" if train_max is not None and n > train_max else str(n)
+    for key in keys:
+        ood = train_max is not None and key.isdigit() and int(key) > train_max
         cells = []
         for run in runs:
-            values = run.get("per_length", {}).get(str(n))
+            values = run.get("per_length", {}).get(key)
             cells.append(_shade(values[metric]) if values else "–")
-        table.add_row(label, *cells, end_section=n == train_max)
+        table.add_row(f"{key} (OOD)" if ood else key, *cells, end_section=key == str(train_max))
     return table
 
 
 def print_results(runs: Sequence[dict[str, Any]], console: Console | None = None) -> None:
     """Print the per-length table (when there is one) and the summary table."""
     console = console or Console()
-    if any(run.get("per_length") for run in runs):
-        console.print(length_table(runs, train_max=runs[0].get("train_max_length")))
+    lengths = length_table(runs, train_max=runs[0].get("train_max_length"))
+    if lengths is not None:
+        console.print(lengths)
     console.print(summary_table(runs))

@@ -27,7 +27,10 @@ from pebench.registry import dotted_path
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
-RUN_OUTPUTS = (METRICS_FILE, CONFIG_FILE, "logs", "checkpoints")
+RUN_OUTPUTS = (
+    METRICS_FILE, CONFIG_FILE, "logs", "checkpoints", "vocab.json", "labels.json",
+    "report_validation.txt", "report_test.txt",
+)
 
 
 def prepare_output_dir(path: Path, overwrite: bool) -> None:
@@ -96,17 +99,29 @@ def train(spec: RunSpec) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*IterableDataset.*has `__len__` defined.*")
         trainer.fit(module, datamodule=datamodule)
         if module.evaluated_at_step != trainer.global_step:
             trainer.validate(module, datamodule=datamodule, verbose=False)
+        if spec.task.has_test:  # evaluated once, after training: never used for selection
+            trainer.test(module, datamodule=datamodule, verbose=False)
     wall = time.perf_counter() - started
-    results = module.last_results or {"summary": {}, "per_length": {}}
+    results = dict(module.last_results or {"summary": {}, "per_length": {}})
+    spec.task.save_artifacts(output_dir)
+    if "report" in results:
+        (output_dir / "report_validation.txt").write_text(results.pop("report"))
+    if module.test_results is not None:
+        test = dict(module.test_results)
+        if "report" in test:
+            (output_dir / "report_test.txt").write_text(test.pop("report"))
+        results["test"] = test
     parameters = sum(p.numel() for p in module.parameters())
     metrics = {
         "task": type(spec.task).__dict__.get("name") or dotted_path(type(spec.task)),
         "encoding": encoding_name(module),
         "seed": spec.seed,
+        "monitor": spec.task.monitor,
         "positions": {
             "train": "randomized" if spec.model.randomized_positions else "plain",
             "eval": "randomized"

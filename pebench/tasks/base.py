@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from lightning.pytorch import LightningDataModule
@@ -77,3 +78,11 @@ class Task(ABC):
     @abstractmethod
     def count_tokens(self, batch: Batch) -> int:
         """Non-padding input tokens in a training batch (for throughput)."""
+
+    @property
+    def has_test(self) -> bool:
+        """Whether the data module has a held-out test split, evaluated once after training."""
+        return False
+
+    def save_artifacts(self, output_dir: Path) -> None:  # noqa: B027 (optional hook)
+        """Write what a later evaluation needs (e.g. a vocabulary) into the run directory."""

@@ -1,0 +1,180 @@
+"""Text classification: one label per text, pooled representation, accuracy and macro-F1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from pebench.errors import PebenchError
+from pebench.tasks.base import Batch, Model
+from pebench.tasks.readers import read_table
+from pebench.tasks.text import TextTask
+
+Pooling = Literal["mean", "first", "last"]
+
+
+class PooledHead(nn.Module):
+    """Pool the hidden states of real tokens (mean, first or last), then a linear classifier."""
+
+    def __init__(self, d_model: int, num_classes: int, pooling: Pooling) -> None:
+        super().__init__()
+        self.pooling = pooling
+        self.proj = nn.Linear(d_model, num_classes)
+
+    def forward(self, hidden: Tensor, padding_mask: Tensor | None = None) -> Tensor:
+        keep = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        if padding_mask is not None:
+            keep = ~padding_mask
+        if self.pooling == "mean":
+            pooled = (hidden * keep.unsqueeze(-1)).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
+        elif self.pooling == "first":
+            pooled = hidden[:, 0]
+        else:
+            last = keep.sum(1).clamp(min=1) - 1
+            pooled = hidden[torch.arange(hidden.shape[0]), last]
+        return self.proj(pooled)
+
+
+class ClassificationMetric(Metric):
+    """Accuracy and macro-F1 (torchmetrics), plus accuracy per length bucket."""
+
+    full_state_update = False
+
+    def __init__(self, num_classes: int, bucket_edges: list[int]) -> None:
+        super().__init__()
+        self.accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.macro_f1 = MulticlassF1Score(num_classes, average="macro")
+        self.bucket_edges = bucket_edges
+        n = len(bucket_edges) + 1
+        self.add_state("bucket_correct", torch.zeros(n, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("bucket_total", torch.zeros(n, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor, lengths: Tensor) -> None:
+        self.accuracy.update(preds, target)
+        self.macro_f1.update(preds, target)
+        edges = torch.tensor(self.bucket_edges, device=lengths.device)
+        bucket = torch.bucketize(lengths, edges, right=False)
+        self.bucket_correct.index_add_(0, bucket, (preds == target).long())
+        self.bucket_total.index_add_(0, bucket, torch.ones_like(bucket))
+
+    def compute(self) -> dict[str, Tensor]:
+        return {"accuracy": self.accuracy.compute(), "macro_f1": self.macro_f1.compute()}
+
+    def reset(self) -> None:
+        super().reset()
+        self.accuracy.reset()
+        self.macro_f1.reset()
+
+    def per_bucket(self) -> dict[str, dict[str, float]]:
+        lows = [1] + [e + 1 for e in self.bucket_edges]
+        highs = [str(e) for e in self.bucket_edges] + [""]
+        out = {}
+        for b, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
+            total = int(self.bucket_total[b])
+            out[f"{lo}-{hi}" if hi else f"{lo}+"] = {
+                "accuracy": self.bucket_correct[b].item() / total if total else 0.0,
+                "support": total,
+            }
+        return out
+
+
+class TextClassification(TextTask):
+    """Classify whole texts; scored by accuracy and macro-F1."""
+
+    name = "classification"
+    description = "text classification (CSV/TSV/JSONL or hub datasets), accuracy and macro-F1"
+    monitor = "accuracy"
+
+    def __init__(
+        self,
+        *args: Any,
+        text_column: str | int = "sentence",
+        label_column: str | int = "label",
+        header: bool = True,
+        pooling: Pooling = "mean",
+        **kwargs: Any,
+    ) -> None:
+        """
+        Args:
+            text_column: column (name, or index without a header) of the text.
+            label_column: column of the label (string or integer labels).
+            header: whether CSV/TSV files start with a header row.
+            pooling: ``mean`` of real tokens, ``first`` token or ``last`` real token (use
+                ``last`` with a causal model).
+            *args, **kwargs: data and tokenization options of :class:`TextTask`.
+        """
+        if pooling not in ("mean", "first", "last"):
+            raise PebenchError(f"pooling must be 'mean', 'first' or 'last', got {pooling!r}")
+        self.text_column, self.label_column = text_column, label_column
+        self.header, self.pooling = header, pooling
+        super().__init__(*args, **kwargs)
+
+    def options_key(self) -> dict[str, Any]:
+        return {"columns": [self.text_column, self.label_column], "header": self.header}
+
+    def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
+        return [
+            (t.split(), label)
+            for t, label in read_table(path, self.text_column, self.label_column, self.header)
+        ]
+
+    def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
+        from pebench.tasks.hub import load_hub_split
+
+        data = load_hub_split(self.hub_dataset, self.hub_config, split)
+        for column in (self.text_column, self.label_column):
+            if column not in data.column_names:
+                raise PebenchError(
+                    f"hub dataset {self.hub_dataset} has no column {column!r} (columns: "
+                    f"{', '.join(data.column_names)}); set --task.text_column/--task.label_column"
+                )
+        names = getattr(data.features[self.label_column], "names", None)
+        return [
+            (
+                str(row[self.text_column]).split(),
+                names[row[self.label_column]] if names else str(row[self.label_column]),
+            )
+            for row in data
+        ]
+
+    def label_set(self, train: list[tuple[list[str], Any]]) -> list[str]:
+        labels = {str(label) for _, label in train}
+        as_int = all(label.lstrip("-").isdigit() for label in labels)
+        return sorted(labels, key=int) if as_int else sorted(labels)
+
+    def encode_label(self, raw: Any, where: str) -> int:
+        try:
+            return self.labels.index(str(raw))
+        except ValueError:
+            raise PebenchError(
+                f"{where}: label {raw!r} does not occur in the training split"
+            ) from None
+
+    def build_head(self, d_model: int) -> nn.Module:
+        self.prepared()
+        return PooledHead(d_model, len(self.labels), self.pooling)
+
+    def collate_labels(self, rows: list[dict[str, Any]], ids: list[list[int]]) -> dict[str, Tensor]:
+        return {"targets": torch.tensor([r["label"] for r in rows], dtype=torch.long)}
+
+    def loss(self, model: Model, batch: Batch) -> Tensor:
+        return F.cross_entropy(self.logits(model, batch), batch["targets"])
+
+    def build_metric(self) -> ClassificationMetric:
+        self.prepared()
+        return ClassificationMetric(len(self.labels), self.length_buckets)
+
+    @torch.no_grad()
+    def evaluate(self, model: Model, batch: Batch, metric: ClassificationMetric) -> None:
+        preds = self.logits(model, batch).argmax(-1)
+        metric.update(preds, batch["targets"], batch["n_words"])
+
+    def results(self, metric: ClassificationMetric) -> dict[str, Any]:
+        summary = {k: v.item() for k, v in metric.compute().items()}
+        return {"summary": summary, "per_length": metric.per_bucket(), "labels": self.labels}

@@ -1,0 +1,159 @@
+"""Named-entity recognition: token classification with entity-level F1 (CoNLL evaluation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pebench.errors import PebenchError
+from pebench.tasks.base import Batch, Model, TokenHead
+from pebench.tasks.entity_f1 import EntityF1
+from pebench.tasks.readers import read_conll
+from pebench.tasks.schemes import SCHEMES, Scheme, scheme_violation, split_tag
+from pebench.tasks.text import IGNORE, TextTask
+
+
+class NER(TextTask):
+    """Tag every word; scored by strict entity-level F1 (CoNLL, seqeval strict mode)."""
+
+    name = "ner"
+    description = "named-entity recognition (CoNLL files or hub datasets), entity-level F1"
+    monitor = "f1"
+
+    def __init__(
+        self,
+        *args: Any,
+        scheme: Scheme = "IOB2",
+        token_column: int = 0,
+        tag_column: int = -1,
+        tokens_field: str = "tokens",
+        tags_field: str = "ner_tags",
+        **kwargs: Any,
+    ) -> None:
+        """
+        Args:
+            scheme: tag scheme of the data: IOB1, IOB2 or BIOES.
+            token_column: column of the token in local CoNLL files.
+            tag_column: column of the tag in local CoNLL files (-1: the last).
+            tokens_field: column of a hub dataset holding the words.
+            tags_field: column of a hub dataset holding the tags.
+            *args, **kwargs: data and tokenization options of :class:`TextTask`.
+        """
+        if scheme not in SCHEMES:
+            raise PebenchError(f"unknown tag scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+        self.scheme, self.token_column, self.tag_column = scheme, token_column, tag_column
+        self.tokens_field, self.tags_field = tokens_field, tags_field
+        super().__init__(*args, **kwargs)
+
+    def options_key(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "columns": [self.token_column, self.tag_column],
+            "fields": [self.tokens_field, self.tags_field],
+        }
+
+    def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
+        sentences = read_conll(path, self.token_column, self.tag_column)
+        # find the line of a tag that breaks the scheme, for a file:line error
+        line = 0
+        numbers = []
+        for raw_number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if raw.strip() and not raw.strip().startswith("-DOCSTART-"):
+                numbers.append(raw_number)
+        for words, tags in sentences:
+            bad = scheme_violation(tags, self.scheme)
+            if bad is not None:
+                raise PebenchError(
+                    f"{path}:{numbers[line + bad]}: tag {tags[bad]!r} breaks the {self.scheme} "
+                    f"scheme; fix the file or set --task.scheme"
+                )
+            line += len(words)
+        return sentences
+
+    def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
+        from pebench.tasks.hub import load_hub_split
+
+        data = load_hub_split(self.hub_dataset, self.hub_config, split)
+        for field in (self.tokens_field, self.tags_field):
+            if field not in data.column_names:
+                raise PebenchError(
+                    f"hub dataset {self.hub_dataset} has no column {field!r} (columns: "
+                    f"{', '.join(data.column_names)}); set --task.tokens_field/--task.tags_field"
+                )
+        feature = data.features[self.tags_field].feature
+        names = getattr(feature, "names", None)
+        return [
+            (row[self.tokens_field], [names[t] if names else str(t) for t in row[self.tags_field]])
+            for row in data
+        ]
+
+    def label_set(self, train: list[tuple[list[str], Any]]) -> list[str]:
+        tags = {t for _, sentence_tags in train for t in sentence_tags}
+        return ["O", *sorted(tags - {"O"}, key=lambda t: (split_tag(t)[1], split_tag(t)[0]))]
+
+    def encode_label(self, raw: Any, where: str) -> list[int]:
+        index = {t: i for i, t in enumerate(self.labels)}
+        unknown = [t for t in raw if t not in index]
+        if unknown:
+            raise PebenchError(
+                f"{where}: tag {unknown[0]!r} does not occur in the training split; "
+                f"the label set is read from training data"
+            )
+        return [index[t] for t in raw]
+
+    @property
+    def entity_types(self) -> list[str]:
+        return sorted({split_tag(t)[1] for t in self.labels if t != "O"})
+
+    def build_head(self, d_model: int) -> nn.Module:
+        self.prepared()
+        return TokenHead(d_model, len(self.labels))
+
+    def collate_labels(self, rows: list[dict[str, Any]], ids: list[list[int]]) -> dict[str, Tensor]:
+        width = max(len(i) for i in ids)
+        targets = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        starts = torch.full((len(rows), max(r["n_words"] for r in rows)), -1, dtype=torch.long)
+        gold = torch.full_like(starts, IGNORE)
+        for b, row in enumerate(rows):
+            for w, (start, label) in enumerate(zip(row["starts"], row["label"], strict=True)):
+                gold[b, w] = label
+                if start < len(ids[b]):  # words cut off by truncation get no training target
+                    targets[b, start] = label
+                    starts[b, w] = start
+        return {"targets": targets, "word_starts": starts, "gold": gold}
+
+    def loss(self, model: Model, batch: Batch) -> Tensor:
+        logits = self.logits(model, batch)
+        return F.cross_entropy(
+            logits.flatten(0, 1), batch["targets"].flatten(), ignore_index=IGNORE
+        )
+
+    def build_metric(self) -> EntityF1:
+        self.prepared()
+        return EntityF1(self.entity_types, self.scheme, self.length_buckets)
+
+    @torch.no_grad()
+    def evaluate(self, model: Model, batch: Batch, metric: EntityF1) -> None:
+        predicted = self.logits(model, batch).argmax(-1)  # (B, T)
+        preds, golds = [], []
+        for b in range(predicted.shape[0]):
+            n = int(batch["n_words"][b])
+            starts = batch["word_starts"][b, :n]
+            # a word truncated away is predicted "O": truncation costs recall honestly
+            labels = torch.where(starts >= 0, predicted[b].gather(0, starts.clamp(min=0)), 0)
+            preds.append([self.labels[i] for i in labels.tolist()])
+            golds.append([self.labels[i] for i in batch["gold"][b, :n].tolist()])
+        metric.update(preds, golds)
+
+    def results(self, metric: EntityF1) -> dict[str, Any]:
+        summary = {k: v.item() for k, v in metric.compute().items()}
+        return {
+            "summary": summary,
+            "per_type": metric.per_type(),
+            "per_length": metric.per_bucket(),
+            "report": metric.report(),
+        }
