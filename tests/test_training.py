@@ -11,9 +11,10 @@ from pebench import encodings, tasks
 from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.train import train
 from pebench.errors import PebenchError
+from pebench.tasks.sequence import SequenceTask
 
 ENCODINGS = sorted(encodings.available())
-TASKS = sorted(tasks.available())
+TASKS = sorted(n for n, c in tasks.available().items() if issubclass(c, SequenceTask))
 TINY = ModelConfig(d_model=16, num_layers=1, num_heads=2)
 
 
