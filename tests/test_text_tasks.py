@@ -216,9 +216,7 @@ def test_prepared_data_is_cached_and_keyed_by_options(tmp_path: Path) -> None:
     )
     time.sleep(0.01)
     (tmp_path / "data" / "train.tsv").write_text("label\tsentence\n1\tnew text\n")
-    assert (
-        tasks.get("classification")(**paths, cache_dir=str(cache)).cache_key() != key
-    )
+    assert tasks.get("classification")(**paths, cache_dir=str(cache)).cache_key() != key
 
 
 def test_label_missing_from_training_split_is_an_error(tmp_path: Path) -> None:
