@@ -250,3 +250,22 @@ def test_shared_wikiann_and_sst2_read(tmp_path: Path) -> None:
         pytest.skip(f"shared datasets not found under {SHARED}; set PEBENCH_DATA_DIR")
     assert len(read_conll(SHARED / "wikiann-en" / "dev.conll")) == 10000
     assert len(read_table(SHARED / "sst2" / "dev.tsv", "sentence", "label")) == 872
+
+
+def test_hub_loader_reads_a_local_dataset_folder(tmp_path: Path) -> None:
+    """The hub path (datasets.load_dataset) on a dataset folder, which works offline."""
+    folder = tmp_path / "hubdata"
+    folder.mkdir()
+    rows = [
+        {"tokens": ["Ann", "in", "Rome"], "ner_tags": ["B-PER", "O", "B-LOC"]},
+        {"tokens": ["Bob"], "ner_tags": ["B-PER"]},
+    ]
+    for split in ("train", "validation", "test"):
+        (folder / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    task = tasks.get("ner")(hub_dataset=str(folder), cache_dir=str(tmp_path / "c"))
+    assert run(tmp_path, task)["test"]["per_type"]["PER"]["support"] == 2
+    bad = tasks.get("ner")(
+        hub_dataset=str(folder), tags_field="tags", cache_dir=str(tmp_path / "d")
+    )
+    with pytest.raises(PebenchError, match="no column 'tags'.*--task.tags_field"):
+        bad.prepared()

@@ -28,8 +28,14 @@ from pebench.registry import dotted_path
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
 RUN_OUTPUTS = (
-    METRICS_FILE, CONFIG_FILE, "logs", "checkpoints", "vocab.json", "labels.json",
-    "report_validation.txt", "report_test.txt",
+    METRICS_FILE,
+    CONFIG_FILE,
+    "logs",
+    "checkpoints",
+    "vocab.json",
+    "labels.json",
+    "report_validation.txt",
+    "report_test.txt",
 )
 
 

@@ -125,15 +125,8 @@ class TextClassification(TextTask):
         ]
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
-        from pebench.tasks.hub import load_hub_split
-
-        data = load_hub_split(self.hub_dataset, self.hub_config, split)
-        for column in (self.text_column, self.label_column):
-            if column not in data.column_names:
-                raise PebenchError(
-                    f"hub dataset {self.hub_dataset} has no column {column!r} (columns: "
-                    f"{', '.join(data.column_names)}); set --task.text_column/--task.label_column"
-                )
+        columns = {"text_column": str(self.text_column), "label_column": str(self.label_column)}
+        data = self.hub_split(split, columns)
         names = getattr(data.features[self.label_column], "names", None)
         return [
             (

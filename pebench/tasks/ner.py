@@ -75,15 +75,8 @@ class NER(TextTask):
         return sentences
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
-        from pebench.tasks.hub import load_hub_split
-
-        data = load_hub_split(self.hub_dataset, self.hub_config, split)
-        for field in (self.tokens_field, self.tags_field):
-            if field not in data.column_names:
-                raise PebenchError(
-                    f"hub dataset {self.hub_dataset} has no column {field!r} (columns: "
-                    f"{', '.join(data.column_names)}); set --task.tokens_field/--task.tags_field"
-                )
+        fields = {"tokens_field": self.tokens_field, "tags_field": self.tags_field}
+        data = self.hub_split(split, fields)
         feature = data.features[self.tags_field].feature
         names = getattr(feature, "names", None)
         return [

@@ -207,6 +207,19 @@ class TextTask(Task):
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
+    def hub_split(self, split: str, columns: dict[str, str]) -> Any:
+        """One split of ``hub_dataset``, checked to have ``columns`` ({option: column name})."""
+        from pebench.tasks.hub import load_hub_split
+
+        data = load_hub_split(self.hub_dataset, self.hub_config, split)
+        for option, column in columns.items():
+            if column not in data.column_names:
+                raise PebenchError(
+                    f"hub dataset {self.hub_dataset} has no column {column!r} (columns: "
+                    f"{', '.join(data.column_names)}); set --task.{option}"
+                )
+        return data
+
     def _read(self, split: str) -> list[tuple[list[str], Any]]:
         path = self.files[split]
         return self.read_file(path) if path is not None else self.read_hub(split)
