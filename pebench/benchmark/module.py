@@ -68,19 +68,21 @@ class PEModule(LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.task.evaluate(self, batch, self.metric)
 
-    def on_validation_epoch_end(self) -> None:
-        self.last_results = self.task.results(self.metric)
-        self.log_dict({f"val/{k}": v for k, v in self.last_results["summary"].items()})
+    test_step = validation_step
+
+    def _finish_evaluation(self, prefix: str) -> dict[str, Any]:
+        """The task's results for the epoch just evaluated, logged under ``prefix/``."""
+        results = self.task.results(self.metric)
+        self.log_dict({f"{prefix}/{k}": v for k, v in results["summary"].items()})
         self.metric.reset()
+        return results
+
+    def on_validation_epoch_end(self) -> None:
+        self.last_results = self._finish_evaluation("val")
         self.evaluated_at_step = self.global_step
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self.task.evaluate(self, batch, self.metric)
-
     def on_test_epoch_end(self) -> None:
-        self.test_results = self.task.results(self.metric)
-        self.log_dict({f"test/{k}": v for k, v in self.test_results["summary"].items()})
-        self.metric.reset()
+        self.test_results = self._finish_evaluation("test")
 
     def configure_optimizers(self) -> dict[str, Any]:
         decay = [p for p in self.parameters() if p.ndim >= 2]
