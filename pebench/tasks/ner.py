@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, TokenHead
 from pebench.tasks.entity_f1 import EntityF1
-from pebench.tasks.readers import read_conll
+from pebench.tasks.readers import read_conll_numbered
 from pebench.tasks.schemes import SCHEMES, Scheme, scheme_violation, split_tag
 from pebench.tasks.text import IGNORE, TextTask
 
@@ -57,22 +57,15 @@ class NER(TextTask):
         }
 
     def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
-        sentences = read_conll(path, self.token_column, self.tag_column)
-        # find the line of a tag that breaks the scheme, for a file:line error
-        line = 0
-        numbers = []
-        for raw_number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-            if raw.strip() and not raw.strip().startswith("-DOCSTART-"):
-                numbers.append(raw_number)
-        for words, tags in sentences:
+        sentences = read_conll_numbered(path, self.token_column, self.tag_column)
+        for _, tags, lines in sentences:
             bad = scheme_violation(tags, self.scheme)
             if bad is not None:
                 raise PebenchError(
-                    f"{path}:{numbers[line + bad]}: tag {tags[bad]!r} breaks the {self.scheme} "
+                    f"{path}:{lines[bad]}: tag {tags[bad]!r} breaks the {self.scheme} "
                     f"scheme; fix the file or set --task.scheme"
                 )
-            line += len(words)
-        return sentences
+        return [(words, tags) for words, tags, _ in sentences]
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
         fields = {"tokens_field": self.tokens_field, "tags_field": self.tags_field}

@@ -13,6 +13,8 @@ from pathlib import Path
 from pebench.errors import PebenchError
 
 Sentence = tuple[list[str], list[str]]
+#: a sentence with the file line of each token
+NumberedSentence = tuple[list[str], list[str], list[int]]
 
 
 def _open(path: Path) -> str:
@@ -27,9 +29,17 @@ def _open(path: Path) -> str:
 def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[Sentence]:
     """Sentences of a CoNLL column file: whitespace- or tab-separated columns, blank lines
     between sentences, ``-DOCSTART-`` lines skipped, CRLF and trailing whitespace tolerated."""
-    sentences: list[Sentence] = []
+    return [(t, g) for t, g, _ in read_conll_numbered(path, token_column, tag_column)]
+
+
+def read_conll_numbered(
+    path: Path, token_column: int = 0, tag_column: int = -1
+) -> list[NumberedSentence]:
+    """Like :func:`read_conll`, with the file line of every token (for file:line errors)."""
+    sentences: list[NumberedSentence] = []
     tokens: list[str] = []
     tags: list[str] = []
+    lines: list[int] = []
     width = None
     for number, raw in enumerate(_open(path).splitlines(), start=1):
         line = raw.strip()
@@ -37,8 +47,8 @@ def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[
             continue
         if not line:
             if tokens:
-                sentences.append((tokens, tags))
-                tokens, tags = [], []
+                sentences.append((tokens, tags, lines))
+                tokens, tags, lines = [], [], []
             continue
         columns = line.split("\t") if "\t" in line else line.split()
         columns = [c.strip() for c in columns]
@@ -52,13 +62,14 @@ def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[
         try:
             tokens.append(columns[token_column])
             tags.append(columns[tag_column])
+            lines.append(number)
         except IndexError:
             raise PebenchError(
                 f"{path}:{number}: no column {token_column} or {tag_column} in a row of "
                 f"{len(columns)} columns"
             ) from None
     if tokens:
-        sentences.append((tokens, tags))
+        sentences.append((tokens, tags, lines))
     if not sentences:
         raise PebenchError(f"{path}: no sentences found (the split is empty)")
     return sentences
