@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
@@ -269,7 +270,9 @@ class TextTask(Task):
             data.save_to_disk(str(tmp / split))
         self.vocab.save(tmp / "vocab.json")
         (tmp / "meta.json").write_text(json.dumps({"labels": self.labels}))
-        if not folder.exists():
+        if folder.exists():  # another process prepared the same data meanwhile
+            shutil.rmtree(tmp)
+        else:
             tmp.rename(folder)  # atomic: concurrent trials never see a half-written cache
         self._prepared = {s: datasets.load_from_disk(str(folder / s)) for s in SPLITS}
         return self._prepared
