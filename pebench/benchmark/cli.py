@@ -10,31 +10,29 @@ paths jsonargparse resolves.
 
 from __future__ import annotations
 
-import inspect
 import json
-import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, ArgumentParser, Namespace
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import (
-    EncodingFactory,
-    ModelConfig,
-    OptimConfig,
-    RunSpec,
-    TrainConfig,
+from pebench.benchmark.spec import (
+    PLUGIN_KEYS,
+    build_parser,
+    load_config,
+    normalize_plugin,
+    parse,
+    plugin_name,
+    run_spec,
 )
 from pebench.encodings.base import PositionalEncoding
 from pebench.errors import PebenchError
-from pebench.registry import dotted_path
 from pebench.tasks.base import Task
 
 #: short flag → the jsonargparse key it stands for
@@ -49,45 +47,6 @@ ALIASES = {
     "--lr": "--optim.lr",
     "--formulation": "--task.formulation",
 }
-#: configuration keys whose values name a plug-in, and how to resolve that name
-PLUGIN_KEYS: dict[str, Callable[[str], type]] = {
-    "task": tasks.get,
-    "encoding": encodings.get,
-    "encodings": encodings.get,
-}
-
-
-def _normalize_plugin(key: str, value: Any) -> Any:
-    """Replace registered names in a task/encoding value by dotted class paths."""
-    if isinstance(value, list):
-        return [_normalize_plugin(key, item) for item in value]
-    if isinstance(value, dict) and isinstance(value.get("class_path"), str):
-        return {**value, "class_path": _normalize_plugin(key, value["class_path"])}
-    if isinstance(value, str):
-        return dotted_path(PLUGIN_KEYS[key](value))
-    return value
-
-
-def _load_config(path: str) -> str:
-    """Read a YAML config file, with names resolved, as text for jsonargparse."""
-    file = Path(path)
-    if not file.is_file():
-        raise PebenchError(f"config file {path} does not exist; check the path given to --config")
-    try:
-        doc = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise PebenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, dict):
-        raise PebenchError(f"{path}: a config file must be a YAML mapping of keys to values")
-    for key in PLUGIN_KEYS.keys() & doc.keys():
-        doc[key] = _normalize_plugin(key, doc[key])
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
 def preprocess(argv: Sequence[str]) -> list[str]:
     """Expand short flags and registered names into what jsonargparse understands."""
     tokens: list[str] = []
@@ -110,107 +69,28 @@ def preprocess(argv: Sequence[str]) -> list[str]:
             if not values:
                 raise PebenchError(f"{flag} needs a value")
             if key == "config":
-                out.extend(item for path in values for item in ("--config", _load_config(path)))
+                out.extend(item for path in values for item in ("--config", load_config(path)))
                 continue
             parsed = [yaml.safe_load(v) if v.lstrip().startswith(("{", "[")) else v for v in values]
             value = parsed if key == "encodings" else parsed[0]
             if key != "encodings" and len(parsed) > 1:
                 raise PebenchError(f"{flag} takes one value, got {len(parsed)}: {' '.join(values)}")
-            value = _normalize_plugin(key, value)
+            value = normalize_plugin(key, value)
             out.extend([flag, value if isinstance(value, str) else json.dumps(value)])
         else:
             out.append(flag)
     return out
 
 
-def build_parser(command: str) -> ArgumentParser:
-    """The jsonargparse parser of ``pebench train`` or ``pebench compare``."""
-    parser = ArgumentParser(
-        prog=f"pebench {command}",
-        exit_on_error=False,
-        description=(
-            "Train one encoding on one task."
-            if command == "train"
-            else "Train several encodings on one task with the same settings and compare them."
-        ),
-    )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML configuration file")
-    parser.add_argument("--task", type=Task, required=True, help="task name or dotted path")
-    if command == "train":
-        parser.add_argument(
-            "--encoding", type=EncodingFactory, required=True, help="encoding name or dotted path"
-        )
-    else:
-        parser.add_argument(
-            "--encodings", type=list[EncodingFactory], required=True, help="encodings to compare"
-        )
-    parser.add_argument("--model", type=ModelConfig, default=ModelConfig())
-    parser.add_argument("--optim", type=OptimConfig, default=OptimConfig())
-    parser.add_argument("--train", type=TrainConfig, default=TrainConfig())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--output_dir", type=str | None, default=None, help="where results go (default runs/...)"
-    )
-    parser.add_argument(
-        "--overwrite", action=ActionYesNo, default=False, help="replace earlier results"
-    )
-    return parser
-
-
-_UNKNOWN_OPTION = re.compile(
-    r"Parser key \"(\w+)\".*Option '(\w+)' is not accepted.*class_path='([\w.]+)'", re.S
-)
-
-
-def _parse(parser: ArgumentParser, argv: Sequence[str]) -> Namespace:
-    try:
-        return parser.parse_args(preprocess(argv))
-    except ArgumentError as exc:
-        text = str(exc)
-        unknown = _UNKNOWN_OPTION.search(text)
-        if unknown:
-            key, option, class_path = unknown.groups()
-            cls = PLUGIN_KEYS[key](class_path)
-            valid = [p for p in list(inspect.signature(cls.__init__).parameters)[1:] if p != "dims"]
-            raise PebenchError(
-                f"{key} {_plugin_name(key, class_path)!r} has no option {option!r}; "
-                f"its options: {', '.join(valid) or 'none'}"
-            ) from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
-
-
-def _plugin_name(key: str, class_path: str) -> str:
-    """The registered name of a task or encoding class path (its class name if it has none)."""
-    cls = PLUGIN_KEYS[key](class_path)
-    return cls.__dict__.get("name") or cls.__name__
-
-
-def _run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSpec:
-    cfg.output_dir = str(output_dir)
-    init = parser.instantiate(cfg)
-    return RunSpec(
-        task=init.task,
-        encoding=init.encoding,
-        model=init.model,
-        optim=init.optim,
-        train=init.train,
-        seed=init.seed,
-        output_dir=output_dir,
-        overwrite=init.overwrite,
-        config_yaml=parser.dump(cfg),
-    )
-
-
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.train import train
 
     parser = build_parser("train")
-    cfg = _parse(parser, argv)
-    task_name = _plugin_name("task", cfg.task.class_path)
-    encoding_name = _plugin_name("encoding", cfg.encoding.class_path)
+    cfg = parse(parser, preprocess(argv))
+    task_name = plugin_name("task", cfg.task.class_path)
+    encoding_name = plugin_name("encoding", cfg.encoding.class_path)
     default = Path("runs") / f"{task_name}-{encoding_name}-seed{cfg.seed}"
-    spec = _run_spec(parser, cfg, Path(cfg.output_dir) if cfg.output_dir else default)
+    spec = run_spec(parser, cfg, Path(cfg.output_dir) if cfg.output_dir else default)
     metrics = train(spec)
     console.print(f"results written to {spec.output_dir}")
     return [metrics]
@@ -220,10 +100,10 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.train import train
 
     parser, run_parser = build_parser("compare"), build_parser("train")
-    cfg = _parse(parser, argv)
-    task_name = _plugin_name("task", cfg.task.class_path)
+    cfg = parse(parser, preprocess(argv))
+    task_name = plugin_name("task", cfg.task.class_path)
     root = Path(cfg.output_dir or Path("runs") / f"compare-{task_name}")
-    names = [_plugin_name("encoding", enc.class_path) for enc in cfg.encodings]
+    names = [plugin_name("encoding", enc.class_path) for enc in cfg.encodings]
     if len(set(names)) != len(names):
         raise PebenchError(f"--encodings lists an encoding twice: {', '.join(names)}")
     specs = []
@@ -231,7 +111,7 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         run_cfg = cfg.clone()
         del run_cfg["encodings"]
         run_cfg.encoding = encoding
-        specs.append(_run_spec(run_parser, run_cfg, root / name))
+        specs.append(run_spec(run_parser, run_cfg, root / name))
     runs = []
     for spec, name in zip(specs, names, strict=True):
         console.rule(f"[bold]{name}")

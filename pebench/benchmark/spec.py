@@ -1,0 +1,166 @@
+"""Run configurations: the jsonargparse parser of one run (or one comparison) and its
+conversion into a :class:`RunSpec`.
+
+Types come from the signatures in :mod:`pebench.benchmark.config`, the task classes and the
+encoding classes; registered names (``rope``) are replaced by the dotted class paths
+jsonargparse resolves. Used by the CLI and by sweeps, which build one run per trial.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, ArgumentParser, Namespace
+
+from pebench import encodings, tasks
+from pebench.benchmark.config import (
+    EncodingFactory,
+    ModelConfig,
+    OptimConfig,
+    RunSpec,
+    TrainConfig,
+)
+from pebench.errors import PebenchError
+from pebench.registry import dotted_path
+from pebench.tasks.base import Task
+
+#: configuration keys whose values name a plug-in, and how to resolve that name
+PLUGIN_KEYS: dict[str, Callable[[str], type]] = {
+    "task": tasks.get,
+    "encoding": encodings.get,
+    "encodings": encodings.get,
+}
+
+
+def normalize_plugin(key: str, value: Any) -> Any:
+    """Replace registered names in a task/encoding value by dotted class paths."""
+    if isinstance(value, list):
+        return [normalize_plugin(key, item) for item in value]
+    if isinstance(value, dict) and isinstance(value.get("class_path"), str):
+        return {**value, "class_path": normalize_plugin(key, value["class_path"])}
+    if isinstance(value, str):
+        return dotted_path(PLUGIN_KEYS[key](value))
+    return value
+
+
+def load_config(path: str) -> str:
+    """Read a YAML config file, with names resolved, as text for jsonargparse."""
+    file = Path(path)
+    if not file.is_file():
+        raise PebenchError(f"config file {path} does not exist; check the path given to --config")
+    try:
+        doc = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise PebenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise PebenchError(f"{path}: a config file must be a YAML mapping of keys to values")
+    for key in PLUGIN_KEYS.keys() & doc.keys():
+        doc[key] = normalize_plugin(key, doc[key])
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def build_parser(command: str) -> ArgumentParser:
+    """The jsonargparse parser of ``pebench train`` or ``pebench compare``."""
+    parser = ArgumentParser(
+        prog=f"pebench {command}",
+        exit_on_error=False,
+        description=(
+            "Train one encoding on one task."
+            if command == "train"
+            else "Train several encodings on one task with the same settings and compare them."
+        ),
+    )
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML configuration file")
+    parser.add_argument("--task", type=Task, required=True, help="task name or dotted path")
+    if command == "train":
+        parser.add_argument(
+            "--encoding", type=EncodingFactory, required=True, help="encoding name or dotted path"
+        )
+    else:
+        parser.add_argument(
+            "--encodings", type=list[EncodingFactory], required=True, help="encodings to compare"
+        )
+    parser.add_argument("--model", type=ModelConfig, default=ModelConfig())
+    parser.add_argument("--optim", type=OptimConfig, default=OptimConfig())
+    parser.add_argument("--train", type=TrainConfig, default=TrainConfig())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--output_dir", type=str | None, default=None, help="where results go (default runs/...)"
+    )
+    parser.add_argument(
+        "--overwrite", action=ActionYesNo, default=False, help="replace earlier results"
+    )
+    return parser
+
+
+_UNKNOWN_OPTION = re.compile(
+    r"Parser key \"(\w+)\".*Option '(\w+)' is not accepted.*class_path='([\w.]+)'", re.S
+)
+
+
+def parse(parser: ArgumentParser, argv: Sequence[str]) -> Namespace:
+    """Parse already preprocessed arguments, turning parser errors into one-line messages."""
+    try:
+        return parser.parse_args(list(argv))
+    except ArgumentError as exc:
+        text = str(exc)
+        unknown = _UNKNOWN_OPTION.search(text)
+        if unknown:
+            key, option, class_path = unknown.groups()
+            cls = PLUGIN_KEYS[key](class_path)
+            valid = [p for p in list(inspect.signature(cls.__init__).parameters)[1:] if p != "dims"]
+            raise PebenchError(
+                f"{key} {plugin_name(key, class_path)!r} has no option {option!r}; "
+                f"its options: {', '.join(valid) or 'none'}"
+            ) from None
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
+
+
+def plugin_name(key: str, class_path: str) -> str:
+    """The registered name of a task or encoding class path (its class name if it has none)."""
+    cls = PLUGIN_KEYS[key](class_path)
+    return cls.__dict__.get("name") or cls.__name__
+
+
+def run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSpec:
+    cfg.output_dir = str(output_dir)
+    init = parser.instantiate(cfg)
+    return RunSpec(
+        task=init.task,
+        encoding=init.encoding,
+        model=init.model,
+        optim=init.optim,
+        train=init.train,
+        seed=init.seed,
+        output_dir=output_dir,
+        overwrite=init.overwrite,
+        config_yaml=parser.dump(cfg),
+    )
+
+
+
+
+def run_spec_from_dict(
+    doc: dict[str, Any], output_dir: Path, overwrite: bool = False
+) -> tuple[RunSpec, str]:
+    """The RunSpec of a run configuration given as a mapping (as in a ``train`` YAML file),
+    and that configuration resolved as YAML."""
+    doc = copy.deepcopy(doc)
+    for key in PLUGIN_KEYS.keys() & doc.keys():
+        doc[key] = normalize_plugin(key, doc[key])
+    parser = build_parser("train")
+    cfg = parse(parser, ["--config", yaml.safe_dump(doc, sort_keys=False)])
+    cfg.overwrite = overwrite
+    spec = run_spec(parser, cfg, output_dir)
+    return spec, spec.config_yaml or ""
