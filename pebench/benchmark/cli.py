@@ -41,12 +41,15 @@ ALIASES = {
     "--batch-size": "--train.batch_size",
     "--eval-every": "--train.eval_every",
     "--output-dir": "--output_dir",
+    "--worker-index": "--worker_index",
     "--d-model": "--model.d_model",
     "--layers": "--model.num_layers",
     "--heads": "--model.num_heads",
     "--lr": "--optim.lr",
     "--formulation": "--task.formulation",
 }
+
+
 def preprocess(argv: Sequence[str]) -> list[str]:
     """Expand short flags and registered names into what jsonargparse understands."""
     tokens: list[str] = []
@@ -121,6 +124,85 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     return runs
 
 
+def _simple_parser(command: str, description: str) -> Any:
+    from jsonargparse import ArgumentParser
+
+    return ArgumentParser(prog=f"pebench {command}", description=description, exit_on_error=False)
+
+
+def _wandb_option(parser: Any) -> None:
+    parser.add_argument(
+        "--wandb",
+        type=str | None,
+        default=None,
+        help="online|offline|disabled (default: online with an API key, else offline)",
+    )
+
+
+def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.sweep import run_sweep
+
+    parser = _simple_parser("sweep", "Run (or resume) an Optuna sweep over tasks × encodings.")
+    parser.add_argument("config", type=str, help="sweep file, e.g. configs/sweeps/quick.yaml")
+    parser.add_argument(
+        "--output_dir", type=str | None, default=None, help="default runs/sweeps/NAME"
+    )
+    parser.add_argument("--storage", type=str | None, default=None, help="postgresql://... URL")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    parser.add_argument("--gpus", type=str | None, default=None, help="one worker per GPU: 0,1,2")
+    _wandb_option(parser)
+    cfg = parse(parser, [ALIASES.get(a, a) for a in argv])
+    run_sweep(
+        cfg.config,
+        Path(cfg.output_dir) if cfg.output_dir else None,
+        cfg.storage,
+        cfg.workers,
+        cfg.gpus,
+        cfg.wandb,
+        console,
+    )
+    return []
+
+
+def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.sweep import run_worker
+
+    parser = _simple_parser("worker", "Join a running sweep and run its trials until done.")
+    parser.add_argument("--storage", type=str, required=True, help="storage URL or journal path")
+    parser.add_argument("--sweep", type=str | None, default=None, help="sweep name")
+    parser.add_argument("--output_dir", type=str | None, default=None, help="default: as stored")
+    parser.add_argument("--worker_index", type=int, default=0, help="seeds this worker's sampler")
+    _wandb_option(parser)
+    cfg = parse(parser, [ALIASES.get(a, a) for a in argv])
+    out = Path(cfg.output_dir) if cfg.output_dir else None
+    run_worker(cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console)
+    return []
+
+
+def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.leaderboard import publish
+    from pebench.benchmark.storage import JOURNAL_FILE, SweepStorage
+    from pebench.benchmark.sweep import open_sweep
+    from pebench.benchmark.tracking import Tracker, resolve_mode
+
+    parser = _simple_parser("leaderboard", "Write a sweep's leaderboard (md, csv, html, png).")
+    parser.add_argument("--output_dir", type=str | None, default=None, help="the sweep's directory")
+    parser.add_argument("--storage", type=str | None, default=None, help="default: its journal")
+    parser.add_argument("--sweep", type=str | None, default=None, help="sweep name")
+    _wandb_option(parser)
+    cfg = parse(parser, [ALIASES.get(a, a) for a in argv])
+    if cfg.storage is None and cfg.output_dir is None:
+        raise PebenchError("give the sweep's --output-dir (or its --storage URL)")
+    if cfg.storage is None and not (Path(cfg.output_dir) / JOURNAL_FILE).is_file():
+        raise PebenchError(f"{cfg.output_dir} holds no sweep ({JOURNAL_FILE} not found)")
+    storage = SweepStorage(cfg.storage or str(Path(cfg.output_dir) / JOURNAL_FILE))
+    out = Path(cfg.output_dir) if cfg.output_dir else None
+    handle = open_sweep(storage, cfg.sweep, out)
+    mode, _ = resolve_mode(cfg.wandb)
+    publish(handle, Tracker(mode, handle.output_dir, handle.sweep.wandb_project), console)
+    return []
+
+
 def cmd_list(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     if argv:
         raise PebenchError(f"`pebench list` takes no arguments, got {' '.join(argv)}")
@@ -143,12 +225,22 @@ def _first_line(cls: type, base: type) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "list": cmd_list}
+COMMANDS = {
+    "train": cmd_train,
+    "compare": cmd_compare,
+    "sweep": cmd_sweep,
+    "worker": cmd_worker,
+    "leaderboard": cmd_leaderboard,
+    "list": cmd_list,
+}
 USAGE = (
-    "usage: pebench {train,compare,list} [--help] [--debug] ...\n"
-    "  train    train one encoding on one task (pebench train --task copy --encoding rope)\n"
-    "  compare  train several encodings with the same settings and print a comparison\n"
-    "  list     list the available encodings and tasks"
+    "usage: pebench {train,compare,sweep,worker,leaderboard,list} [--help] [--debug] ...\n"
+    "  train        train one encoding on one task (pebench train --task copy --encoding rope)\n"
+    "  compare      train several encodings with the same settings and print a comparison\n"
+    "  sweep        Optuna sweep over tasks x encodings (pebench sweep configs/sweeps/quick.yaml)\n"
+    "  worker       join a running sweep from another process or machine\n"
+    "  leaderboard  write a sweep's leaderboard (md, csv, html, png)\n"
+    "  list         list the available encodings and tasks"
 )
 
 

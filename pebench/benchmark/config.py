@@ -49,6 +49,9 @@ class TrainConfig:
     #: evaluate every N steps during training; ``None`` evaluates only at the end
     eval_every: int | None = None
     accelerator: str = "auto"
+    #: devices per run; >1 is data parallel (DDP). In a sweep, pruning with DDP needs an
+    #: RDB storage (--storage postgresql://...), as Optuna's Lightning callback requires.
+    devices: int = 1
     precision: str = "32-true"
     progress: bool = True
     #: run only N training and N evaluation batches, for smoke tests (Lightning's fast_dev_run)

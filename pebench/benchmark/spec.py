@@ -149,8 +149,6 @@ def run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSpe
     )
 
 
-
-
 def run_spec_from_dict(
     doc: dict[str, Any], output_dir: Path, overwrite: bool = False
 ) -> tuple[RunSpec, str]:

@@ -12,13 +12,14 @@ import logging
 import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import Trainer, seed_everything
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, Logger
 
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
@@ -68,8 +69,14 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def train(spec: RunSpec) -> dict[str, Any]:
-    """Train and evaluate one run; returns the content written to ``metrics.json``."""
+def train(
+    spec: RunSpec, callbacks: Sequence[Callback] = (), loggers: Sequence[Logger] = ()
+) -> dict[str, Any]:
+    """Train and evaluate one run; returns the content written to ``metrics.json``.
+
+    ``callbacks`` and ``loggers`` are added to the Trainer's own (a sweep passes its pruning
+    callback and a W&B logger).
+    """
     output_dir = Path(spec.output_dir)
     _quiet_lightning()
     seed_everything(spec.seed, workers=True, verbose=False)
@@ -79,18 +86,19 @@ def train(spec: RunSpec) -> dict[str, Any]:
     if spec.config_yaml is not None:
         (output_dir / CONFIG_FILE).write_text(spec.config_yaml)
     cfg = spec.train
-    callbacks: list[Any] = [
-        ModelCheckpoint(dirpath=output_dir / "checkpoints", save_last=True, save_top_k=0)
+    all_callbacks: list[Any] = [
+        ModelCheckpoint(dirpath=output_dir / "checkpoints", save_last=True, save_top_k=0),
+        *callbacks,
     ]
     if cfg.progress:
-        callbacks.append(RichProgressBar(leave=True))
+        all_callbacks.append(RichProgressBar(leave=True))
     trainer = Trainer(
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
-        devices=1,
+        devices=cfg.devices,
         precision=cfg.precision,
-        logger=CSVLogger(output_dir, name="logs", version=""),
-        callbacks=callbacks,
+        logger=[CSVLogger(output_dir, name="logs", version=""), *loggers],
+        callbacks=all_callbacks,
         val_check_interval=cfg.eval_every or cfg.max_steps,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,

@@ -1,0 +1,123 @@
+"""Live sweep progress in the terminal (rich): trials done / budget per study, the best
+value so far, and the estimated time left, read from the storage so that it also shows the
+work of worker processes and of other machines."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+import optuna
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import (
+    TaskID as ProgressRow,
+)
+
+from pebench.benchmark.storage import SweepStorage
+from pebench.benchmark.studies import plans
+from pebench.benchmark.sweep_config import SweepConfig
+
+REFRESH_S = 1.0
+
+
+def _finished(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    from pebench.benchmark.worker import ERROR_ATTR
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return [
+        t
+        for t in trials
+        if t.state in done
+        or (t.state == optuna.trial.TrialState.FAIL and ERROR_ATTR in t.user_attrs)
+    ]
+
+
+class SweepProgress:
+    """A rich progress display refreshed from the sweep's storage in a background thread."""
+
+    def __init__(self, storage_url: str, sweep: SweepConfig, console: Console) -> None:
+        self.storage_url, self.sweep, self.console = storage_url, sweep, console
+        self.plans = plans(sweep)
+        self.progress = Progress(
+            TextColumn("{task.description}", style="bold"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        per_study = sweep.trials + len(sweep.seeds)
+        self.total = self.progress.add_task(
+            "sweep", total=per_study * len(self.plans), best="trials + final seeds"
+        )
+        self.rows: dict[str, ProgressRow] = {
+            p.name: self.progress.add_task(
+                f"{p.task.name}/{p.encoding_label}", total=per_study, best=""
+            )
+            for p in self.plans
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._storage: SweepStorage | None = None
+
+    def refresh(self) -> None:
+        """Read every study's trials and update the rows."""
+        if self._storage is None:
+            self._storage = SweepStorage(self.storage_url)
+        done_all = 0
+        for plan in self.plans:
+            search = optuna.load_study(study_name=plan.name, storage=self._storage.optuna)
+            final = optuna.load_study(study_name=plan.final_name, storage=self._storage.optuna)
+            trials = search.get_trials(deepcopy=False)
+            done = len(_finished(trials)) + len(_finished(final.get_trials(deepcopy=False)))
+            complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+            best = ""
+            if complete:
+                pick = max if plan.direction == "maximize" else min
+                best = f"best {plan.metric} {pick(t.value for t in complete):.3f}"
+            self.progress.update(self.rows[plan.name], completed=done, best=best)
+            done_all += done
+        self.progress.update(self.total, completed=done_all)
+
+    def trial_ended(self, work: Any, state: str) -> None:
+        """Called by an in-process worker after each trial: refresh right away."""
+        self.refresh()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(REFRESH_S):
+            try:
+                self.refresh()
+            except Exception:  # a journal being appended to can be read mid-write; retry
+                continue
+
+    def __enter__(self) -> SweepProgress:
+        self.refresh()
+        self.progress.start()
+        self._thread = threading.Thread(target=self._loop, name="pebench-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.refresh()
+        finally:
+            self.progress.stop()

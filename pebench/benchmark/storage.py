@@ -1,0 +1,163 @@
+"""Where a sweep's studies live: an Optuna storage plus a lock that makes the trial budget
+exact across workers.
+
+* Default: Optuna's ``JournalStorage`` on a file under the sweep's output directory (no
+  server; safe for several processes on one machine, unlike SQLite).
+* ``postgresql://user@host:port/db``: Optuna's ``RDBStorage`` for many machines, with
+  heartbeats; trials of a dead worker are failed and re-queued
+  (``RetryHeartbeatStaleTrialCallback``).
+
+Claiming a trial (count the study's trials, then ``ask``) happens under :meth:`lock` — a
+file lock next to the journal, or a PostgreSQL advisory lock — so two workers never both
+take the last trial of a budget.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import (
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+    fail_stale_trials,
+)
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from pebench.errors import PebenchError
+
+JOURNAL_FILE = "optuna.journal"
+#: seconds between heartbeats of a running trial, and silence after which it is stale
+HEARTBEAT_S, GRACE_S = 10, 60
+#: study attribute holding the sweep definition (YAML), so a worker needs only the storage
+SWEEP_ATTR = "pebench_sweep"
+OUTPUT_ATTR = "pebench_output_dir"
+#: trial attributes recording who runs a trial and when it last showed signs of life
+WORKER_ATTR, HEARTBEAT_ATTR = "worker", "heartbeat"
+RETRIES = 3
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class SweepStorage:
+    """An Optuna storage opened from a URL or journal path, with a cross-process lock."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith(("postgresql://", "postgresql+psycopg2://")):
+            self.kind = "postgresql"
+            try:
+                self.optuna: Any = RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    failed_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=RETRIES),
+                    engine_kwargs={"pool_pre_ping": True},
+                )
+            except Exception as exc:  # SQLAlchemy/psycopg2 raise many types for one cause
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
+                raise PebenchError(
+                    f"cannot open storage {_redact(url)}: {reason}; check that the server "
+                    f"runs and the URL (user, password, host, port, database) is right"
+                ) from None
+        elif "://" in url:
+            raise PebenchError(
+                f"unsupported storage {_redact(url)}: use postgresql://... for many machines, "
+                f"or a journal file path (SQLite is not safe for parallel workers)"
+            )
+        else:
+            self.kind = "journal"
+            path = Path(url)
+            if path.is_dir():
+                path = path / JOURNAL_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.path = path
+            self.optuna = JournalStorage(JournalFileBackend(str(path)))
+
+    def describe(self) -> str:
+        return _redact(self.url) if self.kind == "postgresql" else str(self.path)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the sweep-wide claim lock (one holder at a time across processes/machines)."""
+        if self.kind == "journal":
+            with open(self.path.with_suffix(".lock"), "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        engine = self.optuna.engine
+        key = zlib.crc32(b"pebench-claim")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+
+    def heartbeat(self, trial_id: int) -> None:
+        """Record that a trial's worker is alive."""
+        if self.kind == "postgresql":
+            self.optuna.record_heartbeat(trial_id)
+        else:
+            self.optuna.set_trial_user_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+    def fail_stale(self, study: optuna.Study) -> None:
+        """Fail and re-queue the running trials whose worker is gone: a worker on this host
+        whose process has exited, or (any host) no heartbeat for ``GRACE_S`` seconds."""
+        if self.kind == "postgresql":
+            fail_stale_trials(study)
+        host = socket.gethostname()
+        now = time.time()
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            worker = str(trial.user_attrs.get(WORKER_ATTR, ""))
+            name, _, pid = worker.rpartition(":")
+            dead = name == host and pid.isdigit() and not _alive(int(pid))
+            silent = (
+                self.kind == "journal"
+                and now - float(trial.user_attrs.get(HEARTBEAT_ATTR, now)) > GRACE_S
+            )
+            if dead or silent:
+                self._retry(study, trial)
+
+    def _retry(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        try:
+            if not self.optuna.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                return
+        except RuntimeError:  # finished meanwhile
+            return
+        RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, trial)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _redact(url: str) -> str:
+    """The URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"

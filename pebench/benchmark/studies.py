@@ -1,0 +1,141 @@
+"""The studies of a sweep: one per (task, encoding), named ``<sweep>/<task>/<encoding>``.
+
+A :class:`StudyPlan` turns a trial's sampled parameters into the run configuration of
+``pebench train`` (the same mapping a ``train`` YAML file holds), so every trial is an
+ordinary run validated by the same parser.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from pebench import tasks
+from pebench.benchmark.spec import run_spec_from_dict
+from pebench.benchmark.sweep_config import SweepConfig, TaskEntry
+from pebench.encodings.base import ModelDims
+from pebench.errors import PebenchError
+
+#: suffix of the study holding a (task, encoding)'s final retraining runs, one per seed
+FINAL_SUFFIX = "/final"
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """One (task, encoding) pair of a sweep."""
+
+    sweep: SweepConfig
+    task: TaskEntry
+    encoding: Any
+
+    @property
+    def encoding_label(self) -> str:
+        return self.sweep.encoding_label(self.encoding)
+
+    @property
+    def name(self) -> str:
+        return f"{self.sweep.name}/{self.task.name}/{self.encoding_label}"
+
+    @property
+    def final_name(self) -> str:
+        return self.name + FINAL_SUFFIX
+
+    @property
+    def task_class(self) -> type:
+        spec = self.task.task
+        return tasks.get(spec if isinstance(spec, str) else spec["class_path"])
+
+    @property
+    def metric(self) -> str:
+        """The validation summary key optimized (the task's monitor unless overridden)."""
+        return self.task.metric or self.task_class.monitor
+
+    @property
+    def direction(self) -> str:
+        return self.task.direction
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Sample this trial's parameters from the sweep's search space."""
+        context: dict[str, Any] = {"task": self.task.name, "encoding": self.encoding_label}
+        values: dict[str, Any] = {}
+        for key, p in self.sweep.search_space.items():
+            if not p.applies({**context, **values}):
+                continue
+            if p.kind == "categorical":
+                values[key] = trial.suggest_categorical(key, p.choices)
+            elif p.kind == "int":
+                values[key] = trial.suggest_int(key, p.low, p.high, step=p.step or 1, log=p.log)
+            else:
+                values[key] = trial.suggest_float(key, p.low, p.high, step=p.step, log=p.log)
+        return values
+
+    def run_config(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
+        """The ``pebench train`` configuration of a run with these parameters and seed."""
+        task = self.task.task
+        task = {"class_path": task} if isinstance(task, str) else copy.deepcopy(task)
+        doc: dict[str, Any] = {
+            "task": {"class_path": task["class_path"], "init_args": task.get("init_args") or {}},
+            "encoding": self.sweep.encoding_spec(self.encoding),
+            "model": {**self.sweep.model, **self.task.model},
+            "optim": {**self.sweep.optim, **self.task.optim},
+            "train": {**self.sweep.train, **self.task.train, "progress": False},
+            "seed": seed,
+        }
+        for key, value in params.items():
+            section, setting = key.split(".", 1)
+            target = doc[section]["init_args"] if section in ("task", "encoding") else doc[section]
+            target[setting] = value
+        return doc
+
+    def check(self) -> None:
+        """Fail now, before any trial runs, if this pair's configuration is invalid: every
+        searched parameter is set to its lower bound (or first choice) and parsed."""
+        params = {
+            key: p.choices[0] if p.choices is not None else p.low
+            for key, p in self.sweep.search_space.items()
+        }
+        spec, _ = run_spec_from_dict(self.run_config(params, 0), Path("unused"))
+        m = spec.model
+        spec.encoding(ModelDims(m.d_model, m.num_heads, m.num_layers, causal=spec.task.causal))
+        if self.task.metric is None and not hasattr(self.task_class, "monitor"):
+            raise PebenchError(f"task {self.task.name}: set metric: the task has no monitor")
+
+
+def plans(sweep: SweepConfig) -> list[StudyPlan]:
+    """Every (task, encoding) pair of the sweep, tasks outermost."""
+    return [StudyPlan(sweep, task, enc) for task in sweep.tasks for enc in sweep.encodings]
+
+
+def sampler(
+    sweep: SweepConfig, study_name: str, worker_index: int = 0
+) -> optuna.samplers.TPESampler:
+    """Seeded TPE; each study and each worker draws its own stream, and parallel workers
+    avoid proposing the same point (``constant_liar``)."""
+    seed = sweep.sampler_seed + zlib.crc32(study_name.encode()) % 100_000 + 1_000_003 * worker_index
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def pruner(plan: StudyPlan) -> optuna.pruners.BasePruner:
+    """The sweep's pruner; resources are training steps (reports come every eval_every)."""
+    cfg = plan.sweep.pruner
+    train = {**plan.sweep.train, **plan.task.train}
+    every = int(train.get("eval_every") or 1)
+    max_steps = int(train.get("max_steps", 2000))
+    if cfg.type == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps
+        )
+    if cfg.type == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max_steps)
+    if cfg.type == "threshold":
+        return optuna.pruners.ThresholdPruner(
+            lower=cfg.lower, upper=cfg.upper, n_warmup_steps=cfg.n_warmup_steps
+        )
+    if cfg.type == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=every)
+    return optuna.pruners.NopPruner()

@@ -1,0 +1,212 @@
+"""``pebench sweep``: create a sweep's studies, run its workers, then write the leaderboard.
+
+Studies are created once here, in the parent process, before any worker starts (workers
+creating a fresh storage schema at the same time crash). The sweep definition is stored in
+the storage with them, so ``pebench worker --storage URL --sweep NAME`` on another machine
+needs nothing else. Re-running the same command resumes: finished trials are kept and only
+the missing budget runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import yaml
+from rich.console import Console
+
+from pebench.benchmark.progress import SweepProgress
+from pebench.benchmark.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
+from pebench.benchmark.studies import plans
+from pebench.benchmark.sweep_config import SweepConfig, load_sweep, parse_sweep
+from pebench.benchmark.tracking import Tracker, resolve_mode
+from pebench.errors import PebenchError
+
+DEFAULT_ROOT = Path("runs") / "sweeps"
+
+
+@dataclass
+class SweepHandle:
+    """An opened sweep: its definition, storage and output directory."""
+
+    sweep: SweepConfig
+    storage: SweepStorage
+    output_dir: Path
+
+
+def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_dir: Path) -> None:
+    """Create (or check and reuse) the sweep's index study and its search/final studies."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    index = optuna.create_study(study_name=sweep.name, storage=storage.optuna, load_if_exists=True)
+    stored = index.user_attrs.get(SWEEP_ATTR)
+    if stored is None:
+        index.set_user_attr(SWEEP_ATTR, text)
+        index.set_user_attr(OUTPUT_ATTR, str(output_dir.resolve()))
+    elif yaml.safe_load(stored) != yaml.safe_load(text):
+        raise PebenchError(
+            f"sweep {sweep.name!r} in {storage.describe()} was started from a different "
+            f"definition; rename the sweep (name:) or use another --output-dir/--storage"
+        )
+    for plan in plans(sweep):
+        for name in (plan.name, plan.final_name):
+            optuna.create_study(
+                study_name=name,
+                storage=storage.optuna,
+                direction=plan.direction,
+                load_if_exists=True,
+            )
+
+
+def open_sweep(storage: SweepStorage, name: str | None, output_dir: Path | None) -> SweepHandle:
+    """A sweep already created in ``storage`` (the only one there when ``name`` is None)."""
+    names = [n for n in optuna.get_all_study_names(storage.optuna) if "/" not in n]
+    if name is None:
+        if len(names) != 1:
+            listed = ", ".join(names) or "none"
+            raise PebenchError(
+                f"{storage.describe()} holds sweeps: {listed}; choose one with --sweep NAME"
+            )
+        name = names[0]
+    if name not in names:
+        raise PebenchError(
+            f"no sweep {name!r} in {storage.describe()} (found: {', '.join(names) or 'none'}); "
+            f"start it with `pebench sweep CONFIG`"
+        )
+    index = optuna.load_study(study_name=name, storage=storage.optuna)
+    sweep = parse_sweep(yaml.safe_load(index.user_attrs[SWEEP_ATTR]), f"sweep {name}")
+    root = output_dir or Path(index.user_attrs[OUTPUT_ATTR])
+    return SweepHandle(sweep, storage, root)
+
+
+def parse_gpus(gpus: str | None) -> list[str]:
+    if not gpus:
+        return []
+    ids = [g.strip() for g in gpus.split(",") if g.strip()]
+    if not ids or not all(g.isdigit() for g in ids):
+        raise PebenchError(f"--gpus takes comma-separated GPU indices like 0,1,2, got {gpus!r}")
+    return ids
+
+
+def run_sweep(
+    config: str | Path,
+    output_dir: Path | None = None,
+    storage_url: str | None = None,
+    workers: int = 1,
+    gpus: str | None = None,
+    wandb: str | None = None,
+    console: Console | None = None,
+) -> Path:
+    """Run (or resume) a sweep and write its leaderboard; returns the output directory."""
+    console = console or Console()
+    sweep, text = load_sweep(config)
+    gpu_ids = parse_gpus(gpus)
+    n_workers = len(gpu_ids) or workers
+    if n_workers < 1:
+        raise PebenchError(f"--workers must be at least 1, got {workers}")
+    mode, note = resolve_mode(wandb)
+    for plan in plans(sweep):
+        try:
+            plan.check()
+        except PebenchError as exc:
+            raise PebenchError(f"study {plan.name}: {exc}") from None
+    root = Path(output_dir or DEFAULT_ROOT / sweep.name)
+    storage = SweepStorage(storage_url or str(root / JOURNAL_FILE))
+    create_studies(storage, sweep, text, root)
+    tracker = Tracker(mode, root, sweep.wandb_project)
+    if note:
+        console.print(f"[yellow]{note}[/yellow]; {tracker.sync_hint()}")
+    console.print(
+        f"sweep [bold]{sweep.name}[/bold]: {len(plans(sweep))} studies × {sweep.trials} trials "
+        f"+ {len(sweep.seeds)} final seeds · storage {storage.describe()} · {n_workers} worker(s)"
+    )
+    progress = SweepProgress(storage.url, sweep, console)
+    with progress:
+        if n_workers == 1 and not gpu_ids:
+            from pebench.benchmark.worker import Worker
+
+            Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended).run()
+        else:
+            _run_processes(storage, sweep, root, mode, gpu_ids, n_workers)
+    from pebench.benchmark.leaderboard import publish
+
+    publish(SweepHandle(sweep, storage, root), tracker, console)
+    return root
+
+
+def _run_processes(
+    storage: SweepStorage,
+    sweep: SweepConfig,
+    root: Path,
+    mode: str,
+    gpu_ids: list[str],
+    n_workers: int,
+) -> None:
+    """Start ``n_workers`` worker processes (one per GPU when given) and wait for them."""
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    procs = []
+    for i in range(n_workers):
+        env = dict(os.environ, PEBENCH_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+        if gpu_ids:
+            env["CUDA_VISIBLE_DEVICES"] = gpu_ids[i]
+        command = [
+            sys.executable, "-m", "pebench.benchmark.cli", "worker",
+            "--storage", storage.url, "--sweep", sweep.name, "--output-dir", str(root),
+            "--wandb", mode, "--worker-index", str(i),
+        ]  # fmt: skip
+        log = open(logs / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
+        procs.append((subprocess.Popen(command, env=env, stdout=log, stderr=log), log))
+    try:
+        while any(p.poll() is None for p, _ in procs):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        for p, _ in procs:
+            p.terminate()
+        raise
+    finally:
+        for _, log in procs:
+            log.close()
+    failed = [i for i, (p, _) in enumerate(procs) if p.returncode != 0]
+    if failed:
+        raise PebenchError(
+            f"worker(s) {', '.join(map(str, failed))} failed; see {logs}/worker-N.log, fix the "
+            f"cause and re-run the same command to resume"
+        )
+
+
+def run_worker(
+    storage_url: str,
+    name: str | None,
+    output_dir: Path | None = None,
+    wandb: str | None = None,
+    worker_index: int = 0,
+    console: Console | None = None,
+) -> int:
+    """Join a sweep already created in ``storage_url``; returns the number of trials run."""
+    console = console or Console()
+    threads = os.environ.get("PEBENCH_NUM_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    storage = SweepStorage(storage_url)
+    handle = open_sweep(storage, name, output_dir)
+    mode, note = resolve_mode(wandb)
+    tracker = Tracker(mode, handle.output_dir, handle.sweep.wandb_project)
+    if note:
+        console.print(f"{note}; {tracker.sync_hint()}")
+    from pebench.benchmark.worker import Worker
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        worker = Worker(storage, handle.sweep, handle.output_dir, tracker, worker_index)
+        ran = worker.run()
+    console.print(f"worker {worker_index}: ran {ran} trial(s); sweep {handle.sweep.name} done")
+    return ran

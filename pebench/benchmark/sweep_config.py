@@ -1,0 +1,258 @@
+"""Sweep definitions (``configs/sweeps/*.yaml``) validated into typed objects.
+
+A sweep crosses tasks with encodings. Every (task, encoding) pair gets the same model size,
+the same search space and the same trial budget (the fair protocol); the best configuration
+of each pair is then retrained with every seed in ``seeds`` and evaluated on test / OOD data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from pebench.errors import PebenchError
+
+#: run-configuration sections a search-space key may point into (``optim.lr``, ...)
+SECTIONS = ("model", "optim", "train", "task", "encoding")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class Param:
+    """One searched setting: a range (``low``/``high``, optionally ``log`` or ``step``) or a
+    list of ``choices``. ``when`` makes it conditional: ``{encoding: [rope, xpos]}`` searches
+    it only in those encodings' studies; another key (``optim.warmup_steps: 0``) conditions
+    on that parameter's sampled value."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+    when: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> Literal["categorical", "int", "float"]:
+        if self.choices is not None:
+            return "categorical"
+        ints = all(isinstance(v, int) for v in (self.low, self.high, self.step) if v is not None)
+        return "int" if ints else "float"
+
+    def applies(self, context: dict[str, Any]) -> bool:
+        """Whether this parameter is searched, given the study's task/encoding labels and
+        the values sampled so far."""
+        for key, allowed in self.when.items():
+            allowed = allowed if isinstance(allowed, list) else [allowed]
+            if key not in context or context[key] not in allowed:
+                return False
+        return True
+
+
+@dataclass
+class PrunerConfig:
+    """Optuna pruner fed by the validation metric at every ``train.eval_every`` steps."""
+
+    type: Literal["median", "hyperband", "successive_halving", "threshold", "none"] = "median"
+    #: trials finished before any pruning (median pruner)
+    n_startup_trials: int = 2
+    #: training steps before a trial may be pruned (median pruner)
+    n_warmup_steps: int = 0
+    #: threshold pruner: prune a trial whose metric leaves [lower, upper] (e.g. diverged)
+    lower: float | None = None
+    upper: float | None = None
+
+
+@dataclass
+class TaskEntry:
+    """One task of a sweep, with a label used in study names and tables."""
+
+    name: str
+    #: a task name, or ``{class_path: ..., init_args: {...}}``
+    task: Any
+    #: validation metric to optimize (a key of the task's summary); default: the task's monitor
+    metric: str | None = None
+    direction: Literal["maximize", "minimize"] = "maximize"
+    #: per-task overrides of the sweep's ``model`` / ``optim`` / ``train`` sections
+    model: dict[str, Any] = field(default_factory=dict)
+    optim: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepConfig:
+    """A sweep: tasks × encodings, a shared search space and budget, final seeds."""
+
+    name: str
+    tasks: list[TaskEntry]
+    #: encoding names, or ``{class_path: ..., init_args: {...}, label: ...}`` for variants
+    encodings: list[Any]
+    #: trials per (task, encoding) study, pruned trials included
+    trials: int = 8
+    search_space: dict[str, Param] = field(default_factory=dict)
+    pruner: PrunerConfig = field(default_factory=PrunerConfig)
+    #: seeds of the final retraining of each study's best configuration
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    #: seed of every search trial (trials differ by hyperparameters only)
+    search_seed: int = 0
+    #: seed of the TPE sampler
+    sampler_seed: int = 0
+    #: fixed model size, the same for every encoding
+    model: dict[str, Any] = field(default_factory=dict)
+    optim: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    wandb_project: str = "pebench"
+
+    def encoding_label(self, entry: Any) -> str:
+        """The label of an encodings entry: its name, or ``label`` for a configured variant."""
+        if isinstance(entry, str):
+            return entry
+        return str(entry.get("label") or entry.get("class_path"))
+
+    def encoding_spec(self, entry: Any) -> dict[str, Any]:
+        """An encodings entry as ``{class_path, init_args}``."""
+        if isinstance(entry, str):
+            return {"class_path": entry, "init_args": {}}
+        return {
+            "class_path": entry["class_path"],
+            "init_args": dict(entry.get("init_args") or {}),
+        }
+
+
+def _check(config: SweepConfig) -> None:
+    """Checks jsonargparse's types cannot express; each fails with a one-line fix."""
+    if not NAME.match(config.name):
+        raise PebenchError(
+            f"sweep name {config.name!r} must be letters, digits, '-', '_' or '.'; rename it"
+        )
+    if config.trials < 1:
+        raise PebenchError(f"trials must be at least 1, got {config.trials}")
+    if not config.tasks or not config.encodings:
+        raise PebenchError("a sweep needs at least one task and one encoding")
+    if not config.seeds:
+        raise PebenchError("seeds must list at least one seed for the final retraining")
+    if len(set(config.seeds)) != len(config.seeds):
+        raise PebenchError(f"seeds lists a seed twice: {config.seeds}")
+    for what, labels in (
+        ("task", [t.name for t in config.tasks]),
+        ("encoding", [config.encoding_label(e) for e in config.encodings]),
+    ):
+        for label in labels:
+            if not NAME.match(label):
+                raise PebenchError(f"{what} label {label!r} must be letters, digits, '-', '_', '.'")
+        if len(set(labels)) != len(labels):
+            raise PebenchError(
+                f"a {what} appears twice in the sweep ({', '.join(labels)}); give variants "
+                f"distinct {'label' if what == 'encoding' else 'name'}s"
+            )
+    for entry in config.encodings:
+        if not isinstance(entry, str) and not (
+            isinstance(entry, dict) and isinstance(entry.get("class_path"), str)
+        ):
+            raise PebenchError(
+                f"encodings entry {entry!r} must be a name or a mapping with class_path"
+            )
+    for key, param in config.search_space.items():
+        section = key.split(".", 1)[0]
+        if section not in SECTIONS or "." not in key:
+            raise PebenchError(
+                f"search_space key {key!r} must be <section>.<setting> with section one of "
+                f"{', '.join(SECTIONS)} (e.g. optim.lr)"
+            )
+        if param.choices is None and (param.low is None or param.high is None):
+            raise PebenchError(f"search_space {key}: give either low and high, or choices")
+        if param.choices is not None and not param.choices:
+            raise PebenchError(f"search_space {key}: choices is empty")
+        if param.low is not None and param.high is not None and param.low > param.high:
+            raise PebenchError(f"search_space {key}: low {param.low} is above high {param.high}")
+    if config.pruner.type != "none":
+        for entry in config.tasks:
+            if not {**config.train, **entry.train}.get("eval_every"):
+                raise PebenchError(
+                    f"task {entry.name}: pruning needs intermediate validation; set "
+                    f"train.eval_every (or pruner.type: none)"
+                )
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    """``value`` checked against the annotation ``tp`` (dataclasses built recursively)."""
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin in (Union, UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(option, value, where)
+            except PebenchError as exc:
+                errors.append(str(exc))
+        raise PebenchError(errors[0])
+    if origin is Literal:
+        if value not in args:
+            raise PebenchError(f"{where}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise PebenchError(f"{where}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise PebenchError(f"{where}: expected a mapping, got {value!r}")
+        return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise PebenchError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, doc: Any, where: str) -> Any:
+    if not isinstance(doc, dict):
+        raise PebenchError(f"{where}: expected a mapping of settings, got {doc!r}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in doc if k not in names]
+    if unknown:
+        raise PebenchError(
+            f"{where}: unknown setting {unknown[0]!r}; valid settings: {', '.join(names)}"
+        )
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in doc
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise PebenchError(f"{where}: missing required setting {missing[0]!r}")
+    return cls(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in doc.items()})
+
+
+def parse_sweep(doc: Any, source: str = "sweep") -> SweepConfig:
+    """Validate a parsed YAML document into a :class:`SweepConfig`."""
+    config = _build(SweepConfig, doc, source)
+    _check(config)
+    return config
+
+
+def load_sweep(path: str | Path) -> tuple[SweepConfig, str]:
+    """Read and validate a sweep file; returns the config and its text (stored with the
+    sweep so that workers on other machines run exactly the same definition)."""
+    file = Path(path)
+    if not file.is_file():
+        raise PebenchError(f"sweep file {path} does not exist; see configs/sweeps/ for presets")
+    text = file.read_text()
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PebenchError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_sweep(doc, str(path)), text

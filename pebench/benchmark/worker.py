@@ -1,0 +1,236 @@
+"""A sweep worker: one process that imports once and runs trials until the sweep is done.
+
+It repeatedly claims work under the storage lock — a search trial of a study whose budget is
+not used up, else a final retraining seed of a study whose search has finished — and runs
+it as an ordinary training run. Any number of workers, on any machines sharing the storage,
+cooperate through Optuna's storage alone (``pebench worker --storage URL --sweep NAME``).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from pebench.benchmark.pruning import StepPruningCallback
+from pebench.benchmark.spec import run_spec_from_dict
+from pebench.benchmark.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
+from pebench.benchmark.studies import StudyPlan, plans, pruner, sampler
+from pebench.benchmark.sweep_config import SweepConfig
+from pebench.benchmark.tracking import Tracker
+from pebench.errors import PebenchError
+
+#: seconds between looks at the storage while other workers finish the last trials
+POLL_S = 2.0
+#: trial user attribute naming an error that ended the trial (counted in the budget)
+ERROR_ATTR = "error"
+
+
+def budget_used(trials: list[optuna.trial.FrozenTrial]) -> int:
+    """Trials that count against a study's budget: finished (complete, pruned, or failed
+    with an error) or running. Trials failed because their worker died are not counted:
+    a re-queued copy (WAITING) replaces them."""
+    return sum(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        or (t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs)
+        for t in trials
+    )
+
+
+@dataclass
+class Work:
+    plan: StudyPlan
+    study: optuna.Study
+    trial: optuna.Trial
+    final: bool
+
+
+class Worker:
+    """Runs trials of one sweep until no work is left."""
+
+    def __init__(
+        self,
+        storage: SweepStorage,
+        sweep: SweepConfig,
+        output_dir: Path,
+        tracker: Tracker,
+        worker_index: int = 0,
+        on_trial_end: Callable[[Work, str], None] | None = None,
+    ) -> None:
+        self.storage, self.sweep, self.root = storage, sweep, Path(output_dir)
+        self.tracker, self.on_trial_end = tracker, on_trial_end
+        self.plans = plans(sweep)
+        self.search = {
+            p.name: optuna.load_study(
+                study_name=p.name,
+                storage=storage.optuna,
+                sampler=sampler(sweep, p.name, worker_index),
+                pruner=pruner(p),
+            )
+            for p in self.plans
+        }
+        self.final = {
+            p.name: optuna.load_study(study_name=p.final_name, storage=storage.optuna)
+            for p in self.plans
+        }
+        self.trials_run = 0
+
+    def run(self, limit: int | None = None) -> int:
+        """Run trials until the sweep is complete (or ``limit`` trials ran); returns how many
+        this worker ran."""
+        while limit is None or self.trials_run < limit:
+            with self.storage.lock():
+                work, pending = self._claim()
+            if work is None:
+                if not pending:
+                    return self.trials_run
+                time.sleep(POLL_S)
+                continue
+            self._execute(work)
+            self.trials_run += 1
+            gc.collect()
+        return self.trials_run
+
+    def _claim(self) -> tuple[Work | None, bool]:
+        pending = False
+        for plan in self.plans:
+            study = self.search[plan.name]
+            self.storage.fail_stale(study)
+            trials = study.get_trials(deepcopy=False)
+            states = Counter(t.state for t in trials)
+            if states[TrialState.WAITING] or budget_used(trials) < self.sweep.trials:
+                return Work(plan, study, study.ask(), final=False), True
+            pending |= states[TrialState.RUNNING] > 0
+        for plan in self.plans:
+            work, waiting = self._claim_final(plan)
+            if work is not None:
+                return work, True
+            pending |= waiting
+        return None, pending
+
+    def _claim_final(self, plan: StudyPlan) -> tuple[Work | None, bool]:
+        """A final-retraining seed of ``plan``, once its search is over."""
+        search = self.search[plan.name].get_trials(deepcopy=False)
+        if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in search):
+            return None, True
+        if not any(t.state == TrialState.COMPLETE for t in search):
+            return None, False
+        study = self.final[plan.name]
+        self.storage.fail_stale(study)
+        trials = study.get_trials(deepcopy=False)
+        if any(t.state == TrialState.WAITING for t in trials):
+            return Work(plan, study, study.ask(), final=True), True
+        used = {t.user_attrs.get("seed") for t in trials if budget_used([t])}
+        todo = [seed for seed in self.sweep.seeds if seed not in used]
+        if not todo:
+            return None, any(t.state == TrialState.RUNNING for t in trials)
+        best = self.search[plan.name].best_trial
+        trial = study.ask()
+        trial.set_user_attr("seed", todo[0])
+        trial.set_user_attr("params", best.params)
+        trial.set_user_attr("selected_trial", best.number)
+        return Work(plan, study, trial, final=True), True
+
+    def _execute(self, work: Work) -> None:
+        plan, trial = work.plan, work.trial
+        storage = self.storage.optuna
+        storage.set_trial_user_attr(trial._trial_id, WORKER_ATTR, worker_id())
+        if work.final:
+            params, seed = dict(trial.user_attrs["params"]), int(trial.user_attrs["seed"])
+            run_dir = Path("final") / plan.task.name / plan.encoding_label / f"seed-{seed}"
+            label = f"seed-{seed}"
+        else:
+            params, seed = plan.suggest(trial), self.sweep.search_seed
+            run_dir = Path("trials") / plan.task.name / plan.encoding_label
+            run_dir /= f"trial-{trial.number:04d}"
+            label = f"trial-{trial.number}"
+        trial.set_user_attr("output_dir", str(run_dir))
+        doc = plan.run_config(params, seed)
+        spec, _ = run_spec_from_dict(doc, self.root / run_dir, overwrite=True)
+        config = {
+            **doc,
+            "params": params,
+            "study": plan.name,
+            "task_label": plan.task.name,
+            "encoding_label": plan.encoding_label,
+            "trial": trial.number,
+            "worker": worker_id(),
+            "stage": "final" if work.final else "search",
+        }
+        callbacks: list[Any] = []
+        if not work.final and self.sweep.pruner.type != "none":
+            callbacks.append(StepPruningCallback(trial, f"val/{plan.metric}"))
+        with (
+            self.tracker.run(
+                name=f"{plan.name}/{label}",
+                group=plan.name,
+                job_type="final" if work.final else "trial",
+                tags=[plan.task.name, plan.encoding_label],
+                config=config,
+            ) as tracked,
+            self._heartbeat(trial._trial_id),
+        ):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    metrics = _train(spec, callbacks, tracked.logger())
+                value = metrics["summary"][plan.metric]
+                work.study.tell(trial, value)
+                tracked.state = "complete"
+                tracked.summary({"objective": value})
+            except optuna.TrialPruned as exc:
+                work.study.tell(trial, state=TrialState.PRUNED)
+                tracked.state = "pruned"
+                tracked.summary({"pruned": str(exc)})
+            except PebenchError:
+                work.study.tell(trial, state=TrialState.FAIL)
+                raise
+            except Exception as exc:  # a diverging or crashing trial must not end the sweep
+                message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, message)
+                work.study.tell(trial, state=TrialState.FAIL)
+                (self.root / run_dir).mkdir(parents=True, exist_ok=True)
+                (self.root / run_dir / "error.txt").write_text(traceback.format_exc())
+                print(
+                    f"pebench: {plan.name} {label} failed: {message} "
+                    f"(traceback in {self.root / run_dir / 'error.txt'})",
+                    file=sys.stderr,
+                )
+                tracked.summary({"error": message})
+        if self.on_trial_end is not None:
+            self.on_trial_end(work, tracked.state)
+
+    @contextmanager
+    def _heartbeat(self, trial_id: int) -> Iterator[None]:
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_S):
+                self.storage.heartbeat(trial_id)
+
+        self.storage.heartbeat(trial_id)
+        thread = threading.Thread(target=beat, name="pebench-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _train(spec: Any, callbacks: list[Any], loggers: list[Any]) -> dict[str, Any]:
+    from pebench.benchmark.train import train
+
+    return train(spec, callbacks, loggers)
