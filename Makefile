@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/pebench compare --config configs/demo.yaml --output-dir runs/demo --overwrite
+	$(VENV)/bin/pebench sweep configs/sweeps/quick.yaml --output-dir runs/demo
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

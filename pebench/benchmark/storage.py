@@ -18,6 +18,7 @@ import fcntl
 import os
 import socket
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,14 +59,20 @@ class SweepStorage:
         self.url = url
         if url.startswith(("postgresql://", "postgresql+psycopg2://")):
             self.kind = "postgresql"
+            # SQLAlchemy 2.1 defaults postgresql:// to psycopg 3; pebench ships psycopg2
+            driver_url = "postgresql+psycopg2://" + url.split("://", 1)[1]
             try:
-                self.optuna: Any = RDBStorage(
-                    url,
-                    heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
-                    failed_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=RETRIES),
-                    engine_kwargs={"pool_pre_ping": True},
-                )
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    self.optuna: Any = RDBStorage(
+                        driver_url,
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                            max_retry=RETRIES
+                        ),
+                        engine_kwargs={"pool_pre_ping": True},
+                    )
             except Exception as exc:  # SQLAlchemy/psycopg2 raise many types for one cause
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc)
                 raise PebenchError(
@@ -140,7 +147,9 @@ class SweepStorage:
                 return
         except RuntimeError:  # finished meanwhile
             return
-        RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, trial)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, trial)
 
 
 def _alive(pid: int) -> bool:

@@ -95,10 +95,11 @@ class StudyPlan:
     def check(self) -> None:
         """Fail now, before any trial runs, if this pair's configuration is invalid: every
         searched parameter is set to its lower bound (or first choice) and parsed."""
-        params = {
+        lowest = {
             key: p.choices[0] if p.choices is not None else p.low
             for key, p in self.sweep.search_space.items()
         }
+        params = self.suggest(optuna.trial.FixedTrial(lowest))
         spec, _ = run_spec_from_dict(self.run_config(params, 0), Path("unused"))
         m = spec.model
         spec.encoding(ModelDims(m.d_model, m.num_heads, m.num_layers, causal=spec.task.causal))

@@ -54,7 +54,8 @@ def keep_files_in(root: Path) -> None:
         ("WANDB_DATA_DIR", "data"),
         ("WANDB_ARTIFACT_DIR", "artifacts"),
     ):
-        os.environ.setdefault(var, str(root / ".wandb" / sub))
+        path = Path(os.environ.setdefault(var, str(root / ".cache" / "wandb" / sub)))
+        path.mkdir(parents=True, exist_ok=True)  # wandb-core silently logs nothing otherwise
 
 
 @dataclass

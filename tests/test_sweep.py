@@ -1,0 +1,266 @@
+"""Sweeps: exact budgets across worker processes (journal file and PostgreSQL), pruning,
+resuming, one W&B run per trial, and the leaderboard files."""
+
+from __future__ import annotations
+
+import copy
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from pebench.benchmark.cli import main
+from pebench.benchmark.leaderboard import HEADERS_AFTER
+from pebench.benchmark.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
+from pebench.benchmark.studies import plans
+from pebench.benchmark.sweep import create_studies, run_sweep
+from pebench.benchmark.sweep_config import load_sweep, parse_sweep
+from pebench.benchmark.tracking import Tracker
+from pebench.benchmark.worker import Worker
+from pebench.errors import PebenchError
+from tests import postgres_server
+from tests.wandb_records import read_runs
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "tasks": [
+        {
+            "name": "copy",
+            "task": {
+                "class_path": "copy",
+                "init_args": {"train_lengths": [1, 3], "eval_lengths": [1, 4], "eval_samples": 2},
+            },
+        }
+    ],
+    "encodings": ["sinusoidal", "alibi"],
+    "model": {"d_model": 16, "num_layers": 1, "num_heads": 2},
+    "train": {"max_steps": 4, "batch_size": 4, "eval_every": 2, "accelerator": "cpu"},
+    "search_space": {
+        "optim.lr": {"low": 1.0e-3, "high": 1.0e-2, "log": True},
+        "model.dropout": {"choices": [0.0, 0.1]},
+        "encoding.base": {"choices": [100.0, 10000.0], "when": {"encoding": "rope"}},
+    },
+    "trials": 2,
+    "pruner": {"type": "median", "n_startup_trials": 1},
+    "seeds": [1, 2],
+}
+
+
+def write_sweep(directory: Path, **changes: Any) -> Path:
+    doc = copy.deepcopy(TINY)
+    doc.update(changes)
+    path = directory / f"{doc['name']}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def trials_of(storage: Any, name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=storage).get_trials()
+
+
+def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny sweep run in-process with offline W&B, shared by the checks below."""
+    root = tmp_path_factory.mktemp("sweep")
+    run_sweep(write_sweep(root), output_dir=root / "out", wandb="offline")
+    return root / "out"
+
+
+def test_sweep_runs_exact_budget_then_final_seeds(swept: Path) -> None:
+    storage = SweepStorage(str(swept / JOURNAL_FILE)).optuna
+    for encoding in ("sinusoidal", "alibi"):
+        search = trials_of(storage, f"tiny/copy/{encoding}")
+        assert len(search) == 2 and len(counted(search)) == 2
+        final = trials_of(storage, f"tiny/copy/{encoding}/final")
+        assert sorted(t.user_attrs["seed"] for t in final) == [1, 2]
+        assert all(t.state == TrialState.COMPLETE for t in final)
+        best = optuna.load_study(study_name=f"tiny/copy/{encoding}", storage=storage).best_trial
+        for trial in final:
+            assert trial.user_attrs["params"] == best.params
+            config = yaml.safe_load(
+                (swept / trial.user_attrs["output_dir"] / "config.yaml").read_text()
+            )
+            assert config["optim"]["lr"] == pytest.approx(best.params["optim.lr"])
+            assert config["seed"] == trial.user_attrs["seed"]
+
+
+def test_rerunning_a_finished_sweep_runs_nothing(swept: Path) -> None:
+    storage = SweepStorage(str(swept / JOURNAL_FILE)).optuna
+    before = {s: len(trials_of(storage, s)) for s in optuna.get_all_study_names(storage)}
+    run_sweep(swept.parent / "tiny.yaml", output_dir=swept, wandb="disabled")
+    after = {s: len(trials_of(storage, s)) for s in optuna.get_all_study_names(storage)}
+    assert after == before
+
+
+def test_one_wandb_run_per_trial_with_group_type_tags_and_state(swept: Path) -> None:
+    runs = read_runs(swept)
+    by_type: dict[str, list[Any]] = {}
+    for run in runs:
+        by_type.setdefault(run.job_type, []).append(run)
+    assert len(by_type["trial"]) == 4 and len(by_type["final"]) == 4
+    assert len(by_type["leaderboard"]) == 1
+    for run in by_type["trial"] + by_type["final"]:
+        encoding = run.config["encoding_label"]
+        assert run.group == f"tiny/copy/{encoding}"
+        assert run.tags == ["copy", encoding]
+        assert {"trial", "worker", "params", "model", "optim"} <= run.config.keys()
+        assert run.summary["optuna_state"] in ("complete", "pruned")
+    board = by_type["leaderboard"][0]
+    assert board.group == "tiny"
+    assert board.summary["leaderboard/_type"] == "table-file"
+    assert board.summary["leaderboard/nrows"] == 2  # one row per encoding
+    assert board.summary["plot_length_copy/_type"] == "image-file"
+
+
+def test_leaderboard_files_have_the_documented_columns(swept: Path) -> None:
+    header = (swept / "leaderboard.csv").read_text().splitlines()[0].split(",")
+    assert header == ["encoding", "copy ID", "copy OOD", *HEADERS_AFTER]
+    rows = (swept / "leaderboard.csv").read_text().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["alibi", "sinusoidal"]
+    assert all(re.search(r"\d\.\d{3} ± \d\.\d{3}", r) for r in rows)
+    md = (swept / "leaderboard.md").read_text()
+    assert "| encoding | copy ID | copy OOD | mean rank |" in md
+    assert "<table>" in (swept / "leaderboard.html").read_text()
+    for name in ("plot_length_copy.png", "plot_quality_vs_throughput.png"):
+        image = matplotlib.image.imread(swept / name)
+        assert image.shape[0] > 100 and image.shape[1] > 100
+        assert image.std() > 0  # not blank
+
+
+def test_leaderboard_command_rebuilds_from_storage(swept: Path, capsys: Any) -> None:
+    (swept / "leaderboard.md").unlink()
+    assert main(["leaderboard", "--output-dir", str(swept), "--wandb", "disabled"]) == 0
+    assert (swept / "leaderboard.md").is_file()
+    assert "pebench leaderboard: tiny" in capsys.readouterr().out
+
+
+def test_a_pruned_trial_is_really_pruned(tmp_path: Path) -> None:
+    path = write_sweep(
+        tmp_path, encodings=["alibi"], pruner={"type": "threshold", "lower": 2.0}, seeds=[1]
+    )
+    run_sweep(path, output_dir=tmp_path / "out", wandb="offline")
+    storage = SweepStorage(str(tmp_path / "out" / JOURNAL_FILE)).optuna
+    search = trials_of(storage, "tiny/copy/alibi")
+    assert [t.state for t in search] == [TrialState.PRUNED, TrialState.PRUNED]
+    for trial in search:  # stopped at the first report, keyed by training step
+        assert list(trial.intermediate_values) == [2]
+        assert not (tmp_path / "out" / trial.user_attrs["output_dir"] / "metrics.json").exists()
+    assert trials_of(storage, "tiny/copy/alibi/final") == []  # nothing complete to retrain
+    trial_runs = [r for r in read_runs(tmp_path / "out") if r.job_type == "trial"]
+    assert [r.summary["optuna_state"] for r in trial_runs] == ["pruned", "pruned"]
+
+
+def test_a_killed_trial_is_retried_and_the_sweep_resumes(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, encodings=["alibi"], seeds=[1], trials=3)
+    sweep, text = load_sweep(path)
+    out = tmp_path / "out"
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    create_studies(storage, sweep, text, out)
+    Worker(storage, sweep, out, Tracker("disabled", out)).run(limit=1)
+    # a worker that died mid-trial: its trial stays RUNNING under a process that is gone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    study = optuna.load_study(study_name="tiny/copy/alibi", storage=storage.optuna)
+    orphan = study.ask({"optim.lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)})
+    storage.optuna.set_trial_user_attr(
+        orphan._trial_id, WORKER_ATTR, f"{socket.gethostname()}:{dead}"
+    )
+    run_sweep(path, output_dir=out, wandb="disabled")
+    search = trials_of(storage.optuna, "tiny/copy/alibi")
+    assert len(counted(search)) == 3
+    failed = [t for t in search if t.state == TrialState.FAIL]
+    assert [t.number for t in failed] == [orphan.number]
+    retried = [t for t in search if t.system_attrs.get("failed_trial") == orphan.number]
+    assert len(retried) == 1 and retried[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retried[0].params["optim.lr"] == pytest.approx(orphan.params["optim.lr"])
+    assert len(trials_of(storage.optuna, "tiny/copy/alibi/final")) == 1
+
+
+def _two_workers(tmp_path: Path, storage_url: str | None) -> None:
+    path = write_sweep(tmp_path, trials=3, seeds=[1], pruner={"type": "none"})
+    out = tmp_path / "out"
+    run_sweep(path, output_dir=out, storage_url=storage_url, workers=2, wandb="disabled")
+    storage = SweepStorage(storage_url or str(out / JOURNAL_FILE)).optuna
+    for encoding in ("sinusoidal", "alibi"):
+        search = trials_of(storage, f"tiny/copy/{encoding}")
+        assert [t.number for t in search] == [0, 1, 2]  # none lost, none duplicated
+        assert all(t.state == TrialState.COMPLETE for t in search)
+        final = trials_of(storage, f"tiny/copy/{encoding}/final")
+        assert [t.user_attrs["seed"] for t in final] == [1]
+    ran = [
+        int(m)
+        for log in (out / "logs").glob("worker-*.log")
+        for m in re.findall(r"ran (\d+) trial", log.read_text())
+    ]
+    assert len(ran) == 2 and sum(ran) == 8
+
+
+def test_two_worker_processes_share_a_journal_file_exactly(tmp_path: Path) -> None:
+    _two_workers(tmp_path, None)
+
+
+@pytest.mark.skipif(
+    postgres_server.available() is not None, reason=str(postgres_server.available())
+)
+def test_two_worker_processes_share_postgresql_exactly(tmp_path: Path) -> None:
+    with postgres_server.postgres_server() as url:
+        _two_workers(tmp_path, url)
+
+
+def test_conditional_parameters_follow_their_encoding() -> None:
+    sweep = parse_sweep(copy.deepcopy(TINY) | {"encodings": ["alibi", "rope"]})
+    by_encoding = {p.encoding_label: p for p in plans(sweep)}
+    fixed = {"optim.lr": 0.005, "model.dropout": 0.1, "encoding.base": 100.0}
+    assert "encoding.base" not in by_encoding["alibi"].suggest(optuna.trial.FixedTrial(fixed))
+    params = by_encoding["rope"].suggest(optuna.trial.FixedTrial(fixed))
+    doc = by_encoding["rope"].run_config(params, seed=3)
+    assert doc["encoding"] == {"class_path": "rope", "init_args": {"base": 100.0}}
+    assert doc["optim"]["lr"] == 0.005 and doc["model"]["dropout"] == 0.1 and doc["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trails": 3}, "unknown setting 'trails'"),
+        ({"trials": 0}, "trials must be at least 1"),
+        ({"search_space": {"lr": {"low": 1, "high": 2}}}, "must be <section>.<setting>"),
+        ({"search_space": {"optim.lr": {"low": 1e-3}}}, "give either low and high"),
+        ({"train": {"max_steps": 4}}, "pruning needs intermediate validation"),
+        ({"encodings": ["rope", "rope"]}, "appears twice"),
+        ({"pruner": {"type": "sometimes"}}, "'sometimes' is not one of"),
+    ],
+)
+def test_invalid_sweep_files_fail_with_one_line(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(PebenchError, match=re.escape(message)) as info:
+        parse_sweep(copy.deepcopy(TINY) | change)
+    assert "\n" not in str(info.value)
+
+
+def test_sweep_command_errors_are_one_line_and_write_nothing(tmp_path: Path, capsys: Any) -> None:
+    assert main(["sweep", str(tmp_path / "missing.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = write_sweep(tmp_path, encodings=["nope"])
+    assert main(["sweep", str(bad), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_changed_definition_under_the_same_name_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    sweep, text = load_sweep(write_sweep(tmp_path))
+    create_studies(storage, sweep, text, out)
+    with pytest.raises(PebenchError, match="different definition"):
+        create_studies(storage, sweep, text.replace("trials: 2", "trials: 5"), out)
