@@ -264,3 +264,11 @@ def test_a_changed_definition_under_the_same_name_is_refused(tmp_path: Path) -> 
     create_studies(storage, sweep, text, out)
     with pytest.raises(PebenchError, match="different definition"):
         create_studies(storage, sweep, text.replace("trials: 2", "trials: 5"), out)
+
+
+@pytest.mark.parametrize("preset", sorted(Path("configs/sweeps").glob("*.yaml")), ids=str)
+def test_sweep_presets_are_valid(preset: Path) -> None:
+    sweep, _ = load_sweep(preset)
+    for plan in plans(sweep):
+        plan.check()  # parses each (task, encoding) run configuration and builds the encoding
+    assert len({p.name for p in plans(sweep)}) == len(plans(sweep))

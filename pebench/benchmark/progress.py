@@ -26,7 +26,7 @@ from pebench.benchmark.storage import SweepStorage
 from pebench.benchmark.studies import plans
 from pebench.benchmark.sweep_config import SweepConfig
 
-REFRESH_S = 1.0
+REFRESH_S = 2.0
 
 
 def _finished(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -42,10 +42,14 @@ def _finished(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.Froze
 
 
 class SweepProgress:
-    """A rich progress display refreshed from the sweep's storage in a background thread."""
+    """A rich progress display refreshed from the sweep's storage: after each trial of an
+    in-process worker, or every ``REFRESH_S`` by a background thread while worker processes
+    run (``poll=True``; polling in the training process would compete with it for the GIL)."""
 
-    def __init__(self, storage_url: str, sweep: SweepConfig, console: Console) -> None:
-        self.storage_url, self.sweep, self.console = storage_url, sweep, console
+    def __init__(
+        self, storage_url: str, sweep: SweepConfig, console: Console, poll: bool = False
+    ) -> None:
+        self.storage_url, self.sweep, self.console, self.poll = storage_url, sweep, console, poll
         self.plans = plans(sweep)
         self.progress = Progress(
             TextColumn("{task.description}", style="bold"),
@@ -56,6 +60,7 @@ class SweepProgress:
             TimeRemainingColumn(),
             console=console,
             transient=False,
+            refresh_per_second=1,
         )
         per_study = sweep.trials + len(sweep.seeds)
         self.total = self.progress.add_task(
@@ -104,8 +109,9 @@ class SweepProgress:
     def __enter__(self) -> SweepProgress:
         self.refresh()
         self.progress.start()
-        self._thread = threading.Thread(target=self._loop, name="pebench-progress", daemon=True)
-        self._thread.start()
+        if self.poll:
+            self._thread = threading.Thread(target=self._loop, name="pebench-progress", daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(

@@ -109,7 +109,12 @@ class StudyPlan:
 
 def plans(sweep: SweepConfig) -> list[StudyPlan]:
     """Every (task, encoding) pair of the sweep, tasks outermost."""
-    return [StudyPlan(sweep, task, enc) for task in sweep.tasks for enc in sweep.encodings]
+    return [
+        StudyPlan(sweep, task, enc)
+        for task in sweep.tasks
+        for enc in sweep.encodings
+        if sweep.encoding_label(enc) not in task.skip_encodings
+    ]
 
 
 def sampler(

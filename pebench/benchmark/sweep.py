@@ -125,9 +125,10 @@ def run_sweep(
         f"sweep [bold]{sweep.name}[/bold]: {len(plans(sweep))} studies × {sweep.trials} trials "
         f"+ {len(sweep.seeds)} final seeds · storage {storage.describe()} · {n_workers} worker(s)"
     )
-    progress = SweepProgress(storage.url, sweep, console)
+    in_process = n_workers == 1 and not gpu_ids
+    progress = SweepProgress(storage.url, sweep, console, poll=not in_process)
     with progress:
-        if n_workers == 1 and not gpu_ids:
+        if in_process:
             from pebench.benchmark.worker import Worker
 
             Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended).run()

@@ -78,6 +78,9 @@ class TaskEntry:
     #: validation metric to optimize (a key of the task's summary); default: the task's monitor
     metric: str | None = None
     direction: Literal["maximize", "minimize"] = "maximize"
+    #: encoding labels not run on this task (e.g. NoPE in a bidirectional encoder); their
+    #: leaderboard cells stay empty and their mean rank is over the other tasks
+    skip_encodings: list[str] = field(default_factory=list)
     #: per-task overrides of the sweep's ``model`` / ``optim`` / ``train`` sections
     model: dict[str, Any] = field(default_factory=dict)
     optim: dict[str, Any] = field(default_factory=dict)
@@ -149,6 +152,14 @@ def _check(config: SweepConfig) -> None:
             raise PebenchError(
                 f"a {what} appears twice in the sweep ({', '.join(labels)}); give variants "
                 f"distinct {'label' if what == 'encoding' else 'name'}s"
+            )
+    labels = [config.encoding_label(e) for e in config.encodings]
+    for task in config.tasks:
+        unknown = [label for label in task.skip_encodings if label not in labels]
+        if unknown:
+            raise PebenchError(
+                f"task {task.name}: skip_encodings names {unknown[0]!r}, which is not among "
+                f"the sweep's encodings ({', '.join(labels)})"
             )
     for entry in config.encodings:
         if not isinstance(entry, str) and not (
