@@ -13,6 +13,7 @@ import csv
 import html
 import json
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,8 @@ def build(
         runs = final_runs(plan, storage, root)
         entry.runs[plan.task.name] = runs
         search = optuna.load_study(study_name=plan.name, storage=storage)
-        states = [t.state.name.lower() for t in search.get_trials(deepcopy=False)]
-        entry.search[plan.task.name] = {s: states.count(s) for s in set(states)}
+        states = Counter(t.state.name.lower() for t in search.get_trials(deepcopy=False))
+        entry.search[plan.task.name] = dict(states)
         for column in task_columns(plan, runs):
             if column.header not in [c.header for c in columns]:
                 columns.append(column)
@@ -145,11 +146,10 @@ def _rank(columns: list[Column], entries: list[Entry]) -> None:
         scored = [(e.cells[column.header].mean, e) for e in entries if column.header in e.cells]
         scored = [(m, e) for m, e in scored if m is not None]
         sign = -1 if column.direction == "maximize" else 1
-        ordered = sorted(scored, key=lambda pair: sign * pair[0])
-        for position, (mean, entry) in enumerate(ordered):
-            ties = [i for i, (m, _) in enumerate(ordered) if m == mean]
-            ranks[entry.encoding].append(1 + statistics.fmean(ties))
-            del position
+        for mean, entry in scored:  # tied encodings share the mean of their positions
+            better = sum(sign * m < sign * mean for m, _ in scored)
+            tied = sum(m == mean for m, _ in scored)
+            ranks[entry.encoding].append(1 + better + (tied - 1) / 2)
     for entry in entries:
         if ranks[entry.encoding]:
             entry.mean_rank = statistics.fmean(ranks[entry.encoding])
@@ -195,10 +195,11 @@ def rows(
 
 
 def write_files(
-    root: Path, title: str, columns: list[Column], entries: list[Entry]
+    root: Path, title: str, table: tuple[list[str], list[list[str]]], entries: list[Entry]
 ) -> dict[str, Path]:
-    """leaderboard.{md,csv,html,json} under ``root``; returns their paths."""
-    header, body = rows(columns, entries)
+    """leaderboard.{md,csv,html,json} under ``root`` from the text ``table`` (header, body)
+    of :func:`rows` and the entries behind it; returns their paths."""
+    header, body = table
     paths = {ext: root / f"leaderboard.{ext}" for ext in ("md", "csv", "html", "json")}
     note = (
         "Mean ± std over the final seeds of each encoding's best configuration (selected on "
@@ -270,9 +271,9 @@ def publish(handle: Any, tracker: Tracker, console: Console | None = None) -> di
     columns, entries = build(sweep_plans, handle.storage.optuna, root)
     title = f"pebench leaderboard: {sweep.name}"
     images = plot_lengths(sweep_plans, entries, root) + plot_throughput(columns, entries, root)
-    paths = write_files(root, title, columns, entries)
-    console.print(terminal_table(title, columns, entries))
     header, body = rows(columns, entries)
+    paths = write_files(root, title, (header, body), entries)
+    console.print(terminal_table(title, columns, entries))
     with tracker.run(
         name=f"{sweep.name}/leaderboard",
         group=sweep.name,

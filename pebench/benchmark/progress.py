@@ -23,22 +23,10 @@ from rich.progress import (
 )
 
 from pebench.benchmark.storage import SweepStorage
-from pebench.benchmark.studies import plans
+from pebench.benchmark.studies import finished, plans
 from pebench.benchmark.sweep_config import SweepConfig
 
 REFRESH_S = 2.0
-
-
-def _finished(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
-    from pebench.benchmark.worker import ERROR_ATTR
-
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return [
-        t
-        for t in trials
-        if t.state in done
-        or (t.state == optuna.trial.TrialState.FAIL and ERROR_ATTR in t.user_attrs)
-    ]
 
 
 class SweepProgress:
@@ -85,7 +73,7 @@ class SweepProgress:
             search = optuna.load_study(study_name=plan.name, storage=self._storage.optuna)
             final = optuna.load_study(study_name=plan.final_name, storage=self._storage.optuna)
             trials = search.get_trials(deepcopy=False)
-            done = len(_finished(trials)) + len(_finished(final.get_trials(deepcopy=False)))
+            done = sum(map(finished, trials)) + sum(map(finished, final.get_trials(deepcopy=False)))
             complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
             best = ""
             if complete:

@@ -8,7 +8,6 @@ jsonargparse resolves. Used by the CLI and by sweeps, which build one run per tr
 
 from __future__ import annotations
 
-import copy
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -64,9 +63,15 @@ def load_config(path: str) -> str:
         doc = {}
     if not isinstance(doc, dict):
         raise PebenchError(f"{path}: a config file must be a YAML mapping of keys to values")
-    for key in PLUGIN_KEYS.keys() & doc.keys():
-        doc[key] = normalize_plugin(key, doc[key])
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yaml.safe_dump(normalize_config(doc), sort_keys=False)
+
+
+def normalize_config(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a configuration mapping with registered names replaced by dotted paths."""
+    return {
+        key: normalize_plugin(key, value) if key in PLUGIN_KEYS else value
+        for key, value in doc.items()
+    }
 
 
 def build_parser(command: str) -> ArgumentParser:
@@ -154,11 +159,8 @@ def run_spec_from_dict(
 ) -> tuple[RunSpec, str]:
     """The RunSpec of a run configuration given as a mapping (as in a ``train`` YAML file),
     and that configuration resolved as YAML."""
-    doc = copy.deepcopy(doc)
-    for key in PLUGIN_KEYS.keys() & doc.keys():
-        doc[key] = normalize_plugin(key, doc[key])
     parser = build_parser("train")
-    cfg = parse(parser, ["--config", yaml.safe_dump(doc, sort_keys=False)])
+    cfg = parse(parser, ["--config", yaml.safe_dump(normalize_config(doc), sort_keys=False)])
     cfg.overwrite = overwrite
     spec = run_spec(parser, cfg, output_dir)
     return spec, spec.config_yaml or ""

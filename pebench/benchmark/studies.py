@@ -23,6 +23,22 @@ from pebench.errors import PebenchError
 
 #: suffix of the study holding a (task, encoding)'s final retraining runs, one per seed
 FINAL_SUFFIX = "/final"
+#: trial user attribute naming an error that ended the trial (counted in the budget)
+ERROR_ATTR = "error"
+
+
+def finished(trial: optuna.trial.FrozenTrial) -> bool:
+    """Complete, pruned, or failed with an error. A trial failed because its worker died is
+    not finished: a re-queued copy (WAITING) replaces it."""
+    state = optuna.trial.TrialState
+    return trial.state in (state.COMPLETE, state.PRUNED) or (
+        trial.state == state.FAIL and ERROR_ATTR in trial.user_attrs
+    )
+
+
+def in_budget(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial counts against its study's budget: finished or running."""
+    return finished(trial) or trial.state == optuna.trial.TrialState.RUNNING
 
 
 @dataclass(frozen=True)

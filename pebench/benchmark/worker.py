@@ -27,26 +27,13 @@ from optuna.trial import TrialState
 from pebench.benchmark.pruning import StepPruningCallback
 from pebench.benchmark.spec import run_spec_from_dict
 from pebench.benchmark.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
-from pebench.benchmark.studies import StudyPlan, plans, pruner, sampler
+from pebench.benchmark.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
 from pebench.benchmark.sweep_config import SweepConfig
 from pebench.benchmark.tracking import Tracker
 from pebench.errors import PebenchError
 
 #: seconds between looks at the storage while other workers finish the last trials
 POLL_S = 2.0
-#: trial user attribute naming an error that ended the trial (counted in the budget)
-ERROR_ATTR = "error"
-
-
-def budget_used(trials: list[optuna.trial.FrozenTrial]) -> int:
-    """Trials that count against a study's budget: finished (complete, pruned, or failed
-    with an error) or running. Trials failed because their worker died are not counted:
-    a re-queued copy (WAITING) replaces them."""
-    return sum(
-        t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-        or (t.state == TrialState.FAIL and ERROR_ATTR in t.user_attrs)
-        for t in trials
-    )
 
 
 @dataclass
@@ -110,7 +97,7 @@ class Worker:
             self.storage.fail_stale(study)
             trials = study.get_trials(deepcopy=False)
             states = Counter(t.state for t in trials)
-            if states[TrialState.WAITING] or budget_used(trials) < self.sweep.trials:
+            if states[TrialState.WAITING] or sum(map(in_budget, trials)) < self.sweep.trials:
                 return Work(plan, study, study.ask(), final=False), True
             pending |= states[TrialState.RUNNING] > 0
         for plan in self.plans:
@@ -132,7 +119,7 @@ class Worker:
         trials = study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return Work(plan, study, study.ask(), final=True), True
-        used = {t.user_attrs.get("seed") for t in trials if budget_used([t])}
+        used = {t.user_attrs.get("seed") for t in trials if in_budget(t)}
         todo = [seed for seed in self.sweep.seeds if seed not in used]
         if not todo:
             return None, any(t.state == TrialState.RUNNING for t in trials)
