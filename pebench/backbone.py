@@ -33,7 +33,7 @@ class SelfAttention(nn.Module):
         b, t, _ = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.dims.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k = self.encoding.transform_qk(q, k, positions)
-        y = self.encoding.attend(q, k, v, mask, positions, self.layer)
+        y = self.encoding.attend(q, k, v, mask, positions, self.layer, x)
         return self.dropout(self.out(y.transpose(1, 2).reshape(b, t, -1)))
 
 

@@ -21,6 +21,7 @@ from pebench.encodings.sinusoidal import sinusoid_table
 from pebench.encodings.t5 import T5Bias, t5_buckets
 from pebench.encodings.transformer_xl import TransformerXL
 from pebench.encodings.xpos import XPos
+from pebench.errors import PebenchError
 
 CAUSAL = ModelDims(d_model=16, num_heads=2, num_layers=2, causal=True)
 BIDIR = ModelDims(d_model=16, num_heads=2, num_layers=2, causal=False)
@@ -70,8 +71,8 @@ def test_alibi_directional_tells_left_from_right() -> None:
     dims = ModelDims(d_model=32, num_heads=8, num_layers=1, causal=False)
     pos = torch.arange(5).unsqueeze(0)
     slopes = alibi_slopes(8)
-    directional = ALiBi(dims).attention_bias(pos, pos)[0]
-    symmetric = ALiBi(dims, bidirectional="symmetric").attention_bias(pos, pos)[0]
+    directional = ALiBi(dims, bidirectional="directional").attention_bias(pos, pos)[0]
+    symmetric = ALiBi(dims).attention_bias(pos, pos)[0]  # the literature's form is the default
     for h in range(8):
         assert directional[h, 4, 1].item() == pytest.approx(-slopes[h] * 3)  # key 3 to the left
         assert directional[h, 1, 4].item() == pytest.approx(-slopes[7 - h] * 3)  # to the right
@@ -132,15 +133,31 @@ def test_xpos_scales_scores_by_zeta_power_distance() -> None:
     dims = ModelDims(d_model=8, num_heads=1, num_layers=1, causal=True)  # head_dim 8
     enc = XPos(dims, scale_base=16.0)
     plain = RoPE(dims)
-    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
-    n, m = 9, 4
-    xq, _ = enc.transform_qk(q, q, torch.tensor([[n]]))
-    _, xk = enc.transform_qk(k, k, torch.tensor([[m]]))
-    rq, _ = plain.transform_qk(q, q, torch.tensor([[n]]))
-    _, rk = plain.transform_qk(k, k, torch.tensor([[m]]))
+    q, k = torch.randn(1, 1, 10, 8), torch.randn(1, 1, 10, 8)
+    pos = torch.arange(10).unsqueeze(0)
+    xq, xk = enc.transform_qk(q, k, pos)
+    rq, rk = plain.transform_qk(q, k, pos)
     zeta = (torch.arange(0, 8, 2) / 8 + 0.4) / 1.4
-    factor = (zeta ** ((n - m) / 16.0)).repeat(2)  # half-split layout: pair i at i and i + 4
-    assert torch.allclose((xq * xk).sum(), (rq * rk * factor).sum(), atol=1e-5)
+    for n, m in [(9, 4), (3, 3), (7, 0)]:
+        factor = (zeta ** ((n - m) / 16.0)).repeat(2)  # half-split layout: pair i at i and i + 4
+        want = (rq[0, 0, n] * rk[0, 0, m] * factor).sum()
+        assert torch.allclose((xq[0, 0, n] * xk[0, 0, m]).sum(), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_xpos_far_positions_stay_finite_and_relative(dtype: torch.dtype) -> None:
+    """Past position ~36k (B 512) ζ^(−n/B) overflows float32 unless the exponent is centred."""
+    dims = ModelDims(d_model=16, num_heads=2, num_layers=1, causal=True)
+    enc = XPos(dims)
+    q, k = torch.randn(2, 2, 32, 8, dtype=dtype), torch.randn(2, 2, 32, 8, dtype=dtype)
+    near = torch.arange(32).unsqueeze(0)
+    xq, xk = enc.transform_qk(q, k, near + 60_000)
+    assert torch.isfinite(xq).all() and torch.isfinite(xk).all()
+    far_scores = (xq.float() @ xk.float().transpose(-1, -2)).tril()
+    nq, nk = enc.transform_qk(q, k, near)
+    near_scores = (nq.float() @ nk.float().transpose(-1, -2)).tril()
+    tol = 1e-2 if dtype == torch.float32 else 0.1  # float32 angles p·θ at p = 60k: ~1e-3 rad
+    assert torch.allclose(far_scores, near_scores, atol=tol, rtol=tol)
 
 
 def naive_attention(q, k, v, extra_scores, causal):
@@ -160,7 +177,7 @@ def test_shaw_matches_paper_equations(values: bool) -> None:
     t, hd = 6, CAUSAL.head_dim
     q, k, v = (torch.randn(1, 2, t, hd) for _ in range(3))
     pos = torch.arange(t).unsqueeze(0)
-    out = enc.attend(q, k, v, AttentionMask(None, True), pos, layer=1)
+    out = enc.attend(q, k, v, AttentionMask(None, True), pos, 1, None)
     clip = lambda d: max(-2, min(2, d)) + 2  # noqa: E731
     ak = torch.stack([torch.stack([enc.keys[1, clip(j - i)] for j in range(t)]) for i in range(t)])
     extra = torch.einsum("bhid,ijd->bhij", q, ak) / math.sqrt(hd)
@@ -182,7 +199,7 @@ def test_transformer_xl_matches_paper_equation() -> None:
     t, hd, h = 5, BIDIR.head_dim, BIDIR.num_heads
     q, k, v = (torch.randn(1, h, t, hd) for _ in range(3))
     pos = torch.arange(t).unsqueeze(0)
-    out = enc.attend(q, k, v, AttentionMask(None, False), pos, layer=0)
+    out = enc.attend(q, k, v, AttentionMask(None, False), pos, 0, None)
     extra = torch.zeros(1, h, t, t)
     for i in range(t):
         for j in range(t):
@@ -201,7 +218,7 @@ def test_cope_counts_gates_and_interpolates() -> None:
     torch.nn.init.normal_(enc.embeddings)
     t, hd = 6, CAUSAL.head_dim
     q, k, v = (torch.randn(1, 2, t, hd) for _ in range(3))
-    out = enc.attend(q, k, v, AttentionMask(None, True), torch.arange(t)[None], layer=0)
+    out = enc.attend(q, k, v, AttentionMask(None, True), torch.arange(t)[None], 0, None)
     logits = q @ k.transpose(-1, -2) / math.sqrt(hd)
     gates = torch.sigmoid(logits)
     extra = torch.full((1, 2, t, t), float("-inf"))
@@ -236,3 +253,51 @@ def test_attention_translation_invariance_bidirectional(name: str) -> None:
 
 def test_zoo_has_at_least_fourteen_encodings() -> None:
     assert len(encodings.available()) >= 14
+
+
+@pytest.mark.parametrize(
+    ("causal", "buckets", "max_distance"), [(True, 64, 20), (True, 32, 16), (False, 32, 8)]
+)
+def test_t5_rejects_max_distance_inside_the_exact_range(
+    causal: bool, buckets: int, max_distance: int
+) -> None:
+    dims = CAUSAL if causal else BIDIR
+    with pytest.raises(PebenchError, match="max_distance .* must exceed"):
+        T5Bias(dims, num_buckets=buckets, max_distance=max_distance)
+
+
+@pytest.mark.parametrize(("causal", "max_distance"), [(True, 17), (False, 9)])
+def test_t5_smallest_valid_max_distance_keeps_buckets_in_range(
+    causal: bool, max_distance: int
+) -> None:
+    enc = T5Bias(CAUSAL if causal else BIDIR, num_buckets=32, max_distance=max_distance)
+    distance = torch.arange(-300, 301)
+    buckets = t5_buckets(distance, not causal, 32, max_distance)
+    assert int(buckets.min()) >= 0 and int(buckets.max()) == 31
+    pos = torch.arange(40).unsqueeze(0)
+    assert torch.isfinite(enc.attention_bias(pos, pos)).all()
+
+
+@pytest.mark.parametrize("cls", [KerpleLog, KerplePower])
+def test_kerple_parameters_pushed_out_of_range_still_get_gradients(cls: type) -> None:
+    """Clamping inside the graph would zero the gradient of a parameter past its bound."""
+    enc = cls(CAUSAL)
+    with torch.no_grad():
+        enc.r1.fill_(-0.5)
+        enc.r2.fill_(-0.5 if cls is KerpleLog else 3.0)
+    pos = torch.arange(6).unsqueeze(0)
+    enc.attention_bias(pos, pos).sum().backward()
+    assert float(enc.r1.min()) > 0 and float(enc.r2.min()) > 0  # projected back into range
+    if cls is KerplePower:
+        assert float(enc.r2.max()) <= 2.0
+    assert (enc.r1.grad.abs() > 0).all() and (enc.r2.grad.abs() > 0).all()
+
+
+def test_alibi_encoder_default_is_the_symmetric_published_form() -> None:
+    dims = ModelDims(d_model=32, num_heads=8, num_layers=1, causal=False)
+    pos = torch.arange(6).unsqueeze(0)
+    bias = ALiBi(dims).attention_bias(pos, pos)[0]
+    assert torch.equal(bias, bias.transpose(-1, -2))
+    assert ALiBi(dims).variant == "symmetric"
+    assert ALiBi(dims, bidirectional="directional").variant == "directional"
+    assert ALiBi(ModelDims(32, 8, 1, causal=True)).variant == ""  # the paper's causal form

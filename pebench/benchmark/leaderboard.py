@@ -77,6 +77,15 @@ class Entry:
     param_flag: str = ""
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: non-default variants the runs recorded (``encoding_variant`` in metrics.json)
+    variants: set[str] = field(default_factory=set)
+
+    @property
+    def label(self) -> str:
+        """The encoding's name with the variants its runs used, e.g. ``alibi (directional)``."""
+        return f"{self.encoding} ({', '.join(sorted(self.variants))})" if self.variants else (
+            self.encoding
+        )
 
 
 def final_runs(plan: StudyPlan, storage: Any, root: Path) -> list[dict[str, Any]]:
@@ -131,6 +140,7 @@ def build(
         if runs:
             entry.parameters[plan.task.name] = int(runs[0]["parameters"])
             entry.tokens_per_s += [float(r["tokens_per_s"]) for r in runs]
+            entry.variants.update(r["encoding_variant"] for r in runs if r.get("encoding_variant"))
     _rank(columns, list(entries.values()))
     _flag_parameters(list(entries.values()))
     ordered = sorted(
@@ -183,7 +193,7 @@ def rows(
         params = next(iter(e.parameters.values()), None)
         body.append(
             [
-                e.encoding,
+                e.label,
                 *(e.cells.get(c.header, Cell()).text(compact) for c in columns),
                 "–" if e.mean_rank is None else f"{e.mean_rank:.2f}",
                 "–" if params is None else f"{params:,}",

@@ -164,6 +164,7 @@ def train(
     metrics = {
         "task": type(spec.task).__dict__.get("name") or dotted_path(type(spec.task)),
         "encoding": encoding_name(module),
+        "encoding_variant": module.encoding.variant,
         "seed": spec.seed,
         "monitor": spec.task.monitor,
         "positions": {

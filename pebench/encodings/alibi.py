@@ -34,10 +34,12 @@ class ALiBi(PositionalEncoding):
     """score(i, j) += −m_h·(i − j) for keys j ≤ i, fixed head slopes m_h (Press et al. 2022).
 
     A causal decoder sees only j ≤ i: the paper's formulation. For keys after the query (a
-    bidirectional encoder) ``bidirectional`` chooses: ``symmetric`` uses −m_h·|i − j|, which
-    cannot tell left from right; ``directional`` gives head h the slope of head H−1−h to its
-    right (the slope list mirrored), so every head except a middle one decays at a different
-    rate on each side and the model can tell the two directions apart.
+    bidirectional encoder) ``bidirectional`` chooses: ``symmetric`` (default) uses
+    −m_h·|i − j|, the form encoder ports of ALiBi use, which cannot tell left from right;
+    ``directional`` (pebench's own variant) gives head h the slope of head H−1−h to its right
+    (the slope list mirrored), so every head except a middle one decays at a different rate on
+    each side and the model can tell the two directions apart. An encoder run records the
+    choice as its ``variant``.
     """
 
     name = "alibi"
@@ -45,7 +47,7 @@ class ALiBi(PositionalEncoding):
     static_bias = True
 
     def __init__(
-        self, dims: ModelDims, bidirectional: Literal["symmetric", "directional"] = "directional"
+        self, dims: ModelDims, bidirectional: Literal["symmetric", "directional"] = "symmetric"
     ) -> None:
         super().__init__(dims)
         if bidirectional not in ("symmetric", "directional"):
@@ -57,6 +59,10 @@ class ALiBi(PositionalEncoding):
         right = slopes.flip(0) if bidirectional == "directional" else slopes
         self.register_buffer("slopes", slopes, persistent=False)
         self.register_buffer("right_slopes", right, persistent=False)
+
+    @property
+    def variant(self) -> str:
+        return "" if self.dims.causal else self.bidirectional
 
     def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
         d = offsets(q_positions, k_positions).unsqueeze(1).to(self.slopes.dtype)  # (B, 1, Tq, Tk)

@@ -8,7 +8,7 @@ An encoding overrides only the hooks where it acts; each hook defaults to a no-o
   positions (ALiBi, T5, ...); the model builds it once per forward pass and shares it
   across layers,
 * :meth:`PositionalEncoding.attend` is the escape hatch that owns the whole attention
-  computation for content-dependent schemes.
+  computation for content-dependent schemes (it also receives the layer's input).
 
 Positions always arrive as an explicit integer tensor of shape ``(batch, length)``, so a
 caller may feed shifted, randomized or padded positions; when every row holds the same
@@ -96,6 +96,14 @@ class PositionalEncoding(nn.Module):
                 f"or another encoding"
             )
 
+    @property
+    def variant(self) -> str:
+        """A choice of this instance that changes what the encoding computes while its name stays
+        the same (e.g. ALiBi's right-hand slopes in an encoder); recorded as
+        ``encoding_variant`` in metrics.json and shown in the leaderboard. Empty when the
+        instance is the published method."""
+        return ""
+
     def check_positions(self, positions: Tensor) -> None:
         """Raise a clear error if ``positions`` fall outside what this encoding represents."""
         if self.max_positions is None or positions.numel() == 0:
@@ -121,9 +129,21 @@ class PositionalEncoding(nn.Module):
         return None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor, layer: int
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
     ) -> Tensor:
-        """Attention output (batch, heads, length, head_dim); override for content-based schemes."""
+        """Attention output (batch, heads, length, head_dim); override for content-based schemes.
+
+        ``x`` is the layer's normalized input (batch, length, d_model), from which q, k and v
+        were projected: schemes whose position signal is computed from content (forget gates,
+        Householder directions) project it themselves.
+        """
         return attention(q, k, v, mask.additive, mask.is_causal)
 
     def extra_repr(self) -> str:

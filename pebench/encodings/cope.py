@@ -30,7 +30,14 @@ class CoPE(PositionalEncoding):
         self.embeddings = nn.Parameter(torch.zeros(dims.num_layers, dims.head_dim, npos))
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor, layer: int
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
     ) -> Tensor:
         t = q.shape[-2]
         logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])

@@ -17,7 +17,10 @@ EPS = 1e-2
 class KerpleBias(PositionalEncoding):
     """score(i, j) += −kernel(|i − j|; r1_h, r2_h) with positive r1, r2 learned per head.
 
-    Symmetric in a bidirectional encoder. Subclasses define the kernel.
+    Symmetric in a bidirectional encoder. Subclasses define the kernel. The constraints are
+    kept as the authors do: the parameters' values are projected into range at each forward
+    pass (``param.data.clamp``) rather than clamped inside the graph, so a parameter pushed to
+    the boundary still gets a gradient and can move back.
     """
 
     relative = True
@@ -37,7 +40,8 @@ class KerpleBias(PositionalEncoding):
         distance = offsets(q_positions, k_positions).abs()
         # The kernel is evaluated once per distinct distance, then indexed for every pair.
         table = torch.arange(int(distance.max()) + 1, device=distance.device).float()
-        r1 = self.r1.clamp(min=EPS).unsqueeze(-1)
-        r2 = self.r2.clamp(min=EPS, max=self.max_r2).unsqueeze(-1)
-        per_distance = -self.kernel(table, r1, r2)  # (heads, n_distances)
+        with torch.no_grad():
+            self.r1.data.clamp_(min=EPS)
+            self.r2.data.clamp_(min=EPS, max=self.max_r2)
+        per_distance = -self.kernel(table, self.r1.unsqueeze(-1), self.r2.unsqueeze(-1))
         return per_distance[:, distance].transpose(0, 1)

@@ -34,7 +34,14 @@ class Shaw(PositionalEncoding):
         self.value_table = nn.Parameter(torch.zeros(size)) if values else None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor, layer: int
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
     ) -> Tensor:
         k_max = self.max_distance
         index = (-offsets(positions, positions)).clamp(-k_max, k_max) + k_max  # (B, T, T)

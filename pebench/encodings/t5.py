@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.encodings.relative import offsets
+from pebench.errors import PebenchError
 
 
 def t5_buckets(
@@ -41,6 +42,19 @@ class T5Bias(PositionalEncoding):
 
     def __init__(self, dims: ModelDims, num_buckets: int = 32, max_distance: int = 128) -> None:
         super().__init__(dims)
+        exact = num_buckets // (2 if dims.causal else 4)  # exact buckets per direction
+        if exact < 1:
+            raise PebenchError(
+                f"t5 needs at least {2 if dims.causal else 4} buckets "
+                f"({'causal' if dims.causal else 'bidirectional'}), got num_buckets {num_buckets}"
+            )
+        if max_distance <= exact:
+            raise PebenchError(
+                f"t5 max_distance {max_distance} must exceed the {exact} exactly-bucketed "
+                f"distances (num_buckets {num_buckets}, "
+                f"{'causal' if dims.causal else 'bidirectional'}); raise max_distance above "
+                f"{exact} or lower num_buckets"
+            )
         self.num_buckets, self.max_distance = num_buckets, max_distance
         self.bias = nn.Embedding(num_buckets, dims.num_heads)
         nn.init.normal_(self.bias.weight, std=0.02)

@@ -35,7 +35,14 @@ class TransformerXL(PositionalEncoding):
         self.v = nn.Parameter(torch.zeros(dims.num_heads, dims.head_dim))
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor, layer: int
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
     ) -> Tensor:
         d = offsets(positions, positions)  # i − j
         lo, hi = int(d.min()), int(d.max())

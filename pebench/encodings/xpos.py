@@ -15,7 +15,10 @@ class XPos(RoPE):
     q·k ∝ ζ^{(n−m)/B} decays with distance (Sun et al. 2022; γ = 0.4, B = 512).
 
     Causal only, as in the paper: in a bidirectional encoder keys after the query would be
-    amplified instead of damped.
+    amplified instead of damped. The exponent is centred on the middle position c of each
+    sequence, n → n − c (as in the authors' code): scores keep ζ^{(n−m)/B}, and ζ^{±n/B} stays
+    finite in float32 for sequences up to ~70k positions wherever they start (uncentred it
+    overflows past position ~36k with B = 512).
     """
 
     name = "xpos"
@@ -33,6 +36,7 @@ class XPos(RoPE):
 
     def transform_qk(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
         angles = self.angles(positions)
-        power = (positions.to(torch.float32) / self.scale_base).unsqueeze(-1).unsqueeze(1)
-        scale = self.zeta**power  # (B, 1, T, r/2)
+        centre = (positions.amin(-1, keepdim=True) + positions.amax(-1, keepdim=True)) // 2
+        power = (positions - centre).to(torch.float32) / self.scale_base
+        scale = self.zeta ** power.unsqueeze(-1).unsqueeze(1)  # (B, 1, T, r/2)
         return self.rotate(q, angles, scale), self.rotate(k, angles, 1 / scale)
