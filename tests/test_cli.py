@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pebench.benchmark.cli import main
+from pebench import encodings
+from pebench.benchmark.cli import main, summary
+from pebench.encodings.base import PositionalEncoding
 
 
 def test_train_with_names_and_overrides(fast_args: list[str], tmp_path: Path) -> None:
@@ -157,6 +159,14 @@ def test_list_prints_encodings_and_tasks(capsys) -> None:
     out = capsys.readouterr().out
     for name in ("none", "sinusoidal", "learned", "rope", "alibi", "copy", "reverse"):
         assert name in out
+
+
+@pytest.mark.parametrize("name", sorted(encodings.available()))
+def test_list_describes_each_encoding_in_whole_sentences(name: str) -> None:
+    text = summary(encodings.get(name), PositionalEncoding)
+    assert text.endswith("."), f"{name}: {text!r}"
+    assert text.count("(") == text.count(")"), f"{name}: {text!r}"
+    assert "  " not in text
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:

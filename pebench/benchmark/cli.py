@@ -271,19 +271,21 @@ def cmd_list(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     enc_table.add_column("name", style="bold")
     enc_table.add_column("description")
     for name, cls in encodings.available().items():
-        enc_table.add_row(name, escape(_first_line(cls, PositionalEncoding)))
+        enc_table.add_row(name, escape(summary(cls, PositionalEncoding)))
     task_table = Table(title="Tasks (--task NAME)")
     task_table.add_column("name", style="bold")
     task_table.add_column("description")
     for name, cls in tasks.available().items():
-        task_table.add_row(name, escape(cls.description or _first_line(cls, Task)))
+        task_table.add_row(name, escape(cls.description or summary(cls, Task)))
     console.print(enc_table, task_table)
     return []
 
 
-def _first_line(cls: type, base: type) -> str:
+def summary(cls: type, base: type) -> str:
+    """The first paragraph of a plug-in's docstring on one line (whole sentences, never a
+    docstring line cut where it wraps); empty when the class has no docstring of its own."""
     doc = cls.__doc__ if cls.__doc__ and cls.__doc__ != base.__doc__ else ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    return " ".join(doc.strip().split("\n\n")[0].replace("``", "").split())
 
 
 COMMANDS = {

@@ -80,6 +80,10 @@ class PositionalEncoding(nn.Module):
     name: ClassVar[str]
     relative: ClassVar[bool] = False
     supports_bidirectional: ClassVar[bool] = True
+    #: why a causal-only encoding refuses a bidirectional encoder (shown in the error)
+    causal_only_reason: ClassVar[str] = (
+        "without causal masking it cannot tell positions apart"
+    )
     #: ``attention_bias`` depends on positions only (no parameters, no train/eval switch), so
     #: the model may cache the mask per (length, device, dtype)
     static_bias: ClassVar[bool] = False
@@ -91,9 +95,8 @@ class PositionalEncoding(nn.Module):
         self.max_positions: int | None = None
         if not dims.causal and not self.supports_bidirectional:
             raise PebenchError(
-                f"encoding {self.name!r} cannot be used in a bidirectional encoder: without "
-                f"causal masking it cannot tell positions apart; use a causal formulation "
-                f"or another encoding"
+                f"encoding {self.name!r} cannot be used in a bidirectional encoder: "
+                f"{self.causal_only_reason}; use a causal formulation or another encoding"
             )
 
     @property

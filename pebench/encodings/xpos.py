@@ -23,6 +23,7 @@ class XPos(RoPE):
 
     name = "xpos"
     supports_bidirectional = False
+    causal_only_reason = "keys after the query would be amplified instead of damped"
 
     def __init__(
         self, dims: ModelDims, base: float = 10000.0, gamma: float = 0.4, scale_base: float = 512.0

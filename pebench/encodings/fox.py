@@ -1,0 +1,47 @@
+"""Forgetting Transformer (Lin et al. 2025, "Forgetting Transformer: Softmax Attention with a
+Forget Gate", ICLR 2025)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pebench.encodings.attention import attention
+from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+
+
+class ForgettingAttention(PositionalEncoding):
+    """score(i, j) += Σ_{l=j+1..i} log σ(f_l), f_l = w_h·x_l + b_h a scalar forget gate per
+    head, token and layer, projected from the layer's input (Lin et al. 2025).
+
+    The gates are the only positional signal (the paper's FoX uses no other). With
+    c_i = Σ_{l≤i} log σ(f_l), the bias is c_i − c_j: one cumulative sum per layer, O(T²) only
+    for the bias itself. In a bidirectional encoder (pebench's extension; the paper is causal)
+    keys after the query decay through the gates between them: −|c_i − c_j|.
+    """
+
+    name = "fox"
+    relative = True
+
+    def __init__(self, dims: ModelDims) -> None:
+        super().__init__(dims)
+        self.gates = nn.ModuleList(
+            nn.Linear(dims.d_model, dims.num_heads) for _ in range(dims.num_layers)
+        )
+
+    def attend(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
+    ) -> Tensor:
+        log_forget = F.logsigmoid(self.gates[layer](x).float()).transpose(1, 2)  # (B, H, T)
+        total = log_forget.cumsum(-1)
+        # c_i − c_j ≤ 0 for j ≤ i (every log σ ≤ 0); −|·| extends it to keys after the query
+        bias = -(total.unsqueeze(-1) - total.unsqueeze(-2)).abs()
+        t = q.shape[-2]
+        return attention(q, k, v, mask.dense(t, t, q.dtype, q.device) + bias.to(q.dtype), False)

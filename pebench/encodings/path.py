@@ -1,0 +1,70 @@
+"""PaTH attention (Yang et al. 2025, "PaTH Attention: Position Encoding via Accumulating
+Householder Transformations")."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+
+
+class PaTH(PositionalEncoding):
+    """score(i, j) = q_iᵀ·H_i·H_{i−1}···H_{j+1}·k_j / √d with data-dependent Householder-like
+    H_t = I − β_t·w_tw_tᵀ, w_t = normalize(W_w·x_t) per head, β_t = 2σ(u_h·x_t + b_h) ∈ (0, 2)
+    (Yang et al. 2025).
+
+    The products are never formed. Telescoping H_i···H_{j+1} = I − Σ_s (H_i···H_{s+1})β_sw_sw_sᵀ
+    gives scores = QKᵀ − G·F with F_sj = β_s·w_s·k_j (s > j) and G_is = q_iᵀH_i···H_{s+1}w_s,
+    which solves the unit lower-triangular system G·(I + E) = tril(QWᵀ), E_rs = β_r·w_r·w_s
+    (r > s): T×T matrices per head and one triangular solve, O(T²) memory and O(T³) time
+    (the paper's blockwise kernels reach O(T²) time on GPUs). pebench's w is one full-rank
+    projection per layer, without the paper's low-rank factorisation and short convolution.
+    Causal only: the transforms accumulate along the causal order.
+    """
+
+    name = "path"
+    relative = True
+    supports_bidirectional = False
+    causal_only_reason = (
+        "its Householder transforms accumulate from each key forward to the query (the paper "
+        "defines no bidirectional form)"
+    )
+
+    def __init__(self, dims: ModelDims) -> None:
+        super().__init__(dims)
+        self.directions = nn.ModuleList(
+            nn.Linear(dims.d_model, dims.d_model, bias=False) for _ in range(dims.num_layers)
+        )
+        self.strengths = nn.ModuleList(
+            nn.Linear(dims.d_model, dims.num_heads) for _ in range(dims.num_layers)
+        )
+
+    def attend(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
+    ) -> Tensor:
+        b, h, t, d = q.shape
+        w = self.directions[layer](x).view(b, t, h, d).transpose(1, 2).float()
+        w = F.normalize(w, dim=-1)
+        beta = 2 * torch.sigmoid(self.strengths[layer](x).float()).transpose(1, 2)  # (B, H, T)
+        qf, kf = q.float(), k.float()
+        strictly_lower = torch.ones(t, t, dtype=torch.bool, device=q.device).tril(-1)
+        e = (beta.unsqueeze(-1) * (w @ w.transpose(-1, -2))).masked_fill(~strictly_lower, 0.0)
+        eye = torch.eye(t, device=q.device)
+        g = torch.linalg.solve_triangular(
+            eye + e, (qf @ w.transpose(-1, -2)).tril(), upper=False, left=False, unitriangular=True
+        )
+        f = (beta.unsqueeze(-1) * (w @ kf.transpose(-1, -2))).masked_fill(~strictly_lower, 0.0)
+        scores = (qf @ kf.transpose(-1, -2) - g @ f) / math.sqrt(d)
+        scores = scores + mask.dense(t, t, torch.float32, q.device)
+        return scores.softmax(-1).to(v.dtype) @ v

@@ -1,0 +1,58 @@
+"""Polar coordinate position embeddings (Gopalakrishnan et al. 2025, "Decoupling the 'What'
+and 'Where' With Polar Coordinate Positional Embeddings")."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pebench.encodings.attention import attention
+from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+
+
+class PoPE(PositionalEncoding):
+    """score(t, s) = Σ_c softplus(q_tc)·softplus(k_sc)·cos((t − s)·θ_c − δ_c) / √d, θ_c =
+    base^(−c/d) for every one of the d head dimensions, δ_c a learned phase per layer, head
+    and frequency, initialised to 0 (Gopalakrishnan et al. 2025).
+
+    Content sets only the magnitudes and position only the phases, so what and where are not
+    entangled as in RoPE. Computed as real attention over 2d dimensions:
+    q̃ = [μ_q·cos(tθ), μ_q·sin(tθ)], k̃ = [μ_k·cos(sθ + δ), μ_k·sin(sθ + δ)], scaled to keep 1/√d.
+    """
+
+    name = "pope"
+    relative = True
+
+    def __init__(self, dims: ModelDims, base: float = 10000.0) -> None:
+        super().__init__(dims)
+        self.base = base
+        d = dims.head_dim
+        self.register_buffer(
+            "inv_freq", base ** (-torch.arange(d, dtype=torch.float32) / d), persistent=False
+        )
+        self.phase = nn.Parameter(torch.zeros(dims.num_layers, dims.num_heads, d))
+
+    def polar(self, x: Tensor, angles: Tensor) -> Tensor:
+        """softplus(x)·(cos, sin)(angles), concatenated along the last dimension."""
+        magnitude = F.softplus(x.float())
+        return torch.cat((magnitude * angles.cos(), magnitude * angles.sin()), dim=-1)
+
+    def attend(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask: AttentionMask,
+        positions: Tensor,
+        layer: int,
+        x: Tensor,
+    ) -> Tensor:
+        angles = (positions.float().unsqueeze(-1) * self.inv_freq).unsqueeze(1)  # (B, 1, T, d)
+        q_polar = self.polar(q, angles) * math.sqrt(2)  # SDPA divides by √(2d); PoPE by √d
+        k_polar = self.polar(k, angles + self.phase[layer].unsqueeze(1))
+        return attention(
+            q_polar.to(q.dtype), k_polar.to(k.dtype), v, mask.additive, mask.is_causal
+        )
