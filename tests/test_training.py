@@ -71,3 +71,10 @@ def test_same_seed_same_result(tmp_path: Path) -> None:
     a = train(spec(tmp_path / "a", "reverse", "learned", "encoder", max_steps=5))
     b = train(spec(tmp_path / "b", "reverse", "learned", "encoder", max_steps=5))
     assert a["summary"] == b["summary"] and a["per_length"] == b["per_length"]
+
+
+def test_metrics_record_the_encoding_variant(tmp_path: Path) -> None:
+    encoder = train(spec(tmp_path / "enc", "copy", "alibi", "encoder", fast_dev_run=1))
+    decoder = train(spec(tmp_path / "dec", "copy", "alibi", "decoder", fast_dev_run=1))
+    assert encoder["encoding_variant"] == "symmetric"  # the published form is the default
+    assert decoder["encoding_variant"] == ""  # the paper's causal ALiBi has no variant

@@ -104,12 +104,14 @@ def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
     metric, direction, task = plan.metric, plan.direction, plan.task.name
     if any("test" in run for run in runs):
         return [Column(task, f"test {metric}", "test", metric, direction, primary=True)]
-    if metric.startswith("ood_"):
-        in_dist = "id_" + metric[len("ood_") :]
-        return [
-            Column(task, "ID", "summary", in_dist, direction),
-            Column(task, "OOD", "summary", metric, direction, primary=True),
-        ]
+    # length tasks: selected on ID or OOD validation, ranked on OOD (what the task measures)
+    for prefix in ("ood_", "id_"):
+        if metric.startswith(prefix):
+            name = metric[len(prefix) :]
+            return [
+                Column(task, "ID", "summary", "id_" + name, direction),
+                Column(task, "OOD", "summary", "ood_" + name, direction, primary=True),
+            ]
     return [Column(task, f"val {metric}", "summary", metric, direction, primary=True)]
 
 
