@@ -53,6 +53,13 @@ class PoPE(PositionalEncoding):
         angles = (positions.float().unsqueeze(-1) * self.inv_freq).unsqueeze(1)  # (B, 1, T, d)
         q_polar = self.polar(q, angles) * math.sqrt(2)  # SDPA divides by √(2d); PoPE by √d
         k_polar = self.polar(k, angles + self.phase[layer].unsqueeze(1))
-        return attention(
-            q_polar.to(q.dtype), k_polar.to(k.dtype), v, mask.additive, mask.is_causal
+        # v padded to the 2d width of q̃, k̃: equal widths let SDPA take its fused kernel
+        width = v.shape[-1]
+        out = attention(
+            q_polar.to(q.dtype),
+            k_polar.to(k.dtype),
+            F.pad(v, (0, q_polar.shape[-1] - width)),
+            mask.additive,
+            mask.is_causal,
         )
+        return out[..., :width]
