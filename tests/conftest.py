@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 _CACHE = tempfile.mkdtemp(prefix="pebench-test-cache-")
 for key, value in {
@@ -53,3 +54,13 @@ def fast_args() -> list[str]:
 @pytest.fixture
 def dims() -> ModelDims:
     return ModelDims(d_model=32, num_heads=4, num_layers=2, causal=True)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared real datasets (``$PEBENCH_DATA_DIR``, default ``../shared/data``); tests
+    that need them skip with the reason when they are absent."""
+    path = Path(os.environ.get("PEBENCH_DATA_DIR", Path(__file__).parents[2] / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"shared datasets not found at {path}; set PEBENCH_DATA_DIR")
+    return path

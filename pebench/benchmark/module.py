@@ -92,7 +92,8 @@ class PEModule(LightningModule):
     def _finish_evaluation(self, prefix: str) -> dict[str, Any]:
         """The task's results for the epoch just evaluated, logged under ``prefix/``."""
         results = self.task.results(self.metric)
-        self.log_dict({f"{prefix}/{k}": v for k, v in results["summary"].items()})
+        logged = {f"{prefix}/{k}": v for k, v in results["summary"].items() if v is not None}
+        self.log_dict(logged)
         self.metric.reset()
         return results
 

@@ -18,12 +18,22 @@ SHORT = {
     "token_accuracy": "token acc",
 }
 #: per-length metric shown in the length table, by preference
-LENGTH_METRICS = ("exact_match", "f1", "accuracy")
+LENGTH_METRICS = ("exact_match", "f1", "accuracy", "loss")
+#: metrics where lower is better and values are not in [0, 1]: shown unshaded
+UNBOUNDED = ("loss", "bpc", "perplexity")
 
 
 def _shade(value: float) -> str:
     style = "green" if value >= 0.95 else "yellow" if value >= 0.5 else "red"
     return f"[{style}]{value:.3f}[/{style}]"
+
+
+def _cell(key: str, value: float | None) -> str:
+    """A metric as table text: ``n/a`` when not applicable (e.g. a length a learned table
+    cannot represent), plain for losses, shaded for scores in [0, 1]."""
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if key.startswith(UNBOUNDED) else _shade(value)
 
 
 def _metric_columns(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -36,7 +46,13 @@ def _metric_columns(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
             wanted = [("summary", run.get("monitor", ""))]
             wanted += [("test", key) for key in run.get("test", {}).get("summary", {})]
         else:
-            wanted = [("summary", key) for key in run.get("summary", {})]
+            # per-length values (e.g. loss_256) belong to the length table, not here
+            per_length = run.get("per_length", {})
+            wanted = [
+                ("summary", key)
+                for key in run.get("summary", {})
+                if key.rpartition("_")[2] not in per_length
+            ]
         columns += [c for c in wanted if c not in columns and c[1]]
     return columns
 
@@ -59,7 +75,7 @@ def summary_table(runs: Sequence[dict[str, Any]], title: str = "Results") -> Tab
         for where, key in columns:
             values = run.get(where, {})
             values = values.get("summary", {}) if where == "test" else values
-            cells.append(_shade(values[key]) if key in values else "–")
+            cells.append(_cell(key, values[key]) if key in values else "–")
         table.add_row(
             run["encoding"],
             *cells,
@@ -94,7 +110,7 @@ def length_table(runs: Sequence[dict[str, Any]], train_max: int | None = None) -
         cells = []
         for run in runs:
             values = run.get("per_length", {}).get(key)
-            cells.append(_shade(values[metric]) if values else "–")
+            cells.append(_cell(metric, values[metric]) if values else "–")
         table.add_row(f"{key} (OOD)" if ood else key, *cells, end_section=key == str(train_max))
     return table
 

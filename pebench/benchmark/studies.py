@@ -73,7 +73,7 @@ class StudyPlan:
 
     @property
     def direction(self) -> str:
-        return self.task.direction
+        return self.task.direction or getattr(self.task_class, "monitor_direction", "maximize")
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """Sample this trial's parameters from the sweep's search space."""

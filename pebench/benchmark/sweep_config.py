@@ -77,7 +77,8 @@ class TaskEntry:
     task: Any
     #: validation metric to optimize (a key of the task's summary); default: the task's monitor
     metric: str | None = None
-    direction: Literal["maximize", "minimize"] = "maximize"
+    #: default: the task's ``monitor_direction`` (maximize for accuracies, minimize for losses)
+    direction: Literal["maximize", "minimize"] | None = None
     #: encoding labels not run on this task (e.g. NoPE in a bidirectional encoder); their
     #: leaderboard cells stay empty and their mean rank is over the other tasks
     skip_encodings: list[str] = field(default_factory=list)

@@ -38,8 +38,10 @@ class Task(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    #: the summary metric that model selection maximizes (validation split only)
+    #: the summary metric that model selection optimizes (validation split only)
     monitor: ClassVar[str]
+    #: whether a larger (``maximize``) or smaller (``minimize``) monitor is better
+    monitor_direction: ClassVar[str] = "maximize"
 
     @property
     @abstractmethod

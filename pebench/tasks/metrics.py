@@ -1,6 +1,9 @@
-"""Accuracy by sequence length, aggregated in-distribution (ID) and out-of-distribution (OOD)."""
+"""Evaluation metrics by length: accuracy aggregated in-distribution (ID) and
+out-of-distribution (OOD) for the transduction tasks, loss per context for language models."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -61,4 +64,77 @@ class LengthAccuracy(Metric):
             if chosen.any():
                 out[f"{split}_token_accuracy"] = token_acc[chosen].mean()
                 out[f"{split}_exact_match"] = exact[chosen].mean()
+        return out
+
+
+class ContextLoss(Metric):
+    """Language-model loss per evaluated context length, overall and split at the training
+    context (positions before ``context`` vs at or after it), in nats per token.
+
+    States are sums across processes: for each length, summed negative log-likelihood and
+    token counts for all scored tokens, for those at positions < ``context`` (head) and for
+    the rest (tail); and a flag for lengths the encoding cannot represent.
+    """
+
+    full_state_update = False
+    STATES = ("nll", "tokens", "head_nll", "head_tokens", "tail_nll", "tail_tokens")
+
+    def __init__(self, lengths: list[int], context: int) -> None:
+        super().__init__()
+        self.lengths, self.context = list(lengths), context
+        for state in (*self.STATES, "not_applicable"):
+            dtype = torch.float64 if "nll" in state else torch.long
+            self.add_state(state, torch.zeros(len(lengths), dtype=dtype), dist_reduce_fx="sum")
+
+    def update(self, length: int, nll: Tensor, scored: Tensor) -> None:
+        """``nll`` (batch, n) per-position losses and ``scored`` (batch, n) which count, for
+        windows evaluated at context ``length``."""
+        k = self.lengths.index(length)
+        nll = nll.double() * scored
+        head = torch.arange(nll.shape[-1], device=nll.device) < self.context
+        self.nll[k] += nll.sum()
+        self.tokens[k] += scored.sum()
+        self.head_nll[k] += nll[:, head].sum()
+        self.head_tokens[k] += scored[:, head].sum()
+        self.tail_nll[k] += nll[:, ~head].sum()
+        self.tail_tokens[k] += scored[:, ~head].sum()
+
+    def mark_not_applicable(self, length: int) -> None:
+        self.not_applicable[self.lengths.index(length)] += 1
+
+    def per_length(self) -> dict[int, dict[str, float | None]]:
+        """{length: loss, bpc, perplexity, loss_head, loss_tail, tokens}; every value None for
+        a length the encoding cannot represent."""
+        out: dict[int, dict[str, float | None]] = {}
+        for k, length in enumerate(self.lengths):
+            if self.not_applicable[k] or not self.tokens[k]:
+                out[length] = dict.fromkeys(
+                    ("loss", "bpc", "perplexity", "loss_head", "loss_tail", "tokens")
+                )
+                continue
+            loss = float(self.nll[k] / self.tokens[k])
+            out[length] = {
+                "loss": loss,
+                "bpc": loss / math.log(2),
+                "perplexity": math.exp(min(loss, 700.0)),
+                "loss_head": float(self.head_nll[k] / self.head_tokens[k])
+                if self.head_tokens[k]
+                else None,
+                "loss_tail": float(self.tail_nll[k] / self.tail_tokens[k])
+                if self.tail_tokens[k]
+                else None,
+                "tokens": int(self.tokens[k]),
+            }
+        return out
+
+    def compute(self) -> dict[str, float | None]:
+        """``loss``/``bpc``/``perplexity`` at the training context and ``loss_<n>`` per length."""
+        per_length = self.per_length()
+        at_context = per_length.get(self.context, {})
+        out: dict[str, float | None] = {
+            "loss": at_context.get("loss"),
+            "bpc": at_context.get("bpc"),
+            "perplexity": at_context.get("perplexity"),
+        }
+        out.update({f"loss_{n}": values["loss"] for n, values in per_length.items()})
         return out
