@@ -34,3 +34,15 @@ def test_variants_recorded_by_runs_are_shown_next_to_the_name() -> None:
     variant.variants.add("directional")
     _, body = rows(columns, [plain, variant])
     assert [row[0] for row in body] == ["rope", "alibi (directional)"]
+
+
+def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -> None:
+    lm = SimpleNamespace(metric="loss", direction="minimize", task=SimpleNamespace(name="lm"))
+    summary = {"loss": 1.5, **{f"loss_{n}": 1.5 for n in (64, 128, 256, 512, 1024)}}
+    columns = task_columns(lm, [{"summary": summary, "train_max_length": 64}])
+    assert [(c.label, c.key, c.primary) for c in columns] == [
+        ("loss 1×", "loss_64", False),
+        ("loss 4×", "loss_256", False),
+        ("loss 16×", "loss_1024", True),
+    ]
+    assert all(c.direction == "minimize" for c in columns)

@@ -38,6 +38,8 @@ class OptimConfig:
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
+    #: AdamW's second-moment decay (nanoGPT's character-level configuration uses 0.99)
+    beta2: float = 0.999
 
 
 @dataclass

@@ -104,6 +104,16 @@ def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
     metric, direction, task = plan.metric, plan.direction, plan.task.name
     if any("test" in run for run in runs):
         return [Column(task, f"test {metric}", "test", metric, direction, primary=True)]
+    context = runs[0].get("train_max_length") if runs else None
+    if metric == "loss" and context and f"loss_{context}" in runs[0].get("summary", {}):
+        # language models: loss at the training context and at 4× and 16× it, ranked on the
+        # longest (extrapolation, as length tasks rank on OOD)
+        multiples = [m for m in (1, 4, 16) if f"loss_{m * context}" in runs[0]["summary"]]
+        return [
+            Column(task, f"loss {m}×", "summary", f"loss_{m * context}", direction,
+                   primary=m == multiples[-1])
+            for m in multiples
+        ]
     # length tasks: selected on ID or OOD validation, ranked on OOD (what the task measures)
     for prefix in ("ood_", "id_"):
         if metric.startswith(prefix):
@@ -284,7 +294,7 @@ def publish(
     the sweep's own runs for the encodings it holds: one controlled measurement instead of
     runs that shared a machine with other workers.
     """
-    from pebench.benchmark.plots import plot_lengths, plot_throughput
+    from pebench.benchmark.plots import plot_grids, plot_lengths, plot_throughput
 
     console = console or Console()
     root, sweep = Path(handle.output_dir), handle.sweep
@@ -295,7 +305,11 @@ def publish(
         if bench_tokens_per_s and entry.encoding in bench_tokens_per_s:
             entry.tokens_per_s = [bench_tokens_per_s[entry.encoding]]
     title = f"pebench leaderboard: {sweep.name}"
-    images = plot_lengths(sweep_plans, entries, root) + plot_throughput(columns, entries, root)
+    images = (
+        plot_lengths(sweep_plans, entries, root)
+        + plot_grids(sweep_plans, entries, root)
+        + plot_throughput(columns, entries, root)
+    )
     header, body = rows(columns, entries)
     paths = write_files(root, title, (header, body), entries)
     console.print(terminal_table(title, columns, entries))

@@ -113,6 +113,7 @@ class PEModule(LightningModule):
                 {"params": no_decay, "weight_decay": 0.0},
             ],
             lr=self.optim.lr,
+            betas=(0.9, self.optim.beta2),
         )
         total = max(1, self.trainer.max_steps)
         warmup, floor = self.optim.warmup_steps, self.optim.min_lr_ratio

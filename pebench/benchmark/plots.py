@@ -1,5 +1,5 @@
-"""Leaderboard plots (matplotlib, Agg): quality against input length per task, with the
-training range shaded, and quality against training throughput."""
+"""Leaderboard plots (matplotlib, Agg): quality (or loss) against length per task, passkey
+heatmaps of accuracy by length and depth, and quality against training throughput."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -22,8 +23,17 @@ def _length_key(key: str) -> float:
     return float(match.group()) if match else 0.0
 
 
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
 def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[Path]:
-    """One PNG per task: mean per-length metric over final seeds, one line per encoding."""
+    """One PNG per task: mean per-length metric over final seeds, one line per encoding.
+
+    Scores in [0, 1] (exact match, F1, accuracy) shade the training lengths; a loss (language
+    modelling) is drawn against the evaluation length on a log axis with the training context
+    marked, and lengths an encoding cannot represent are left out of its line."""
     paths = []
     for task in dict.fromkeys(p.task.name for p in plans):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
@@ -39,19 +49,63 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
             train_max = runs[0].get("train_max_length", train_max)
             keys = sorted(runs[0]["per_length"], key=_length_key)
             means = [
-                statistics.fmean(r["per_length"][k][metric] for r in runs if k in r["per_length"])
+                _mean([r["per_length"][k][metric] for r in runs if k in r["per_length"]])
                 for k in keys
             ]
-            ax.plot([_length_key(k) for k in keys], means, marker=".", label=entry.encoding)
+            pairs = zip(keys, means, strict=True)
+            points = [(_length_key(k), m) for k, m in pairs if m is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker=".", label=entry.label)
         if metric is None:
             plt.close(fig)
             continue
-        if train_max is not None:
-            ax.axvspan(0.5, train_max + 0.5, color="0.9", label="training lengths")
-        ax.set(xlabel="input length", ylabel=metric.replace("_", " "), title=task, ylim=(0, 1.02))
+        if metric == "loss":
+            ax.set_xscale("log", base=2)
+            if train_max is not None:
+                ax.axvline(train_max, color="0.6", linestyle="--", label="training context")
+            ax.set(xlabel="evaluation length (tokens)", ylabel="validation loss (nats/token)",
+                   title=task)
+        else:
+            if train_max is not None:
+                ax.axvspan(0.5, train_max + 0.5, color="0.9", label="training lengths")
+            ax.set(xlabel="input length", ylabel=metric.replace("_", " "), title=task,
+                   ylim=(0, 1.02))
         ax.legend(fontsize="small")
         fig.tight_layout()
         path = root / f"plot_length_{task}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[Path]:
+    """One PNG per task whose runs report a (length × depth) ``grid`` (passkey retrieval):
+    a heatmap per encoding of the accuracy averaged over final seeds."""
+    paths = []
+    for task in dict.fromkeys(p.task.name for p in plans):
+        grids = []
+        for entry in entries:
+            runs = [r for r in entry.runs.get(task, []) if "grid" in r]
+            if runs:
+                mean = np.nanmean([np.array(r["grid"]["accuracy"], float) for r in runs], axis=0)
+                grids.append((entry.label, runs[0]["grid"], mean))
+        if not grids:
+            continue
+        cols = min(4, len(grids))
+        rows = (len(grids) + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+        for ax in axes.flat[len(grids) :]:
+            ax.axis("off")
+        for ax, (label, grid, mean) in zip(axes.flat, grids, strict=False):
+            image = ax.imshow(mean.T, vmin=0, vmax=1, cmap="viridis", origin="upper",
+                              aspect="auto")
+            ax.set_xticks(range(len(grid["lengths"])), [str(n) for n in grid["lengths"]])
+            ax.set_yticks(range(len(grid["depths"])), [f"{d:g}" for d in grid["depths"]])
+            ax.set(title=label, xlabel="length", ylabel="key depth")
+        fig.colorbar(image, ax=axes, shrink=0.8, label="exact key recall")
+        fig.suptitle(task)
+        path = root / f"plot_grid_{task}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
@@ -70,7 +124,7 @@ def plot_throughput(columns: list[Any], entries: list[Any], root: Path) -> list[
             continue
         x, y = statistics.fmean(entry.tokens_per_s), statistics.fmean(values)
         ax.scatter([x], [y])
-        ax.annotate(entry.encoding, (x, y), textcoords="offset points", xytext=(4, 4))
+        ax.annotate(entry.label, (x, y), textcoords="offset points", xytext=(4, 4))
         points += 1
     if not points:
         plt.close(fig)
