@@ -116,3 +116,14 @@ def test_passkey_trains_end_to_end_and_writes_the_grid(tmp_path) -> None:
     metrics = train(spec)
     assert set(metrics["summary"]) == {"id_accuracy", "ood_accuracy"}
     assert metrics["grid"]["lengths"] == [8, 16] and len(metrics["grid"]["accuracy"]) == 2
+
+
+def test_lengths_past_a_learned_table_are_not_applicable() -> None:
+    task = Passkey(key_length=3, train_lengths=(8, 16), eval_lengths=[16, 64],
+                   depths=[0.0, 1.0], eval_samples=2)
+    oracle = Oracle(task)
+    oracle.encoding = type("Enc", (), {"max_positions": 32})()
+    results = grid_results(task, oracle)
+    assert results["grid"]["accuracy"] == [[1.0, 1.0], [None, None]]
+    assert results["per_length"]["64"]["accuracy"] is None
+    assert results["summary"] == {"id_accuracy": 1.0, "ood_accuracy": None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,10 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
         for entry in entries:
             runs = [r for r in entry.runs.get(task, []) if "grid" in r]
             if runs:
-                mean = np.nanmean([np.array(r["grid"]["accuracy"], float) for r in runs], axis=0)
+                cells = [np.array(r["grid"]["accuracy"], dtype=float) for r in runs]  # None → nan
+                with warnings.catch_warnings():  # all-nan cells (not applicable) stay nan
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    mean = np.nanmean(cells, axis=0)
                 grids.append((entry.label, runs[0]["grid"], mean))
         if not grids:
             continue

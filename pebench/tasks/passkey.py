@@ -194,6 +194,9 @@ class Passkey(Task):
     @torch.no_grad()
     def evaluate(self, model: Model, batch: Batch, metric: PasskeyGrid) -> None:
         haystack = batch["haystack"]
+        limit = getattr(getattr(model, "encoding", None), "max_positions", None)
+        if limit is not None and haystack.shape[1] + self.key_length > limit:
+            return  # the cell stays unevaluated: not applicable (e.g. a short learned table)
         query = haystack.new_full((haystack.shape[0], 1), QUERY)
         sequence = torch.cat([haystack, query], dim=1)
         for _ in range(self.key_length):
@@ -203,22 +206,26 @@ class Passkey(Task):
         metric.update(int(batch["length"]), float(batch["depth"]), preds, batch["key"])
 
     def results(self, metric: PasskeyGrid) -> dict[str, Any]:
-        grid = metric.compute()
+        grid = metric.compute()  # NaN: cells the encoding cannot represent
         train_max = self.train_lengths[1]
+
+        def value(t: Tensor) -> float | None:
+            return None if t.isnan().all() else float(t.nanmean())
+
         per_length = {
             str(n): {
-                "accuracy": float(grid[i].nanmean()),
-                "by_depth": {str(d): float(grid[i, j]) for j, d in enumerate(self.depths)},
+                "accuracy": value(grid[i]),
+                "by_depth": {str(d): value(grid[i, j]) for j, d in enumerate(self.depths)},
             }
             for i, n in enumerate(self.eval_lengths)
         }
-        summary: dict[str, float] = {}
+        summary: dict[str, float | None] = {}
         for split, chosen in (
             ("id", [i for i, n in enumerate(self.eval_lengths) if n <= train_max]),
             ("ood", [i for i, n in enumerate(self.eval_lengths) if n > train_max]),
         ):
             if chosen:
-                summary[f"{split}_accuracy"] = float(grid[chosen].nanmean())
+                summary[f"{split}_accuracy"] = value(grid[chosen])
         return {
             "summary": summary,
             "per_length": per_length,
@@ -226,7 +233,7 @@ class Passkey(Task):
             "grid": {
                 "lengths": self.eval_lengths,
                 "depths": self.depths,
-                "accuracy": grid.tolist(),
+                "accuracy": [[None if v != v else v for v in row] for row in grid.tolist()],
             },
         }
 
