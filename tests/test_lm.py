@@ -3,6 +3,7 @@ corpus and tokenizers, offline failures, and a learned table past its length."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -194,3 +195,16 @@ def test_lm_trains_end_to_end_and_writes_per_length_metrics(tmp_path: Path) -> N
     assert metrics["monitor"] == "loss" and metrics["summary"]["loss"] > 0
     assert set(metrics["per_length"]) == {"8", "16", "32"}
     assert (tmp_path / "run" / "tokenizer.json").is_file()
+
+
+def test_hub_path_reads_a_local_dataset_folder_with_its_splits(tmp_path: Path) -> None:
+    """The hub loader (datasets.load_dataset) on a dataset folder, which works offline."""
+    folder = tmp_path / "wikitext-like"
+    folder.mkdir()
+    for split, lines in (("train", ["abc abc", "cab"]), ("validation", ["bca", "abc"])):
+        rows = "\n".join(json.dumps({"text": line}) for line in lines)
+        (folder / f"{split}.jsonl").write_text(rows + "\n")
+    task = LanguageModelling(hub_dataset=str(folder), context=2, eval_contexts=[2, 4])
+    texts = task.texts()
+    assert texts == {"train": "abc abc\ncab", "validation": "bca\nabc"}
+    assert task.vocab_size == 6  # <unk>, newline, space, a, b, c
