@@ -3,7 +3,8 @@
 Decoder-only (``causal``) or bidirectional encoder, with key padding masks and attention
 through :func:`torch.nn.functional.scaled_dot_product_attention`; the encoding's score bias,
 the causal mask and the padding mask are merged into one additive float mask, built once per
-forward pass and shared by every layer.
+forward pass and shared by every layer. A causal model can also run incrementally with a
+:class:`KVCache` (greedy decoding), for encodings that declare ``kv_cache``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,31 @@ from pebench.positions import plain_positions, randomized_positions
 MASK_CACHE_SIZE = 256
 
 
+class KVCache:
+    """Keys and values of every layer for the tokens decoded so far, and their positions.
+
+    Keys are stored after the encoding's ``transform_qk``, so each token is rotated (or
+    otherwise position-transformed) once, at the step that produced it.
+    """
+
+    def __init__(self, num_layers: int) -> None:
+        self.keys: list[Tensor | None] = [None] * num_layers
+        self.values: list[Tensor | None] = [None] * num_layers
+        self.positions: Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.positions is None else self.positions.shape[-1]
+
+    def extend(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append this step's keys and values for ``layer``; return all of them."""
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=-2)
+            v = torch.cat([self.values[layer], v], dim=-2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention that lets the encoding transform q/k or take over entirely."""
 
@@ -29,10 +55,14 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(dims.d_model, dims.d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, mask: AttentionMask, positions: Tensor) -> Tensor:
+    def forward(
+        self, x: Tensor, mask: AttentionMask, positions: Tensor, cache: KVCache | None = None
+    ) -> Tensor:
         b, t, _ = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.dims.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k = self.encoding.transform_qk(q, k, positions)
+        if cache is not None:
+            k, v = cache.extend(self.layer, k, v)
         y = self.encoding.attend(q, k, v, mask, positions, self.layer, x)
         return self.dropout(self.out(y.transpose(1, 2).reshape(b, t, -1)))
 
@@ -59,8 +89,10 @@ class Block(nn.Module):
             nn.Dropout(dropout),
         )
 
-    def forward(self, x: Tensor, mask: AttentionMask, positions: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x), mask, positions)
+    def forward(
+        self, x: Tensor, mask: AttentionMask, positions: Tensor, cache: KVCache | None = None
+    ) -> Tensor:
+        x = x + self.attn(self.norm1(x), mask, positions, cache)
         return x + self.ffn(self.norm2(x))
 
 
@@ -146,15 +178,60 @@ class Transformer(nn.Module):
             self._mask_cache[key] = mask
         return mask
 
+    def incremental_mask(self, q_positions: Tensor, k_positions: Tensor, dtype) -> AttentionMask:
+        """The mask of new queries over cached plus new keys: query i of n new tokens sees the
+        cached keys and new keys up to itself, plus the encoding's bias."""
+        n, total = q_positions.shape[-1], k_positions.shape[-1]
+        bias = self.encoding.attention_bias(q_positions, k_positions)
+        if n == 1 and bias is None:
+            return AttentionMask(None, False)  # one query sees every key
+        future = torch.ones(n, total, dtype=torch.bool, device=q_positions.device).triu(
+            total - n + 1
+        )
+        additive = torch.zeros(1, 1, n, total, dtype=dtype, device=q_positions.device)
+        if bias is not None:
+            additive = additive + bias.to(dtype)
+        return AttentionMask(additive.masked_fill(future, float("-inf")), False)
+
+    def supports_cache(self) -> bool:
+        """Whether incremental decoding gives the same result as recomputing the prefix."""
+        randomized = self.randomized_positions is not None and self.randomize_eval
+        return self.dims.causal and self.encoding.kv_cache and not randomized
+
     def forward(
-        self, tokens: Tensor, positions: Tensor | None = None, padding_mask: Tensor | None = None
+        self,
+        tokens: Tensor,
+        positions: Tensor | None = None,
+        padding_mask: Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> Tensor:
         """Hidden states (batch, length, d_model) for ``tokens`` (batch, length).
 
         ``positions`` defaults to 0..length-1 shared by every row (shape (1, length); right
         padding keeps it correct), or randomized positions when configured; ``padding_mask``
-        is True where a token is padding and must not be attended to.
+        is True where a token is padding and must not be attended to. With a ``cache``
+        (causal models, ``supports_cache()``), ``tokens`` are the next tokens after those
+        already cached, their positions continue the cached ones, and the cache is extended.
         """
+        if cache is not None:
+            if not self.supports_cache():
+                raise PebenchError(
+                    f"encoding {self.encoding.name!r} cannot decode with a key/value cache "
+                    f"here; recompute the whole prefix instead"
+                )
+            start = cache.length
+            if positions is None:
+                positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
+                positions = positions.unsqueeze(0)
+            k_positions = positions if cache.positions is None else torch.cat(
+                [cache.positions, positions], dim=-1
+            )
+            x = self.dropout(self.encoding.embed(self.embedding(tokens), positions))
+            mask = self.incremental_mask(positions, k_positions, x.dtype)
+            cache.positions = k_positions
+            for block in self.blocks:
+                x = block(x, mask, positions, cache)
+            return self.norm(x)
         if positions is None:
             randomize = self.randomized_positions is not None and (
                 self.training or self.randomize_eval
@@ -169,3 +246,34 @@ class Transformer(nn.Module):
         for block in self.blocks:
             x = block(x, mask, positions)
         return self.norm(x)
+
+
+@torch.no_grad()
+def recompute_decode(model: nn.Module, prefix: Tensor, steps: int) -> Tensor:
+    """Greedy decoding that re-runs ``model`` (tokens → logits) on the whole sequence at
+    every step: O(steps · n²) attention, but correct for any encoding."""
+    sequence = prefix
+    for _ in range(steps):
+        next_token = model(sequence)[:, -1].argmax(-1, keepdim=True)
+        sequence = torch.cat([sequence, next_token], dim=1)
+    return sequence[:, prefix.shape[1] :]
+
+
+@torch.no_grad()
+def greedy_decode(model: nn.Module, backbone: Transformer, prefix: Tensor, steps: int) -> Tensor:
+    """The ``steps`` tokens a causal ``model`` (tokens → logits, taking ``cache=``) appends to
+    ``prefix`` greedily: with a key/value cache when the backbone supports one, otherwise by
+    re-running the whole sequence at every step (same tokens either way)."""
+    if steps < 1:
+        return prefix[:, :0]
+    if not backbone.supports_cache():
+        return recompute_decode(model, prefix, steps)
+    cache = KVCache(backbone.dims.num_layers)
+    logits = model(prefix, cache=cache)
+    out = []
+    for step in range(steps):
+        next_token = logits[:, -1].argmax(-1, keepdim=True)
+        out.append(next_token)
+        if step + 1 < steps:
+            logits = model(next_token, cache=cache)
+    return torch.cat(out, dim=1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pebench import encodings
-from pebench.backbone import Transformer
+from pebench.backbone import KVCache, Transformer, greedy_decode, recompute_decode
 from pebench.encodings.base import ModelDims
 from pebench.errors import PebenchError
 
@@ -98,3 +98,32 @@ def test_causal_model_ignores_future_tokens(name: str) -> None:
     changed[:, 7:] = (changed[:, 7:] + 1) % VOCAB
     assert torch.allclose(model(x)[:, :7], model(changed)[:, :7], atol=1e-5)
     assert not torch.allclose(model(x)[:, 7:], model(changed)[:, 7:], atol=1e-5)
+
+
+class Decoder(torch.nn.Module):
+    """Backbone + a linear read-out, taking a key/value cache like the training module."""
+
+    def __init__(self, backbone: Transformer) -> None:
+        super().__init__()
+        self.backbone, self.out = backbone, torch.nn.Linear(32, VOCAB)
+
+    def forward(self, tokens: torch.Tensor, cache=None) -> torch.Tensor:
+        return self.out(self.backbone(tokens, cache=cache))
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_cached_decoding_equals_recomputing_the_prefix(name: str) -> None:
+    backbone = build(name, causal=True)
+    model = Decoder(backbone).eval()
+    prefix = tokens(batch=3, length=7)
+    full = recompute_decode(model, prefix, steps=6)
+    assert torch.equal(greedy_decode(model, backbone, prefix, steps=6), full)
+    if not encodings.get(name).kv_cache:
+        with pytest.raises(PebenchError, match="cannot decode with a key/value cache"):
+            backbone(prefix, cache=KVCache(2))
+        return
+    cache = KVCache(2)  # step by step, the logits match a full forward pass at every position
+    sequence = torch.cat([prefix, full], dim=1)
+    stepwise = [model(prefix, cache=cache)]
+    stepwise += [model(sequence[:, i : i + 1], cache=cache) for i in range(7, 13)]
+    assert torch.allclose(torch.cat(stepwise, dim=1), model(sequence)[:, :13], atol=1e-5)

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor
 
-from pebench.backbone import Transformer, check_dims
+from pebench.backbone import KVCache, Transformer, check_dims, greedy_decode
 from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims
 from pebench.errors import DivergedError
@@ -55,9 +55,18 @@ class PEModule(LightningModule):
         return self.backbone.encoding
 
     def forward(
-        self, tokens: Tensor, padding_mask: Tensor | None = None, positions: Tensor | None = None
+        self,
+        tokens: Tensor,
+        padding_mask: Tensor | None = None,
+        positions: Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> Tensor:
-        return self.head(self.backbone(tokens, positions, padding_mask), padding_mask)
+        hidden = self.backbone(tokens, positions, padding_mask, cache)
+        return self.head(hidden, padding_mask)
+
+    def greedy(self, prefix: Tensor, steps: int) -> Tensor:
+        """``steps`` greedily decoded tokens after ``prefix`` (key/value cache when possible)."""
+        return greedy_decode(self, self.backbone, prefix, steps)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self.task.loss(self, batch)

@@ -80,6 +80,9 @@ class PositionalEncoding(nn.Module):
     name: ClassVar[str]
     relative: ClassVar[bool] = False
     supports_bidirectional: ClassVar[bool] = True
+    #: a causal model may decode incrementally with cached keys and values: the encoding acts
+    #: through ``embed``, a per-token ``transform_qk`` and/or ``attention_bias(q, k)`` only
+    kv_cache: ClassVar[bool] = True
     #: why a causal-only encoding refuses a bidirectional encoder (shown in the error)
     causal_only_reason: ClassVar[str] = (
         "without causal masking it cannot tell positions apart"

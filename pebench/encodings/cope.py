@@ -22,6 +22,8 @@ class CoPE(PositionalEncoding):
     """
 
     name = "cope"
+    #: no key/value cache: positions are counted over the whole sequence inside attend
+    kv_cache = False
     relative = True
 
     def __init__(self, dims: ModelDims, npos: int = 128) -> None:

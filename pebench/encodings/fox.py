@@ -24,6 +24,8 @@ class ForgettingAttention(PositionalEncoding):
     """
 
     name = "fox"
+    #: no key/value cache: attend needs the forget gates of the whole sequence
+    kv_cache = False
     relative = True
 
     def __init__(self, dims: ModelDims) -> None:

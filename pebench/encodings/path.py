@@ -27,6 +27,8 @@ class PaTH(PositionalEncoding):
     """
 
     name = "path"
+    #: no key/value cache: attend solves over the whole sequence
+    kv_cache = False
     relative = True
     supports_bidirectional = False
     causal_only_reason = (

@@ -24,6 +24,8 @@ class PoPE(PositionalEncoding):
     """
 
     name = "pope"
+    #: no key/value cache: attend transforms queries and keys together
+    kv_cache = False
     relative = True
 
     def __init__(self, dims: ModelDims, base: float = 10000.0) -> None:

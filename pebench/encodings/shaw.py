@@ -24,6 +24,8 @@ class Shaw(PositionalEncoding):
     """
 
     name = "shaw"
+    #: no key/value cache: attend builds its relative terms over the whole sequence
+    kv_cache = False
     relative = True
 
     def __init__(self, dims: ModelDims, max_distance: int = 16, values: bool = False) -> None:

@@ -25,6 +25,8 @@ class StickBreaking(PositionalEncoding):
     """
 
     name = "stick_breaking"
+    #: no key/value cache: attend breaks each stick over the whole sequence
+    kv_cache = False
     relative = True
 
     def __init__(self, dims: ModelDims, attend_current: bool = False) -> None:

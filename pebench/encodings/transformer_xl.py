@@ -24,6 +24,8 @@ class TransformerXL(PositionalEncoding):
     """
 
     name = "transformer_xl"
+    #: no key/value cache: attend builds its relative terms over the whole sequence
+    kv_cache = False
     relative = True
 
     def __init__(self, dims: ModelDims) -> None:

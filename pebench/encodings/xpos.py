@@ -22,6 +22,9 @@ class XPos(RoPE):
     """
 
     name = "xpos"
+    #: no key/value cache: the exponent is centred on each call's positions, so keys
+    #: cached at earlier steps would carry another centre
+    kv_cache = False
     supports_bidirectional = False
     causal_only_reason = "keys after the query would be amplified instead of damped"
 

@@ -13,13 +13,26 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from pebench.backbone import recompute_decode
+
 Batch = Mapping[str, Tensor]
 #: The model a task sees: ``model(tokens, padding_mask=None) -> logits``.
 Model = Callable[..., Tensor]
+
+
+@torch.no_grad()
+def greedy(model: Model, prefix: Tensor, steps: int) -> Tensor:
+    """``steps`` tokens greedily decoded after ``prefix`` (batch, n): the model's own
+    ``greedy`` (which may use a key/value cache) when it has one, else one full forward pass
+    per step."""
+    if hasattr(model, "greedy"):
+        return model.greedy(prefix, steps)
+    return recompute_decode(model, prefix, steps)
 
 
 class TokenHead(nn.Module):

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchmetrics import Metric
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead
+from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy
 
 PAD, KEY, QUERY = 0, 1, 2
 FIRST_DIGIT, DIGITS = 3, 10
@@ -198,11 +198,7 @@ class Passkey(Task):
         if limit is not None and haystack.shape[1] + self.key_length > limit:
             return  # the cell stays unevaluated: not applicable (e.g. a short learned table)
         query = haystack.new_full((haystack.shape[0], 1), QUERY)
-        sequence = torch.cat([haystack, query], dim=1)
-        for _ in range(self.key_length):
-            next_token = model(sequence)[:, -1].argmax(-1, keepdim=True)
-            sequence = torch.cat([sequence, next_token], dim=1)
-        preds = sequence[:, haystack.shape[1] + 1 :]
+        preds = greedy(model, torch.cat([haystack, query], dim=1), self.key_length)
         metric.update(int(batch["length"]), float(batch["depth"]), preds, batch["key"])
 
     def results(self, metric: PasskeyGrid) -> dict[str, Any]:

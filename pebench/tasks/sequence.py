@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead
+from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy
 from pebench.tasks.metrics import LengthAccuracy
 
 PAD, SEP, TAPE = 0, 1, 2
@@ -172,11 +172,7 @@ class SequenceTask(Task):
         if self.formulation == "encoder":
             tape = torch.full((b, output_length), TAPE, dtype=x.dtype, device=x.device)
             return model(torch.cat([x, sep, tape], dim=1))[:, n + 1 :].argmax(-1)
-        sequence = torch.cat([x, sep], dim=1)
-        for _ in range(output_length):
-            next_token = model(sequence)[:, -1].argmax(-1, keepdim=True)
-            sequence = torch.cat([sequence, next_token], dim=1)
-        return sequence[:, n + 1 :]
+        return greedy(model, torch.cat([x, sep], dim=1), output_length)
 
     def build_metric(self) -> LengthAccuracy:
         return LengthAccuracy(self.eval_lengths[1], self.train_lengths[1])
