@@ -9,12 +9,16 @@ forward pass and shared by every layer. A causal model can also run incrementall
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
 from pebench.positions import plain_positions, randomized_positions
+
+AttentionBackend = Literal["auto", "sdpa", "flex"]
 
 #: cached static masks kept per model (one per sequence length seen, e.g. per eval length)
 MASK_CACHE_SIZE = 256
@@ -114,7 +118,10 @@ class Transformer(nn.Module):
     ``forward`` returns hidden states; the task puts its own head on top. With
     ``randomized_positions = L`` the default positions are a sorted random subset of [0, L)
     in training (and in evaluation too if ``randomize_eval``), for any encoding that reads
-    positions (Ruoss et al. 2023).
+    positions (Ruoss et al. 2023). ``attention`` picks the kernel for score biases: ``sdpa``
+    (one additive mask), ``flex`` (FlexAttention: bias in a ``score_mod``, block masks), or
+    ``auto`` = flex on CUDA for encodings that use the standard attention with a bias, SDPA
+    otherwise.
     """
 
     def __init__(
@@ -126,9 +133,20 @@ class Transformer(nn.Module):
         dropout: float = 0.0,
         randomized_positions: int | None = None,
         randomize_eval: bool = False,
+        attention: AttentionBackend = "auto",
     ) -> None:
         super().__init__()
         check_dims(dims)
+        if attention not in ("auto", "sdpa", "flex"):
+            raise PebenchError(
+                f"model attention must be 'auto', 'sdpa' or 'flex', got {attention!r}"
+            )
+        if attention == "flex" and type(encoding).attend is not PositionalEncoding.attend:
+            raise PebenchError(
+                f"encoding {encoding.name!r} computes attention itself; --model.attention flex "
+                f"applies only to encodings that add a score bias"
+            )
+        self.attention_backend = attention
         limit = encoding.max_positions
         if randomized_positions is not None and limit is not None and randomized_positions > limit:
             raise PebenchError(
@@ -147,6 +165,18 @@ class Transformer(nn.Module):
         self.norm = nn.LayerNorm(dims.d_model)
         self._mask_cache: dict[tuple[int, torch.device, torch.dtype], AttentionMask] = {}
 
+    def uses_flex(self, device: torch.device) -> bool:
+        """Whether score biases go through FlexAttention on ``device``."""
+        standard = type(self.encoding).attend is PositionalEncoding.attend
+        if self.attention_backend == "flex":
+            if device.type == "cpu" and torch.is_grad_enabled():
+                raise PebenchError(
+                    "FlexAttention has no backward on CPU; train with --model.attention sdpa "
+                    "(or auto) on CPU"
+                )
+            return True
+        return self.attention_backend == "auto" and standard and device.type == "cuda"
+
     def attention_mask(
         self, positions: Tensor, padding_mask: Tensor | None, dtype: torch.dtype
     ) -> AttentionMask:
@@ -162,6 +192,8 @@ class Transformer(nn.Module):
         bias = self.encoding.attention_bias(positions, positions)
         if bias is None and padding_mask is None:
             return AttentionMask(None, self.dims.causal)
+        if bias is not None and self.uses_flex(positions.device):
+            return AttentionMask(None, False, FlexInputs(bias, self.dims.causal, padding_mask))
         t = positions.shape[-1]
         blocked = torch.zeros(1, 1, t, t, dtype=torch.bool, device=positions.device)
         if self.dims.causal:

@@ -27,6 +27,8 @@ class ModelConfig:
     randomized_positions: int | None = None
     #: also randomize positions at evaluation (else evaluation uses 0..n−1)
     randomize_eval: bool = False
+    #: kernel for score biases: auto (FlexAttention on CUDA, SDPA on CPU), sdpa, or flex
+    attention: str = "auto"
 
 
 @dataclass

@@ -35,6 +35,7 @@ class PEModule(LightningModule):
             model.dropout,
             model.randomized_positions,
             model.randomize_eval,
+            model.attention,
         )
         self.head = task.build_head(model.d_model)
         self.metric = task.build_metric()

@@ -25,7 +25,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.attention import attention
+from pebench.encodings.attention import attention, flex_attention_biased
 from pebench.errors import PebenchError
 
 
@@ -44,6 +44,16 @@ class ModelDims:
 
 
 @dataclass(frozen=True)
+class FlexInputs:
+    """What FlexAttention needs to mask and bias scores without a dense mask: the encoding's
+    bias (broadcastable to (batch, heads, q_len, k_len)), causality and key padding."""
+
+    bias: Tensor | None
+    causal: bool
+    padding: Tensor | None
+
+
+@dataclass(frozen=True)
 class AttentionMask:
     """What a query may see: an additive float mask and/or a causal flag.
 
@@ -54,6 +64,8 @@ class AttentionMask:
 
     additive: Tensor | None
     is_causal: bool
+    #: set instead of ``additive`` when the model routes a score bias through FlexAttention
+    flex: FlexInputs | None = None
 
     def dense(self, q_len: int, k_len: int, dtype: torch.dtype, device: torch.device) -> Tensor:
         """The mask as one additive tensor, for encodings that compute attention themselves."""
@@ -150,6 +162,9 @@ class PositionalEncoding(nn.Module):
         were projected: schemes whose position signal is computed from content (forget gates,
         Householder directions) project it themselves.
         """
+        if mask.flex is not None:
+            f = mask.flex
+            return flex_attention_biased(q, k, v, f.bias, f.causal, f.padding)
         return attention(q, k, v, mask.additive, mask.is_causal)
 
     def extra_repr(self) -> str:
