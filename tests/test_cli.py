@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pebench import encodings
-from pebench.benchmark.cli import main, summary
-from pebench.encodings.base import PositionalEncoding
+from pebench import encodings, tasks
+from pebench.benchmark.cli import main
+from pebench.catalog import first_paragraph, listing
 
 
 def test_train_with_names_and_overrides(fast_args: list[str], tmp_path: Path) -> None:
@@ -163,10 +163,24 @@ def test_list_prints_encodings_and_tasks(capsys) -> None:
 
 @pytest.mark.parametrize("name", sorted(encodings.available()))
 def test_list_describes_each_encoding_in_whole_sentences(name: str) -> None:
-    text = summary(encodings.get(name), PositionalEncoding)
+    text = listing()[0][name]
     assert text.endswith("."), f"{name}: {text!r}"
     assert text.count("(") == text.count(")"), f"{name}: {text!r}"
     assert "  " not in text
+
+
+def test_list_reads_the_same_plugins_as_the_registries_without_importing_them() -> None:
+    """`pebench list` parses the sources (fast start-up); it must agree with the imports."""
+    listed_encodings, listed_tasks = listing()
+    assert list(listed_encodings) == list(encodings.available())
+    assert list(listed_tasks) == list(tasks.available())
+    for name, cls in encodings.available().items():
+        assert listed_encodings[name] == first_paragraph(cls.__doc__)
+    for name, cls in tasks.available().items():
+        assert listed_tasks[name] == (cls.description or first_paragraph(cls.__doc__))
+    code = "import sys, pebench.benchmark.cli as c; c.main(['list']); print(sorted(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "'torch'" not in out.stdout and "'lightning'" not in out.stdout
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:

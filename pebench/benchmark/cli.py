@@ -16,24 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from pebench import encodings, tasks
-from pebench.benchmark.spec import (
-    PLUGIN_KEYS,
-    build_parser,
-    load_config,
-    normalize_plugin,
-    parse,
-    plugin_name,
-    run_spec,
-)
-from pebench.encodings.base import PositionalEncoding
 from pebench.errors import PebenchError
-from pebench.tasks.base import Task
+
+# Only light modules are imported here: torch, Lightning and the registries load inside the
+# commands that need them, so `pebench --help`, `pebench list` and argument errors of the
+# sweep commands answer without seconds of start-up.
 
 #: short flag → the jsonargparse key it stands for
 ALIASES = {
@@ -52,6 +41,10 @@ ALIASES = {
 
 def preprocess(argv: Sequence[str]) -> list[str]:
     """Expand short flags and registered names into what jsonargparse understands."""
+    import yaml
+
+    from pebench.benchmark.spec import PLUGIN_KEYS, load_config, normalize_plugin
+
     tokens: list[str] = []
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
@@ -86,6 +79,7 @@ def preprocess(argv: Sequence[str]) -> list[str]:
 
 
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
     from pebench.benchmark.train import train
 
     parser = build_parser("train")
@@ -100,6 +94,7 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 
 
 def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
     from pebench.benchmark.train import train
 
     parser, run_parser = build_parser("compare"), build_parser("train")
@@ -130,6 +125,17 @@ def _simple_parser(command: str, description: str) -> Any:
     return ArgumentParser(prog=f"pebench {command}", description=description, exit_on_error=False)
 
 
+def _parse_simple(parser: Any, argv: Sequence[str]) -> Any:
+    """Parse a command's own options (no plug-in classes), errors as one line."""
+    from jsonargparse import ArgumentError
+
+    try:
+        return parser.parse_args([ALIASES.get(a, a) for a in argv])
+    except ArgumentError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
+
+
 def _wandb_option(parser: Any) -> None:
     parser.add_argument(
         "--wandb",
@@ -140,8 +146,6 @@ def _wandb_option(parser: Any) -> None:
 
 
 def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
-    from pebench.benchmark.sweep import run_sweep
-
     parser = _simple_parser("sweep", "Run (or resume) an Optuna sweep over tasks × encodings.")
     parser.add_argument("config", type=str, help="sweep file, e.g. configs/sweeps/quick.yaml")
     parser.add_argument(
@@ -152,7 +156,13 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     parser.add_argument("--gpus", type=str | None, default=None, help="one worker per GPU: 0,1,2")
     parser.add_argument("--scale", type=str | None, default=None, help="a scale of the file")
     _wandb_option(parser)
-    cfg = parse(parser, [ALIASES.get(a, a) for a in argv])
+    cfg = _parse_simple(parser, argv)
+    if not Path(cfg.config).is_file():
+        raise PebenchError(
+            f"sweep file {cfg.config} does not exist; see configs/sweeps/ for presets"
+        )
+    from pebench.benchmark.sweep import run_sweep
+
     run_sweep(
         cfg.config,
         Path(cfg.output_dir) if cfg.output_dir else None,
@@ -167,27 +177,21 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 
 
 def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
-    from pebench.benchmark.sweep import run_worker
-
     parser = _simple_parser("worker", "Join a running sweep and run its trials until done.")
     parser.add_argument("--storage", type=str, required=True, help="storage URL or journal path")
     parser.add_argument("--sweep", type=str | None, default=None, help="sweep name")
     parser.add_argument("--output_dir", type=str | None, default=None, help="default: as stored")
     parser.add_argument("--worker_index", type=int, default=0, help="seeds this worker's sampler")
     _wandb_option(parser)
-    cfg = parse(parser, [ALIASES.get(a, a) for a in argv])
+    cfg = _parse_simple(parser, argv)
     out = Path(cfg.output_dir) if cfg.output_dir else None
+    from pebench.benchmark.sweep import run_worker
+
     run_worker(cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console)
     return []
 
 
 def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
-    from pebench.benchmark.bench import tokens_per_second
-    from pebench.benchmark.leaderboard import publish
-    from pebench.benchmark.storage import JOURNAL_FILE, SweepStorage
-    from pebench.benchmark.sweep import open_sweep
-    from pebench.benchmark.tracking import Tracker, resolve_mode
-
     parser = _simple_parser("leaderboard", "Write a sweep's leaderboard (md, csv, html, png).")
     parser.add_argument("--output_dir", type=str | None, default=None, help="the sweep's directory")
     parser.add_argument("--storage", type=str | None, default=None, help="default: its journal")
@@ -196,10 +200,16 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
         "--bench", type=str | None, default=None, help="take tokens/s from a pebench bench JSON"
     )
     _wandb_option(parser)
-    cfg = parse(parser, [ALIASES.get(a, a) for a in argv])
-    bench_tokens = tokens_per_second(Path(cfg.bench)) if cfg.bench else None
+    cfg = _parse_simple(parser, argv)
     if cfg.storage is None and cfg.output_dir is None:
         raise PebenchError("give the sweep's --output-dir (or its --storage URL)")
+    from pebench.benchmark.bench import tokens_per_second
+    from pebench.benchmark.leaderboard import publish
+    from pebench.benchmark.storage import JOURNAL_FILE, SweepStorage
+    from pebench.benchmark.sweep import open_sweep
+    from pebench.benchmark.tracking import Tracker, resolve_mode
+
+    bench_tokens = tokens_per_second(Path(cfg.bench)) if cfg.bench else None
     if cfg.storage is None and not (Path(cfg.output_dir) / JOURNAL_FILE).is_file():
         raise PebenchError(f"{cfg.output_dir} holds no sweep ({JOURNAL_FILE} not found)")
     storage = SweepStorage(cfg.storage or str(Path(cfg.output_dir) / JOURNAL_FILE))
@@ -231,6 +241,7 @@ def _bench_argv(argv: Sequence[str]) -> list[str]:
 
 
 def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench import encodings
     from pebench.benchmark import bench
 
     parser = _simple_parser(
@@ -243,7 +254,7 @@ def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
             kind = type(value) if value is not None else float | None
             parser.add_argument(f"--{name}", type=kind, default=value)
     parser.add_argument("--output", type=str, default="runs/bench/bench.json", help="JSON file")
-    cfg = parse(parser, _bench_argv(argv))
+    cfg = _parse_simple(parser, _bench_argv(argv))
     size = bench.BenchSize(**{k: cfg[k] for k in vars(size)})
     options = bench.BenchOptions(**{k: cfg[k] for k in vars(options)})
     names = cfg.encodings or list(encodings.available())
@@ -265,27 +276,25 @@ def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 
 
 def cmd_list(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from pebench.catalog import listing
+
     if argv:
         raise PebenchError(f"`pebench list` takes no arguments, got {' '.join(argv)}")
-    enc_table = Table(title="Encodings (--encoding NAME)")
-    enc_table.add_column("name", style="bold")
-    enc_table.add_column("description")
-    for name, cls in encodings.available().items():
-        enc_table.add_row(name, escape(summary(cls, PositionalEncoding)))
-    task_table = Table(title="Tasks (--task NAME)")
-    task_table.add_column("name", style="bold")
-    task_table.add_column("description")
-    for name, cls in tasks.available().items():
-        task_table.add_row(name, escape(cls.description or summary(cls, Task)))
-    console.print(enc_table, task_table)
+    encodings, tasks = listing()
+    tables = []
+    titles = ("Encodings (--encoding NAME)", "Tasks (--task NAME)")
+    for title, entries in zip(titles, (encodings, tasks), strict=True):
+        table = Table(title=title)
+        table.add_column("name", style="bold")
+        table.add_column("description")
+        for name, description in entries.items():
+            table.add_row(name, escape(description))
+        tables.append(table)
+    console.print(*tables)
     return []
-
-
-def summary(cls: type, base: type) -> str:
-    """The first paragraph of a plug-in's docstring on one line (whole sentences, never a
-    docstring line cut where it wraps); empty when the class has no docstring of its own."""
-    doc = cls.__doc__ if cls.__doc__ and cls.__doc__ != base.__doc__ else ""
-    return " ".join(doc.strip().split("\n\n")[0].replace("``", "").split())
 
 
 COMMANDS = {

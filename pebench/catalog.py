@@ -1,0 +1,63 @@
+"""What ``pebench list`` shows: the built-in encodings and tasks with one-line descriptions,
+read from their source files with :mod:`ast`, so listing them imports neither torch nor
+Lightning (seconds of start-up). Plug-ins named in ``$PEBENCH_PLUGINS`` are imported, since
+their classes live elsewhere, and listed too.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+from pebench.registry import PLUGINS_ENV
+
+PACKAGE_DIR = Path(__file__).parent
+
+
+def first_paragraph(doc: str | None) -> str:
+    """A docstring's first paragraph on one line, whole sentences, reST quotes dropped."""
+    text = (doc or "").strip().split("\n\n")[0]
+    return " ".join(text.replace("``", "").split())
+
+
+def _string_attr(node: ast.ClassDef, attr: str) -> str | None:
+    for stmt in node.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+        value = getattr(stmt, "value", None)
+        is_string = isinstance(value, ast.Constant) and isinstance(value.value, str)
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id == attr and is_string:
+                return value.value
+    return None
+
+
+def built_in(subpackage: str) -> dict[str, str]:
+    """{registered name: description} for classes in ``pebench/<subpackage>/`` that set
+    ``name``; the description is ``description`` when set, else the docstring's first
+    paragraph."""
+    found: dict[str, str] = {}
+    for path in sorted((PACKAGE_DIR / subpackage).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            name = _string_attr(node, "name")
+            if name is not None:
+                described = _string_attr(node, "description")
+                found[name] = described or first_paragraph(ast.get_docstring(node))
+    return found
+
+
+def listing() -> tuple[dict[str, str], dict[str, str]]:
+    """(encodings, tasks) by name with descriptions; plug-ins imported only when named."""
+    encodings, tasks = built_in("encodings"), built_in("tasks")
+    if os.environ.get(PLUGINS_ENV, "").strip():
+        from pebench import encodings as encoding_registry
+        from pebench import tasks as task_registry
+
+        for table, registry in ((encodings, encoding_registry), (tasks, task_registry)):
+            for name, cls in registry.available().items():
+                if name not in table:
+                    description = getattr(cls, "description", "") or ""
+                    table[name] = description or first_paragraph(cls.__doc__)
+    return dict(sorted(encodings.items())), dict(sorted(tasks.items()))
