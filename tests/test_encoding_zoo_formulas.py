@@ -191,24 +191,30 @@ def test_shaw_matches_paper_equations(values: bool) -> None:
     assert torch.allclose(out, want, atol=1e-5)
 
 
-def test_transformer_xl_matches_paper_equation() -> None:
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@pytest.mark.parametrize("start", [0, 3, None], ids=["plain", "shifted", "irregular"])
+def test_transformer_xl_matches_paper_equation(causal: bool, start: int | None) -> None:
+    """Contiguous positions take the relative-shift view, irregular ones the gather."""
+    dims = CAUSAL if causal else BIDIR
     torch.manual_seed(0)
-    enc = TransformerXL(BIDIR)
+    enc = TransformerXL(dims)
     torch.nn.init.normal_(enc.u)
     torch.nn.init.normal_(enc.v)
-    t, hd, h = 5, BIDIR.head_dim, BIDIR.num_heads
+    t, hd, h = 5, dims.head_dim, dims.num_heads
     q, k, v = (torch.randn(1, h, t, hd) for _ in range(3))
-    pos = torch.arange(t).unsqueeze(0)
-    out = enc.attend(q, k, v, AttentionMask(None, False), pos, 0, None)
+    pos = torch.tensor([[0, 2, 3, 7, 8]]) if start is None else torch.arange(t)[None] + start
+    mask = AttentionMask(None, causal)
+    out = enc.attend(q, k, v, mask, pos, 0, None)
     extra = torch.zeros(1, h, t, t)
     for i in range(t):
         for j in range(t):
-            r = enc.project[0](sinusoid_table(torch.tensor(i - j), BIDIR.d_model)).view(h, hd)
+            distance = pos[0, i] - pos[0, j]
+            r = enc.project[0](sinusoid_table(distance, dims.d_model)).view(h, hd)
             b = (q[0, :, i] * r).sum(-1)
             c = (enc.u * k[0, :, j]).sum(-1)
             d = (enc.v * r).sum(-1)
             extra[0, :, i, j] = (b + c + d) / math.sqrt(hd)
-    want = naive_attention(q, k, v, extra, causal=False) @ v
+    want = naive_attention(q, k, v, extra, causal=causal) @ v
     assert torch.allclose(out, want, atol=1e-5)
 
 
@@ -301,3 +307,19 @@ def test_alibi_encoder_default_is_the_symmetric_published_form() -> None:
     assert ALiBi(dims).variant == "symmetric"
     assert ALiBi(dims, bidirectional="directional").variant == "directional"
     assert ALiBi(ModelDims(32, 8, 1, causal=True)).variant == ""  # the paper's causal form
+
+
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+def test_transformer_xl_relative_shift_gradients(causal: bool) -> None:
+    """The strided relative-shift view passes gradients like the explicit gather would."""
+    dims = CAUSAL if causal else BIDIR
+    torch.manual_seed(0)
+    enc = TransformerXL(dims).double()
+    t, hd, h = 4, dims.head_dim, dims.num_heads
+    q, k, v = (torch.randn(1, h, t, hd, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    pos = torch.arange(t)[None]
+
+    def run(q, k, v):
+        return enc.attend(q, k, v, AttentionMask(None, causal), pos, 0, None)
+
+    assert torch.autograd.gradcheck(run, (q, k, v))

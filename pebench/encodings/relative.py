@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -24,3 +25,30 @@ def gather_offsets(per_offset: Tensor, index: Tensor) -> Tensor:
     b, h, q_len, _ = per_offset.shape
     index = index.unsqueeze(1).expand(b if index.shape[0] == 1 else index.shape[0], h, q_len, -1)
     return per_offset.expand(index.shape[0], -1, -1, -1).gather(-1, index)
+
+
+def is_contiguous_range(positions: Tensor) -> bool:
+    """Whether ``positions`` is one shared row p, p+1, .., p+n−1 (the default positions)."""
+    if positions.shape[0] != 1:
+        return False
+    n = positions.shape[-1]
+    expected = torch.arange(n, device=positions.device) + positions[0, 0]
+    return bool(torch.equal(positions[0], expected))
+
+
+def relative_shift(per_distance: Tensor, causal: bool) -> Tensor:
+    """Scores S[..., i, j] = per_distance[..., i, T − 1 − (i − j)] as a strided view, for
+    per-distance scores whose columns run over distances i − j = T−1, T−2, .., down to 0
+    (``causal``) or to −(T−1): Transformer-XL's relative shift (Dai et al. 2019) without
+    padding or copies. In the causal case entries with j > i hold other rows' values; they
+    are meant to be masked."""
+    per_distance = per_distance.contiguous()
+    *lead, t, r = per_distance.shape
+    if r != (t if causal else 2 * t - 1):
+        raise ValueError(f"expected {t if causal else 2 * t - 1} distances, got {r}")
+    strides = per_distance.stride()
+    return per_distance.as_strided(
+        (*lead, t, t),
+        (*strides[:-2], r - 1, 1),
+        per_distance.storage_offset() + t - 1,
+    )
