@@ -46,3 +46,82 @@ def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -
         ("loss 16×", "loss_1024", True),
     ]
     assert all(c.direction == "minimize" for c in columns)
+
+
+def many_tasks() -> tuple[list, list]:
+    from pebench.benchmark.leaderboard import Column, _rank
+
+    columns = [
+        Column(f"task_number_{i}", "OOD", "summary", "ood_exact_match", "maximize", primary=True)
+        for i in range(6)
+    ]
+    names = ["rope", "alibi", "a_very_long_encoding_label_that_does_not_fit"]
+    entries = []
+    for k, name in enumerate(names):
+        values = [0.9 - 0.3 * k + 0.01 * s for s in range(3)]
+        cells = {c.header: Cell(list(values), [1, 2, 3]) for c in columns}
+        entries.append(Entry(name, cells=cells))
+    _rank(columns, entries)
+    return columns, entries
+
+
+def test_terminal_leaderboard_fits_80_columns_without_cutting_names() -> None:
+    from rich.console import Console
+
+    from pebench.benchmark.leaderboard import terminal_tables
+
+    columns, entries = many_tasks()
+    tables = terminal_tables("pebench leaderboard: wide", columns, entries, width=80)
+    assert len(tables) > 1  # six tasks do not fit one 80-column table
+    console = Console(width=80, record=True, color_system=None)
+    for table in tables:
+        console.print(table)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "…" not in text
+    squeezed = "".join(ch for ch in text if ch.isalnum() or ch == "_")
+    # folded over two lines (other cells sit between the pieces), never cut with an ellipsis
+    assert "a_very_long_encoding_label" in squeezed and "_that_does_not_fit" in squeezed
+    for column in columns:
+        assert column.header.replace(" ", "") in squeezed
+
+
+def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path) -> None:
+    from pebench.benchmark.leaderboard import write_files
+
+    columns, entries = many_tasks()
+    header, body = rows(columns, entries)
+    assert body[0][1].endswith("*") and not body[2][1].endswith("*")  # best vs far behind
+    assert body[0][len(columns) + 1].startswith("1.00 [1.0, 1.0]")
+    paths = write_files(tmp_path, "t", (header, body), entries, columns)
+    md = paths["md"].read_text()
+    assert "**0.910 ± 0.025 ***" in md and "Holm" in md
+    data = __import__("json").loads(paths["json"].read_text())
+    cell = data["rows"][0]["metrics"][columns[0].header]
+    assert cell["tied_with_best"] and cell["seeds"] == [1, 2, 3] and len(cell["ci95"]) == 2
+
+
+def test_committed_results_regenerate_byte_identical_tables(tmp_path) -> None:
+    """The leaderboard of a committed results directory is rebuilt from its journal, run
+    metrics and configs alone."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from pebench.benchmark.cli import main
+
+    source = Path(__file__).parents[1] / "results" / "recent-encodings"
+    tracked = subprocess.run(
+        ["git", "ls-files", "."], cwd=source, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("results/recent-encodings is not tracked in this checkout")
+    copy = tmp_path / "recent-encodings"
+    for name in tracked:
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / name, copy / name)
+    for name in ("leaderboard.md", "leaderboard.csv"):
+        (copy / name).unlink()
+    assert main(["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]) == 0
+    for name in ("leaderboard.md", "leaderboard.csv"):
+        assert (copy / name).read_bytes() == (source / name).read_bytes()

@@ -31,6 +31,7 @@ ALIASES = {
     "--eval-every": "--train.eval_every",
     "--output-dir": "--output_dir",
     "--worker-index": "--worker_index",
+    "--budget-of": "--budget_of",
     "--d-model": "--model.d_model",
     "--layers": "--model.num_layers",
     "--heads": "--model.num_heads",
@@ -199,6 +200,12 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     parser.add_argument(
         "--bench", type=str | None, default=None, help="take tokens/s from a pebench bench JSON"
     )
+    parser.add_argument(
+        "--budget_of",
+        type=str | None,
+        default=None,
+        help="another budget's leaderboard.json (or its directory): Kendall's tau per task",
+    )
     _wandb_option(parser)
     cfg = _parse_simple(parser, argv)
     if cfg.storage is None and cfg.output_dir is None:
@@ -217,7 +224,10 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     handle = open_sweep(storage, cfg.sweep, out)
     mode, _ = resolve_mode(cfg.wandb)
     tracker = Tracker(mode, handle.output_dir, handle.sweep.wandb_project)
-    publish(handle, tracker, console, bench_tokens)
+    budget = Path(cfg.budget_of) if cfg.budget_of else None
+    if budget is not None and budget.is_dir():
+        budget = budget / "leaderboard.json"
+    publish(handle, tracker, console, bench_tokens, budget)
     return []
 
 

@@ -22,6 +22,13 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
+from pebench.benchmark.significance import (
+    kendall_tau,
+    mean_rank_intervals,
+    mean_ranks,
+    t_interval,
+    tied_with_best,
+)
 from pebench.benchmark.studies import StudyPlan, plans
 from pebench.benchmark.tracking import Tracker
 
@@ -49,7 +56,12 @@ class Column:
 
 @dataclass
 class Cell:
+    """One (encoding, column) result: a score per final seed."""
+
     values: list[float] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    #: not significantly different from the column's best (paired, Holm-corrected)
+    tied_with_best: bool = False
 
     @property
     def mean(self) -> float | None:
@@ -59,10 +71,21 @@ class Cell:
     def std(self) -> float:
         return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """95% Student-t interval of the mean over seeds."""
+        return t_interval(self.values) if self.values else None
+
     def text(self, compact: bool = False) -> str:
+        """``mean ± half-width of the 95% interval``, ``*`` when tied with the best."""
         if self.mean is None:
             return "–"
-        return f"{self.mean:.2f}±{self.std:.2f}" if compact else f"{self.mean:.3f} ± {self.std:.3f}"
+        low, high = self.interval
+        half = (high - low) / 2
+        mark = "*" if self.tied_with_best else ""
+        if compact:
+            return f"{self.mean:.2f}±{half:.2f}{mark}"
+        return f"{self.mean:.3f} ± {half:.3f}{' ' + mark if mark else ''}"
 
 
 @dataclass
@@ -74,6 +97,8 @@ class Entry:
     parameters: dict[str, int] = field(default_factory=dict)
     tokens_per_s: list[float] = field(default_factory=list)
     mean_rank: float | None = None
+    #: bootstrap 95% interval of the mean rank
+    rank_interval: tuple[float, float] | None = None
     param_flag: str = ""
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -147,8 +172,9 @@ def build(
         for column in task_columns(plan, runs):
             if column.header not in [c.header for c in columns]:
                 columns.append(column)
-            values = [v for v in (_value(r, column) for r in runs) if v is not None]
-            entry.cells[column.header] = Cell(values)
+            scored = [(r.get("seed", i), _value(r, column)) for i, r in enumerate(runs)]
+            scored = [(seed, v) for seed, v in scored if v is not None]
+            entry.cells[column.header] = Cell([v for _, v in scored], [s for s, _ in scored])
         if runs:
             entry.parameters[plan.task.name] = int(runs[0]["parameters"])
             entry.tokens_per_s += [float(r["tokens_per_s"]) for r in runs]
@@ -162,19 +188,25 @@ def build(
 
 
 def _rank(columns: list[Column], entries: list[Entry]) -> None:
-    """Mean over tasks of each encoding's rank on the task's primary column (1 = best)."""
-    ranks: dict[str, list[float]] = {e.encoding: [] for e in entries}
-    for column in (c for c in columns if c.primary):
-        scored = [(e.cells[column.header].mean, e) for e in entries if column.header in e.cells]
-        scored = [(m, e) for m, e in scored if m is not None]
-        sign = -1 if column.direction == "maximize" else 1
-        for mean, entry in scored:  # tied encodings share the mean of their positions
-            better = sum(sign * m < sign * mean for m, _ in scored)
-            tied = sum(m == mean for m, _ in scored)
-            ranks[entry.encoding].append(1 + better + (tied - 1) / 2)
+    """Per primary column, mark the cells not significantly different from the best; each
+    encoding's mean rank over tasks (1 = best) with its bootstrap interval."""
+    primary = [c for c in columns if c.primary]
+    values: dict[str, dict[str, list[float]]] = {}
+    for column in primary:
+        cells = {e.encoding: e.cells[column.header] for e in entries if column.header in e.cells}
+        cells = {name: cell for name, cell in cells.items() if cell.values}
+        by_seed = {name: dict(zip(c.seeds, c.values, strict=True)) for name, c in cells.items()}
+        for name in tied_with_best(by_seed, column.direction):
+            cells[name].tied_with_best = True
+        if cells:
+            values[column.header] = {name: cell.values for name, cell in cells.items()}
+    directions = {c.header: c.direction for c in primary}
+    means = {h: {n: statistics.fmean(v) for n, v in by.items()} for h, by in values.items()}
+    ranks = mean_ranks(means, directions)
+    intervals = mean_rank_intervals(values, directions)
     for entry in entries:
-        if ranks[entry.encoding]:
-            entry.mean_rank = statistics.fmean(ranks[entry.encoding])
+        entry.mean_rank = ranks.get(entry.encoding)
+        entry.rank_interval = intervals.get(entry.encoding)
 
 
 def _flag_parameters(entries: list[Entry]) -> None:
@@ -193,6 +225,21 @@ def _flag_parameters(entries: list[Entry]) -> None:
 
 
 HEADERS_AFTER = ("mean rank", "params", "param flag", "tokens/s")
+METHOD = (
+    "Cells: mean over the final seeds of each encoding's best configuration (selected on "
+    "validation only) ± the half-width of its 95% Student-t interval over seeds. * marks the "
+    "best cell of a task's ranked column and every cell not significantly different from it "
+    "(two-sided paired t-tests over common seeds, Holm-corrected over the task's encodings, "
+    "alpha 0.05). Mean rank (1 = best) over tasks' ranked columns, with a 95% bootstrap "
+    "interval from resampling each cell's seeds. "
+)
+
+
+def _rank_text(entry: Entry) -> str:
+    if entry.mean_rank is None:
+        return "–"
+    low, high = entry.rank_interval or (entry.mean_rank, entry.mean_rank)
+    return f"{entry.mean_rank:.2f} [{low:.1f}, {high:.1f}]"
 
 
 def rows(
@@ -207,7 +254,7 @@ def rows(
             [
                 e.label,
                 *(e.cells.get(c.header, Cell()).text(compact) for c in columns),
-                "–" if e.mean_rank is None else f"{e.mean_rank:.2f}",
+                _rank_text(e),
                 "–" if params is None else f"{params:,}",
                 e.param_flag,
                 f"{statistics.fmean(e.tokens_per_s):,.0f}" if e.tokens_per_s else "–",
@@ -217,29 +264,37 @@ def rows(
 
 
 def write_files(
-    root: Path, title: str, table: tuple[list[str], list[list[str]]], entries: list[Entry]
+    root: Path,
+    title: str,
+    table: tuple[list[str], list[list[str]]],
+    entries: list[Entry],
+    columns: list[Column] | None = None,
+    extra_notes: list[str] | None = None,
 ) -> dict[str, Path]:
     """leaderboard.{md,csv,html,json} under ``root`` from the text ``table`` (header, body)
     of :func:`rows` and the entries behind it; returns their paths."""
     header, body = table
     paths = {ext: root / f"leaderboard.{ext}" for ext in ("md", "csv", "html", "json")}
-    note = (
-        "Mean ± std over the final seeds of each encoding's best configuration (selected on "
-        "validation only). Rank 1 = best, averaged over tasks. Parameter differences over "
-        f"{PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged."
+    note = METHOD + (
+        f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged."
     )
+    extra_notes = extra_notes or []
     md = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |"]
     md.append("|" + "|".join("---" for _ in header) + "|")
-    md += ["| " + " | ".join(row) + " |" for row in body]
+    for row in body:  # cells tied with the best in bold
+        md.append("| " + " | ".join(f"**{c}**" if c.endswith("*") else c for c in row) + " |")
+    md += ["", *extra_notes] if extra_notes else []
     paths["md"].write_text("\n".join(md) + "\n")
     with paths["csv"].open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(body)
     cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    trs = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body
-    )
+    def td(cell: str) -> str:
+        text = html.escape(cell)
+        return f"<td><b>{text}</b></td>" if cell.endswith("*") else f"<td>{text}</td>"
+
+    trs = "".join("<tr>" + "".join(td(c) for c in row) + "</tr>" for row in body)
     images = "".join(
         f'<img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}" width="480">'
         for p in sorted(root.glob("plot_*.png"))
@@ -250,15 +305,25 @@ def write_files(
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>"
         f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>"
-        f"<div>{images}</div></body></html>\n"
+        + "".join(f"<p>{html.escape(n)}</p>" for n in extra_notes)
+        + f"<div>{images}</div></body></html>\n"
     )
     data = [
         {
             "encoding": e.encoding,
             "metrics": {
-                h: {"mean": c.mean, "std": c.std, "values": c.values} for h, c in e.cells.items()
+                h: {
+                    "mean": c.mean,
+                    "std": c.std,
+                    "ci95": list(c.interval) if c.interval else None,
+                    "tied_with_best": c.tied_with_best,
+                    "values": c.values,
+                    "seeds": c.seeds,
+                }
+                for h, c in e.cells.items()
             },
             "mean_rank": e.mean_rank,
+            "mean_rank_ci95": list(e.rank_interval) if e.rank_interval else None,
             "parameters": e.parameters,
             "param_flag": e.param_flag,
             "tokens_per_s": statistics.fmean(e.tokens_per_s) if e.tokens_per_s else None,
@@ -266,20 +331,97 @@ def write_files(
         }
         for e in entries
     ]
-    paths["json"].write_text(json.dumps({"title": title, "rows": data}, indent=2) + "\n")
+    described = [
+        {"header": c.header, "task": c.task, "direction": c.direction, "primary": c.primary}
+        for c in columns or []
+    ]
+    document = {"title": title, "columns": described, "rows": data, "notes": extra_notes}
+    paths["json"].write_text(json.dumps(document, indent=2) + "\n")
     return paths
 
 
-def terminal_table(title: str, columns: list[Column], entries: list[Entry]) -> Table:
-    header, body = rows(columns, entries, compact=True)
-    table = Table(title=title, caption="mean ± std over final seeds; rank 1 = best")
-    for i, name in enumerate(header):
-        table.add_column(
-            name, justify="left" if i == 0 else "right", style="bold" if i == 0 else ""
+def task_rankings(columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict:
+    """{task: {encoding: rank}} on each task's ranked column, from leaderboard.json data."""
+    rankings = {}
+    for column in (c for c in columns if c["primary"]):
+        means = {
+            r["encoding"]: r["metrics"][column["header"]]["mean"]
+            for r in rows
+            if r["metrics"].get(column["header"], {}).get("mean") is not None
+        }
+        ranks = mean_ranks({column["task"]: means}, {column["task"]: column["direction"]})
+        rankings[column["task"]] = ranks
+    return rankings
+
+
+def budget_notes(
+    columns: list[Column], entries: list[Entry], other: Path, label: str = "the other budget"
+) -> list[str]:
+    """Kendall's τ per task between this leaderboard's ranking and the one in ``other``
+    (a leaderboard.json, e.g. the same sweep at a quarter of the budget)."""
+    from pebench.errors import PebenchError
+
+    try:
+        theirs = json.loads(other.read_text())
+        their_rankings = task_rankings(theirs["columns"], theirs["rows"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise PebenchError(
+            f"cannot read a leaderboard from {other} ({exc}); give the leaderboard.json of a "
+            f"sweep written by this version of pebench"
+        ) from None
+    ours = [
+        {"header": c.header, "task": c.task, "direction": c.direction, "primary": c.primary}
+        for c in columns
+    ]
+    our_rows = [
+        {"encoding": e.encoding, "metrics": {h: {"mean": c.mean} for h, c in e.cells.items()}}
+        for e in entries
+    ]
+    notes = []
+    for task, ranking in task_rankings(ours, our_rows).items():
+        if task not in their_rankings:
+            continue
+        tau, p, n = kendall_tau(ranking, their_rankings[task])
+        notes.append(
+            f"Budget sensitivity, {task}: Kendall's tau between this ranking and {label} = "
+            f"{tau:.2f} (p = {p:.3f}, {n} encodings)."
         )
-    for row in body:
-        table.add_row(*row)
-    return table
+    return notes
+
+
+def terminal_tables(
+    title: str, columns: list[Column], entries: list[Entry], width: int = 80
+) -> list[Table]:
+    """The leaderboard for a terminal of ``width`` columns: encodings as rows, each task's
+    ranked metric as one column (compact mean±half-width), the mean rank; tasks split over
+    several tables when they do not fit, long names wrapped rather than cut."""
+    primary = [c for c in columns if c.primary] or columns
+    name_width = min(18, max([len("encoding"), *(len(e.label) for e in entries)]))
+    cell_width = max(11, *(len(c.header) for c in primary)) if primary else 11
+    rank_width = len("14.50 [12.0, 17.0]")
+    room = width - (name_width + 4) - (rank_width + 3)
+    per_table = max(1, room // (cell_width + 3))
+    groups = [primary[i : i + per_table] for i in range(0, len(primary), per_table)] or [[]]
+    tables = []
+    for k, group in enumerate(groups):
+        part = f" ({k + 1}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(
+            title=title + part,
+            caption="mean±95% half-width over seeds; * = not worse than the best (Holm)",
+            width=width,
+        )
+        table.add_column("encoding", style="bold", overflow="fold", max_width=name_width)
+        for column in group:
+            table.add_column(column.header, justify="right", overflow="fold")
+        table.add_column("mean rank", justify="right", overflow="fold")
+        for e in entries:
+            cells = []
+            for column in group:
+                text = e.cells.get(column.header, Cell()).text(compact=True)
+                cells.append(f"[bold]{text}[/bold]" if text.endswith("*") else text)
+            table.add_row(e.label, *cells, _rank_text(e))
+        tables.append(table)
+    return tables
 
 
 def publish(
@@ -287,6 +429,7 @@ def publish(
     tracker: Tracker,
     console: Console | None = None,
     bench_tokens_per_s: dict[str, float] | None = None,
+    budget_of: Path | None = None,
 ) -> dict[str, Path]:
     """Build, write, print and log the leaderboard of an opened sweep.
 
@@ -310,9 +453,13 @@ def publish(
         + plot_grids(sweep_plans, entries, root)
         + plot_throughput(columns, entries, root)
     )
+    notes = budget_notes(columns, entries, budget_of, str(budget_of.parent)) if budget_of else []
     header, body = rows(columns, entries)
-    paths = write_files(root, title, (header, body), entries)
-    console.print(terminal_table(title, columns, entries))
+    paths = write_files(root, title, (header, body), entries, columns, notes)
+    for table in terminal_tables(title, columns, entries, min(console.width, 100)):
+        console.print(table)
+    for note in notes:
+        console.print(note)
     with tracker.run(
         name=f"{sweep.name}/leaderboard",
         group=sweep.name,

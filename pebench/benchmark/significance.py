@@ -1,0 +1,142 @@
+"""Uncertainty and significance for leaderboards, from well-kept libraries only: Student-t
+intervals and paired t-tests from :mod:`scipy.stats`, Holm's correction from statsmodels,
+bootstrap intervals and Kendall's τ from :mod:`scipy.stats`.
+
+Why these choices: a cell holds one score per final seed, and there are few seeds (3), so
+the interval for its mean is Student's t over seeds (a bootstrap over three values cannot
+reach the tails). Seeds are shared across encodings (seed s of every encoding draws the same
+data), so comparisons with the best encoding are paired by seed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+CONFIDENCE = 0.95
+ALPHA = 0.05
+#: bootstrap resamples for the mean-rank intervals (seeded, so results are reproducible)
+RESAMPLES = 2000
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Student-t confidence interval for the mean of ``values`` (one per seed); with one
+    value, or none spread, the interval is the mean itself."""
+    mean = float(np.mean(values))
+    if len(values) < 2 or float(np.std(values)) == 0.0:
+        return mean, mean
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return float(low), float(high)
+
+
+def tied_with_best(
+    scores: Mapping[str, Mapping[int, float]], direction: str, alpha: float = ALPHA
+) -> set[str]:
+    """Encodings whose scores are not significantly different from the best one's.
+
+    ``scores`` maps encoding → {seed: score}. The best is the best mean. Each other encoding
+    is compared with it by a two-sided paired t-test over their common seeds
+    (``scipy.stats.ttest_rel``), and the p-values are Holm-corrected over all comparisons.
+    An encoding sharing fewer than two seeds with the best cannot be tested and counts as
+    not different (no evidence either way).
+    """
+    present = {name: s for name, s in scores.items() if s}
+    if not present:
+        return set()
+    sign = 1 if direction == "maximize" else -1
+    means = {name: float(np.mean(list(s.values()))) for name, s in present.items()}
+    best = max(present, key=lambda name: (sign * means[name], name))
+    others, pvalues = [], []
+    for name, seeds in present.items():
+        if name == best:
+            continue
+        common = sorted(set(seeds) & set(present[best]))
+        if len(common) < 2:
+            pvalues.append(1.0)
+        else:
+            a = [seeds[s] for s in common]
+            b = [present[best][s] for s in common]
+            with warnings.catch_warnings():  # constant differences: handled just below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p = stats.ttest_rel(a, b).pvalue
+            if math.isnan(p):  # identical differences: zero variance
+                p = 1.0 if np.allclose(a, b) else 0.0
+            pvalues.append(float(p))
+        others.append(name)
+    tied = {best}
+    if others:
+        reject = multipletests(pvalues, alpha=alpha, method="holm")[0]
+        tied |= {name for name, r in zip(others, reject, strict=True) if not r}
+    return tied
+
+
+def mean_ranks(means: Mapping[str, Mapping[str, float]], directions: Mapping[str, str]) -> dict:
+    """Mean over tasks of each encoding's rank (1 = best; ties share the average rank).
+
+    ``means`` maps task → {encoding: mean score}; encodings missing from a task are ranked
+    over the tasks they have."""
+    ranks: dict[str, list[float]] = {}
+    for task, by_encoding in means.items():
+        names = list(by_encoding)
+        sign = -1 if directions[task] == "maximize" else 1
+        order = stats.rankdata([sign * by_encoding[n] for n in names], method="average")
+        for name, rank in zip(names, order, strict=True):
+            ranks.setdefault(name, []).append(float(rank))
+    return {name: float(np.mean(r)) for name, r in ranks.items()}
+
+
+def mean_rank_intervals(
+    values: Mapping[str, Mapping[str, Sequence[float]]],
+    directions: Mapping[str, str],
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap (``scipy.stats.bootstrap``, percentile) interval of each encoding's mean
+    rank, resampling the seeds of every cell independently.
+
+    ``values`` maps task → {encoding: scores over seeds}."""
+    cells = [
+        (task, name, np.asarray(v, float)) for task, by in values.items() for name, v in by.items()
+    ]
+    if not cells:
+        return {}
+    names = sorted({name for _, name, _ in cells})
+
+    def statistic(*samples: np.ndarray) -> np.ndarray:
+        means: dict[str, dict[str, float]] = {}
+        for (task, name, _), sample in zip(cells, samples, strict=True):
+            means.setdefault(task, {})[name] = float(np.mean(sample))
+        ranks = mean_ranks(means, directions)
+        return np.array([ranks[name] for name in names])
+
+    point = statistic(*(c[2] for c in cells))
+    if all(len(c[2]) < 2 or np.ptp(c[2]) == 0 for c in cells):
+        return {name: (float(p), float(p)) for name, p in zip(names, point, strict=True)}
+    result = stats.bootstrap(
+        tuple(c[2] for c in cells),
+        statistic,
+        n_resamples=RESAMPLES,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=False,
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return {
+        name: (float(lo), float(hi)) for name, lo, hi in zip(names, low, high, strict=True)
+    }
+
+
+def kendall_tau(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[float, float, int]:
+    """Kendall's τ (and its p-value) between two rankings of the encodings both hold, given
+    as {encoding: rank}; returns (τ, p, number of encodings compared)."""
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return math.nan, math.nan, len(common)
+    result = stats.kendalltau([a[n] for n in common], [b[n] for n in common])
+    return float(result.statistic), float(result.pvalue), len(common)
