@@ -21,16 +21,16 @@ from lightning.pytorch.callbacks import Callback
 from optuna.trial import TrialState
 from torch import Tensor
 
-from pebench.benchmark import worker as worker_module
 from pebench.benchmark.cli import main
 from pebench.benchmark.spec import run_spec_from_dict
-from pebench.benchmark.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
-from pebench.benchmark.studies import ERROR_ATTR
-from pebench.benchmark.sweep import claim_output_dir, create_studies, open_sweep, run_sweep
-from pebench.benchmark.sweep_config import load_sweep
-from pebench.benchmark.tracking import Tracker
+from pebench.benchmark.sweep import worker as worker_module
+from pebench.benchmark.sweep.config import load_sweep
+from pebench.benchmark.sweep.run import claim_output_dir, create_studies, open_sweep, run_sweep
+from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
+from pebench.benchmark.sweep.studies import ERROR_ATTR
+from pebench.benchmark.sweep.tracking import Tracker
+from pebench.benchmark.sweep.worker import Worker
 from pebench.benchmark.train import train
-from pebench.benchmark.worker import Worker
 from pebench.encodings.base import PositionalEncoding
 from pebench.errors import PebenchError
 from tests import postgres_server
@@ -302,7 +302,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 
 
 def _silent_worker_trial_is_requeued(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pebench.benchmark import storage as storage_module
+    from pebench.benchmark.sweep import storage as storage_module
 
     monkeypatch.setattr(storage_module, "GRACE_S", 1)
     storage = SweepStorage(url)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pebench.benchmark.leaderboard import Cell, Entry, rows, task_columns
+from pebench.benchmark.sweep.leaderboard import Cell, Entry, rows, task_columns
 
 
 def plan(metric: str) -> SimpleNamespace:
@@ -49,7 +49,7 @@ def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -
 
 
 def many_tasks() -> tuple[list, list]:
-    from pebench.benchmark.leaderboard import Column, _rank
+    from pebench.benchmark.sweep.leaderboard import Column, _rank
 
     columns = [
         Column(f"task_number_{i}", "OOD", "summary", "ood_exact_match", "maximize", primary=True)
@@ -68,7 +68,7 @@ def many_tasks() -> tuple[list, list]:
 def test_terminal_leaderboard_fits_80_columns_without_cutting_names() -> None:
     from rich.console import Console
 
-    from pebench.benchmark.leaderboard import terminal_tables
+    from pebench.benchmark.sweep.leaderboard import terminal_tables
 
     columns, entries = many_tasks()
     tables = terminal_tables("pebench leaderboard: wide", columns, entries, width=80)
@@ -87,7 +87,7 @@ def test_terminal_leaderboard_fits_80_columns_without_cutting_names() -> None:
 
 
 def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path) -> None:
-    from pebench.benchmark.leaderboard import write_files
+    from pebench.benchmark.sweep.leaderboard import write_files
 
     columns, entries = many_tasks()
     header, body = rows(columns, entries)

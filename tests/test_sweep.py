@@ -18,13 +18,13 @@ import yaml
 from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.leaderboard import HEADERS_AFTER
-from pebench.benchmark.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
-from pebench.benchmark.studies import plans
-from pebench.benchmark.sweep import create_studies, run_sweep
-from pebench.benchmark.sweep_config import load_sweep, parse_sweep
-from pebench.benchmark.tracking import Tracker
-from pebench.benchmark.worker import Worker
+from pebench.benchmark.sweep.config import load_sweep, parse_sweep
+from pebench.benchmark.sweep.leaderboard import HEADERS_AFTER
+from pebench.benchmark.sweep.run import create_studies, run_sweep
+from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
+from pebench.benchmark.sweep.studies import plans
+from pebench.benchmark.sweep.tracking import Tracker
+from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
 from tests import postgres_server
 from tests.wandb_records import read_runs

@@ -162,7 +162,7 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         raise PebenchError(
             f"sweep file {cfg.config} does not exist; see configs/sweeps/ for presets"
         )
-    from pebench.benchmark.sweep import run_sweep
+    from pebench.benchmark.sweep.run import run_sweep
 
     run_sweep(
         cfg.config,
@@ -186,7 +186,7 @@ def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     _wandb_option(parser)
     cfg = _parse_simple(parser, argv)
     out = Path(cfg.output_dir) if cfg.output_dir else None
-    from pebench.benchmark.sweep import run_worker
+    from pebench.benchmark.sweep.run import run_worker
 
     run_worker(cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console)
     return []
@@ -211,10 +211,10 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     if cfg.storage is None and cfg.output_dir is None:
         raise PebenchError("give the sweep's --output-dir (or its --storage URL)")
     from pebench.benchmark.bench import tokens_per_second
-    from pebench.benchmark.leaderboard import publish
-    from pebench.benchmark.storage import JOURNAL_FILE, SweepStorage
-    from pebench.benchmark.sweep import open_sweep
-    from pebench.benchmark.tracking import Tracker, resolve_mode
+    from pebench.benchmark.sweep.leaderboard import publish
+    from pebench.benchmark.sweep.run import open_sweep
+    from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
+    from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 
     bench_tokens = tokens_per_second(Path(cfg.bench)) if cfg.bench else None
     if cfg.storage is None and not (Path(cfg.output_dir) / JOURNAL_FILE).is_file():

@@ -24,12 +24,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from pebench.benchmark.pruning import StepPruningCallback
 from pebench.benchmark.spec import run_spec_from_dict
-from pebench.benchmark.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
-from pebench.benchmark.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
-from pebench.benchmark.sweep_config import SweepConfig
-from pebench.benchmark.tracking import Tracker
+from pebench.benchmark.sweep.config import SweepConfig
+from pebench.benchmark.sweep.pruning import StepPruningCallback
+from pebench.benchmark.sweep.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
+from pebench.benchmark.sweep.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
+from pebench.benchmark.sweep.tracking import Tracker
 from pebench.errors import DivergedError, PebenchError
 
 #: seconds between looks at the storage while other workers finish the last trials

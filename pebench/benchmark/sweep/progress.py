@@ -22,9 +22,9 @@ from rich.progress import (
     TaskID as ProgressRow,
 )
 
-from pebench.benchmark.storage import SweepStorage
-from pebench.benchmark.studies import finished, plans
-from pebench.benchmark.sweep_config import SweepConfig
+from pebench.benchmark.sweep.config import SweepConfig
+from pebench.benchmark.sweep.storage import SweepStorage
+from pebench.benchmark.sweep.studies import finished, plans
 
 REFRESH_S = 2.0
 

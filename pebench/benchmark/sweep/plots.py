@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pebench.benchmark.report import LENGTH_METRICS  # noqa: E402
-from pebench.benchmark.studies import StudyPlan  # noqa: E402
+from pebench.benchmark.sweep.studies import StudyPlan  # noqa: E402
 
 
 def _length_key(key: str) -> float:

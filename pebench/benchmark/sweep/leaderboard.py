@@ -22,15 +22,15 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
-from pebench.benchmark.significance import (
+from pebench.benchmark.sweep.significance import (
     kendall_tau,
     mean_rank_intervals,
     mean_ranks,
     t_interval,
     tied_with_best,
 )
-from pebench.benchmark.studies import StudyPlan, plans
-from pebench.benchmark.tracking import Tracker
+from pebench.benchmark.sweep.studies import StudyPlan, plans
+from pebench.benchmark.sweep.tracking import Tracker
 
 #: relative parameter difference from the ``none`` baseline that is flagged (Long Range
 #: Arena's rule for apples-to-apples comparisons)
@@ -437,7 +437,7 @@ def publish(
     the sweep's own runs for the encodings it holds: one controlled measurement instead of
     runs that shared a machine with other workers.
     """
-    from pebench.benchmark.plots import plot_grids, plot_lengths, plot_throughput
+    from pebench.benchmark.sweep.plots import plot_grids, plot_lengths, plot_throughput
 
     console = console or Console()
     root, sweep = Path(handle.output_dir), handle.sweep

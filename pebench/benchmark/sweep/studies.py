@@ -17,7 +17,7 @@ import optuna
 
 from pebench import tasks
 from pebench.benchmark.spec import run_spec_from_dict
-from pebench.benchmark.sweep_config import SweepConfig, TaskEntry
+from pebench.benchmark.sweep.config import SweepConfig, TaskEntry
 from pebench.encodings.base import ModelDims
 from pebench.errors import PebenchError
 

@@ -21,11 +21,11 @@ import optuna
 import yaml
 from rich.console import Console
 
-from pebench.benchmark.progress import SweepProgress
-from pebench.benchmark.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
-from pebench.benchmark.studies import plans
-from pebench.benchmark.sweep_config import SweepConfig, load_sweep, parse_sweep
-from pebench.benchmark.tracking import Tracker, resolve_mode
+from pebench.benchmark.sweep.config import SweepConfig, load_sweep, parse_sweep
+from pebench.benchmark.sweep.progress import SweepProgress
+from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
+from pebench.benchmark.sweep.studies import plans
+from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 from pebench.errors import PebenchError
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
@@ -164,12 +164,12 @@ def run_sweep(
     progress = SweepProgress(storage.url, sweep, console, poll=not in_process)
     with progress:
         if in_process:
-            from pebench.benchmark.worker import Worker
+            from pebench.benchmark.sweep.worker import Worker
 
             Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended).run()
         else:
             _run_processes(storage, sweep, root, mode, gpu_ids, n_workers)
-    from pebench.benchmark.leaderboard import publish
+    from pebench.benchmark.sweep.leaderboard import publish
 
     publish(SweepHandle(sweep, storage, root), tracker, console)
     return root
@@ -238,7 +238,7 @@ def run_worker(
     tracker = Tracker(mode, handle.output_dir, handle.sweep.wandb_project)
     if note:
         console.print(f"{note}; {tracker.sync_hint()}")
-    from pebench.benchmark.worker import Worker
+    from pebench.benchmark.sweep.worker import Worker
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
