@@ -25,6 +25,15 @@ Batch = Mapping[str, Tensor]
 Model = Callable[..., Tensor]
 
 
+def seeded_generator(*keys: int) -> torch.Generator:
+    """A generator seeded from integer keys, e.g. (seed, split, step): data drawn from it
+    depends on those keys only, so runs are reproducible and resume mid-stream."""
+    seed = 0
+    for key in keys:
+        seed = (seed * 1_000_003 + key) % (2**63 - 1)
+    return torch.Generator().manual_seed(seed)
+
+
 @torch.no_grad()
 def greedy(model: Model, prefix: Tensor, steps: int) -> Tensor:
     """``steps`` tokens greedily decoded after ``prefix`` (batch, n): the model's own

@@ -22,18 +22,11 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchmetrics import Metric
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy
+from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy, seeded_generator
 
 PAD, KEY, QUERY = 0, 1, 2
 FIRST_DIGIT, DIGITS = 3, 10
 IGNORE = -100
-
-
-def _generator(*keys: int) -> torch.Generator:
-    seed = 0
-    for key in keys:
-        seed = (seed * 1_000_003 + key) % (2**63 - 1)
-    return torch.Generator().manual_seed(seed)
 
 
 class PasskeyGrid(Metric):
@@ -66,7 +59,7 @@ class _TrainStream(IterableDataset):
         lo, hi = self.task.train_lengths
         step = self.start
         while True:
-            gen = _generator(self.seed, 0, step)
+            gen = seeded_generator(self.seed, 0, step)
             n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
             depths = torch.rand(self.batch_size, generator=gen)
             yield self.task.make_batch(self.task.sample(self.batch_size, n, depths, gen))
@@ -88,7 +81,7 @@ class PasskeyDataModule(LightningDataModule):
         batches = []
         for n in self.task.eval_lengths:
             for j, depth in enumerate(self.task.depths):
-                gen = _generator(self.seed, 1, n, j)
+                gen = seeded_generator(self.seed, 1, n, j)
                 depths = torch.full((self.task.eval_samples,), depth)
                 batch = self.task.make_batch(
                     self.task.sample(self.task.eval_samples, n, depths, gen)

@@ -26,20 +26,13 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy
+from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy, seeded_generator
 from pebench.tasks.metrics import LengthAccuracy
 
 PAD, SEP, TAPE = 0, 1, 2
 FIRST_SYMBOL = 3
 IGNORE = -100
 Formulation = Literal["decoder", "encoder"]
-
-
-def _seeded(*keys: int) -> torch.Generator:
-    seed = 0
-    for key in keys:
-        seed = (seed * 1_000_003 + key) % (2**63 - 1)
-    return torch.Generator().manual_seed(seed)
 
 
 class _TrainStream(IterableDataset):
@@ -50,7 +43,7 @@ class _TrainStream(IterableDataset):
         lo, hi = self.task.train_lengths
         step = self.start
         while True:
-            gen = _seeded(self.seed, 0, step)
+            gen = seeded_generator(self.seed, 0, step)
             n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
             yield self.task.make_batch(self.task.sample_inputs(self.batch_size, n, gen))
             step += 1
@@ -75,7 +68,7 @@ class SequenceDataModule(LightningDataModule):
             self._eval = []
             lo, hi = self.task.eval_lengths
             for n in range(lo, hi + 1):
-                gen = _seeded(self.seed, 1, n)
+                gen = seeded_generator(self.seed, 1, n)
                 x = self.task.sample_inputs(self.task.eval_samples, n, gen)
                 for chunk in x.split(self.batch_size):
                     self._eval.append(self.task.make_batch(chunk))

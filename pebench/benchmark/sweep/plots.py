@@ -24,6 +24,12 @@ def _length_key(key: str) -> float:
     return float(match.group()) if match else 0.0
 
 
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.fmean(present) if present else None
@@ -73,10 +79,7 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
                    ylim=(0, 1.02))
         ax.legend(fontsize="small")
         fig.tight_layout()
-        path = root / f"plot_length_{task}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, root / f"plot_length_{task}.png"))
     return paths
 
 
@@ -109,10 +112,7 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
             ax.set(title=label, xlabel="length", ylabel="key depth")
         fig.colorbar(image, ax=axes, shrink=0.8, label="exact key recall")
         fig.suptitle(task)
-        path = root / f"plot_grid_{task}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_save(fig, root / f"plot_grid_{task}.png"))
     return paths
 
 
