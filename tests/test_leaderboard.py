@@ -101,14 +101,11 @@ def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path)
     assert cell["tied_with_best"] and cell["seeds"] == [1, 2, 3] and len(cell["ci95"]) == 2
 
 
-def test_committed_results_regenerate_byte_identical_tables(tmp_path) -> None:
-    """The leaderboard of a committed results directory is rebuilt from its journal, run
-    metrics and configs alone."""
+def committed_copy(tmp_path):
+    """A copy of results/recent-encodings with only its git-tracked files."""
     import shutil
     import subprocess
     from pathlib import Path
-
-    from pebench.benchmark.cli import main
 
     source = Path(__file__).parents[1] / "results" / "recent-encodings"
     tracked = subprocess.run(
@@ -120,8 +117,32 @@ def test_committed_results_regenerate_byte_identical_tables(tmp_path) -> None:
     for name in tracked:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / name, copy / name)
+    return source, copy
+
+
+def test_committed_results_regenerate_byte_identical_tables(tmp_path) -> None:
+    """The leaderboard of a committed results directory is rebuilt from its journal, run
+    metrics and configs alone."""
+    from pebench.benchmark.cli import main
+
+    source, copy = committed_copy(tmp_path)
     for name in ("leaderboard.md", "leaderboard.csv"):
         (copy / name).unlink()
     assert main(["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]) == 0
     for name in ("leaderboard.md", "leaderboard.csv"):
         assert (copy / name).read_bytes() == (source / name).read_bytes()
+
+
+def test_missing_and_unreadable_results_are_reported_not_fatal(tmp_path, capsys) -> None:
+    from pebench.benchmark.cli import main
+
+    _, copy = committed_copy(tmp_path)
+    (copy / "final/copy/fox/seed-1/metrics.json").unlink()
+    (copy / "final/copy/rope/seed-2/metrics.json").write_text("{not json")
+    assert main(["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "run final/copy/fox/seed-1 (recent-encodings/copy/fox/final) has a missing" in out
+    assert "final/copy/rope/seed-2 (recent-encodings/copy/rope/final) has a unreadable" in out
+    md = (copy / "leaderboard.md").read_text()
+    fox = next(line for line in md.splitlines() if line.startswith("| fox |"))
+    assert "(1/2)" in fox and "Missing result:" in md

@@ -62,6 +62,8 @@ class Cell:
     seeds: list[int] = field(default_factory=list)
     #: not significantly different from the column's best (paired, Holm-corrected)
     tied_with_best: bool = False
+    #: seeds the sweep asked for; fewer results are shown as (n/expected)
+    expected: int | None = None
 
     @property
     def mean(self) -> float | None:
@@ -83,9 +85,11 @@ class Cell:
         low, high = self.interval
         half = (high - low) / 2
         mark = "*" if self.tied_with_best else ""
+        short = self.expected is not None and len(self.values) < self.expected
+        count = f" ({len(self.values)}/{self.expected})" if short else ""
         if compact:
-            return f"{self.mean:.2f}±{half:.2f}{mark}"
-        return f"{self.mean:.3f} ± {half:.3f}{' ' + mark if mark else ''}"
+            return f"{self.mean:.2f}±{half:.2f}{count}{mark}"
+        return f"{self.mean:.3f} ± {half:.3f}{count}{' ' + mark if mark else ''}"
 
 
 @dataclass
@@ -113,14 +117,24 @@ class Entry:
         )
 
 
-def final_runs(plan: StudyPlan, storage: Any, root: Path) -> list[dict[str, Any]]:
-    """metrics.json of each finished final run of ``plan``."""
+def final_runs(
+    plan: StudyPlan, storage: Any, root: Path, problems: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """metrics.json of each finished final run of ``plan``; a finished run whose file is
+    missing or unreadable is left out and described in ``problems``."""
     study = optuna.load_study(study_name=plan.final_name, storage=storage)
     runs = []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         path = root / trial.user_attrs["output_dir"] / "metrics.json"
-        if path.is_file():
+        try:
             runs.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            reason = "missing" if isinstance(exc, FileNotFoundError) else "unreadable"
+            if problems is not None:
+                problems.append(
+                    f"finished run {trial.user_attrs['output_dir']} ({plan.final_name}) has a "
+                    f"{reason} metrics.json; its cell averages the other seeds"
+                )
     return runs
 
 
@@ -157,14 +171,15 @@ def _value(run: dict[str, Any], column: Column) -> float | None:
 
 
 def build(
-    sweep_plans: list[StudyPlan], storage: Any, root: Path
+    sweep_plans: list[StudyPlan], storage: Any, root: Path, problems: list[str] | None = None
 ) -> tuple[list[Column], list[Entry]]:
-    """Collect the leaderboard's columns and one entry per encoding, sorted by mean rank."""
+    """Collect the leaderboard's columns and one entry per encoding, sorted by mean rank;
+    finished runs without readable results are reported in ``problems``."""
     columns: list[Column] = []
     entries: dict[str, Entry] = {}
     for plan in sweep_plans:
         entry = entries.setdefault(plan.encoding_label, Entry(plan.encoding_label))
-        runs = final_runs(plan, storage, root)
+        runs = final_runs(plan, storage, root, problems)
         entry.runs[plan.task.name] = runs
         search = optuna.load_study(study_name=plan.name, storage=storage)
         states = Counter(t.state.name.lower() for t in search.get_trials(deepcopy=False))
@@ -174,7 +189,9 @@ def build(
                 columns.append(column)
             scored = [(r.get("seed", i), _value(r, column)) for i, r in enumerate(runs)]
             scored = [(seed, v) for seed, v in scored if v is not None]
-            entry.cells[column.header] = Cell([v for _, v in scored], [s for s, _ in scored])
+            entry.cells[column.header] = Cell(
+                [v for _, v in scored], [s for s, _ in scored], expected=len(plan.sweep.seeds)
+            )
         if runs:
             entry.parameters[plan.task.name] = int(runs[0]["parameters"])
             entry.tokens_per_s += [float(r["tokens_per_s"]) for r in runs]
@@ -443,7 +460,8 @@ def publish(
     root, sweep = Path(handle.output_dir), handle.sweep
     root.mkdir(parents=True, exist_ok=True)
     sweep_plans = plans(sweep)
-    columns, entries = build(sweep_plans, handle.storage.optuna, root)
+    problems: list[str] = []
+    columns, entries = build(sweep_plans, handle.storage.optuna, root, problems)
     for entry in entries:
         if bench_tokens_per_s and entry.encoding in bench_tokens_per_s:
             entry.tokens_per_s = [bench_tokens_per_s[entry.encoding]]
@@ -454,6 +472,9 @@ def publish(
         + plot_throughput(columns, entries, root)
     )
     notes = budget_notes(columns, entries, budget_of, str(budget_of.parent)) if budget_of else []
+    for problem in problems:
+        console.print(f"[yellow]warning:[/yellow] {problem}")
+    notes += [f"Missing result: {p}" for p in problems]
     header, body = rows(columns, entries)
     paths = write_files(root, title, (header, body), entries, columns, notes)
     for table in terminal_tables(title, columns, entries, min(console.width, 100)):

@@ -106,19 +106,24 @@ def mean_rank_intervals(
     if not cells:
         return {}
     names = sorted({name for _, name, _ in cells})
+    # scipy resamples samples of two or more values; a one-seed cell stays as it is
+    varying = [i for i, c in enumerate(cells) if len(c[2]) >= 2 and np.ptp(c[2]) > 0]
 
     def statistic(*samples: np.ndarray) -> np.ndarray:
+        current = [c[2] for c in cells]
+        for i, sample in zip(varying, samples, strict=True):
+            current[i] = sample
         means: dict[str, dict[str, float]] = {}
-        for (task, name, _), sample in zip(cells, samples, strict=True):
+        for (task, name, _), sample in zip(cells, current, strict=True):
             means.setdefault(task, {})[name] = float(np.mean(sample))
         ranks = mean_ranks(means, directions)
         return np.array([ranks[name] for name in names])
 
-    point = statistic(*(c[2] for c in cells))
-    if all(len(c[2]) < 2 or np.ptp(c[2]) == 0 for c in cells):
+    if not varying:
+        point = statistic()
         return {name: (float(p), float(p)) for name, p in zip(names, point, strict=True)}
     result = stats.bootstrap(
-        tuple(c[2] for c in cells),
+        tuple(cells[i][2] for i in varying),
         statistic,
         n_resamples=RESAMPLES,
         confidence_level=confidence,
