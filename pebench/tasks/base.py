@@ -34,6 +34,12 @@ def seeded_generator(*keys: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def position_limit(model: Model) -> int | None:
+    """The longest sequence ``model``'s encoding can represent (a learned table's size), or
+    None when every length is defined; tasks report longer lengths as not applicable."""
+    return getattr(getattr(model, "encoding", None), "max_positions", None)
+
+
 @torch.no_grad()
 def greedy(model: Model, prefix: Tensor, steps: int) -> Tensor:
     """``steps`` tokens greedily decoded after ``prefix`` (batch, n): the model's own

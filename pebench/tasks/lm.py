@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead
+from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit
 from pebench.tasks.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
 from pebench.tasks.metrics import ContextLoss
 from pebench.tasks.text import default_data_dir
@@ -222,7 +222,7 @@ class LanguageModelling(Task):
     @torch.no_grad()
     def evaluate(self, model: Model, batch: Batch, metric: ContextLoss) -> None:
         length, inputs, targets = int(batch["length"]), batch["inputs"], batch["targets"]
-        limit = getattr(getattr(model, "encoding", None), "max_positions", None)
+        limit = position_limit(model)
         if limit is not None and inputs.shape[1] > limit:
             metric.mark_not_applicable(length)  # e.g. a learned table shorter than the window
             return

@@ -22,7 +22,15 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchmetrics import Metric
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy, seeded_generator
+from pebench.tasks.base import (
+    Batch,
+    Model,
+    Task,
+    TokenHead,
+    greedy,
+    position_limit,
+    seeded_generator,
+)
 
 PAD, KEY, QUERY = 0, 1, 2
 FIRST_DIGIT, DIGITS = 3, 10
@@ -187,7 +195,7 @@ class Passkey(Task):
     @torch.no_grad()
     def evaluate(self, model: Model, batch: Batch, metric: PasskeyGrid) -> None:
         haystack = batch["haystack"]
-        limit = getattr(getattr(model, "encoding", None), "max_positions", None)
+        limit = position_limit(model)
         if limit is not None and haystack.shape[1] + self.key_length > limit:
             return  # the cell stays unevaluated: not applicable (e.g. a short learned table)
         query = haystack.new_full((haystack.shape[0], 1), QUERY)
