@@ -101,7 +101,9 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
             continue
         cols = min(4, len(grids))
         rows = (len(grids) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+        fig, axes = plt.subplots(
+            rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False, layout="constrained"
+        )
         for ax in axes.flat[len(grids) :]:
             ax.axis("off")
         for ax, (label, grid, mean) in zip(axes.flat, grids, strict=False):
