@@ -19,6 +19,9 @@ from pebench.errors import PebenchError
 from pebench.positions import plain_positions, randomized_positions
 
 AttentionBackend = Literal["auto", "sdpa", "flex"]
+FLEX_ON_CPU = (
+    "FlexAttention has no backward on CPU; train with --model.attention sdpa (or auto) on CPU"
+)
 
 #: cached static masks kept per model (one per sequence length seen, e.g. per eval length)
 MASK_CACHE_SIZE = 256
@@ -170,10 +173,7 @@ class Transformer(nn.Module):
         standard = type(self.encoding).attend is PositionalEncoding.attend
         if self.attention_backend == "flex":
             if device.type == "cpu" and torch.is_grad_enabled():
-                raise PebenchError(
-                    "FlexAttention has no backward on CPU; train with --model.attention sdpa "
-                    "(or auto) on CPU"
-                )
+                raise PebenchError(FLEX_ON_CPU)
             return True
         return self.attention_backend == "auto" and standard and device.type == "cuda"
 

@@ -80,3 +80,20 @@ def test_auto_uses_sdpa_on_cpu() -> None:
     model = Transformer(VOCAB, dims, encodings.get("t5")(dims))
     assert model.attention_backend == "auto" and not model.uses_flex(torch.device("cpu"))
     assert model.uses_flex(torch.device("cuda"))  # decided by device type, no GPU needed
+
+
+def test_training_with_flex_on_cpu_is_refused_before_writing(tmp_path) -> None:
+    from pebench import tasks
+    from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
+    from pebench.benchmark.train import train
+
+    spec = RunSpec(
+        task=tasks.get("copy")(train_lengths=(1, 3), eval_lengths=(1, 4)),
+        encoding=encodings.get("alibi"),
+        model=ModelConfig(d_model=16, num_layers=1, num_heads=2, attention="flex"),
+        train=TrainConfig(progress=False, accelerator="cpu", batch_size=4, max_steps=1),
+        output_dir=tmp_path / "run",
+    )
+    with pytest.raises(PebenchError, match="no backward on CPU"):
+        train(spec)
+    assert not (tmp_path / "run").exists()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pebench.backbone import AttentionBackend
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.tasks.base import Task
 
@@ -28,7 +29,7 @@ class ModelConfig:
     #: also randomize positions at evaluation (else evaluation uses 0..n−1)
     randomize_eval: bool = False
     #: kernel for score biases: auto (FlexAttention on CUDA, SDPA on CPU), sdpa, or flex
-    attention: str = "auto"
+    attention: AttentionBackend = "auto"
 
 
 @dataclass

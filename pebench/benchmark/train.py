@@ -21,6 +21,7 @@ from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
 
+from pebench.backbone import FLEX_ON_CPU
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
 from pebench.errors import PebenchError
@@ -102,6 +103,9 @@ def train(
     torch.set_flush_denormal(True)
     seed_everything(spec.seed, workers=True, verbose=False)
     module = PEModule(spec.task, spec.encoding, spec.model, spec.optim)
+    on_cpu = spec.train.accelerator == "cpu" or not torch.cuda.is_available()
+    if spec.model.attention == "flex" and on_cpu:
+        raise PebenchError(FLEX_ON_CPU)  # before anything is written
     datamodule = spec.task.datamodule(spec.train.batch_size, spec.seed)
     checkpoint = output_dir / "checkpoints" / "last.ckpt"
     if spec.resume:
