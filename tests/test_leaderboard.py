@@ -146,3 +146,23 @@ def test_missing_and_unreadable_results_are_reported_not_fatal(tmp_path, capsys)
     md = (copy / "leaderboard.md").read_text()
     fox = next(line for line in md.splitlines() if line.startswith("| fox |"))
     assert "(1/2)" in fox and "Missing result:" in md
+
+
+def test_run_length_table_names_its_split_and_dashes_empty_buckets() -> None:
+    from rich.console import Console
+
+    from pebench.benchmark.report import length_table
+
+    run = {
+        "encoding": "rope",
+        "per_length": {
+            "1-5": {"accuracy": 0.8, "support": 10},
+            "6-10": {"accuracy": 0.0, "support": 0},
+        },
+    }
+    console = Console(width=80, record=True, color_system=None)
+    console.print(length_table([run]))
+    text = console.export_text()
+    assert "validation accuracy by input length" in " ".join(text.split())
+    assert "0.800" in text and "0.000" not in text
+    assert any(line.strip("│ ").startswith("6-10") and "–" in line for line in text.splitlines())

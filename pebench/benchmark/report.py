@@ -101,7 +101,7 @@ def length_table(runs: Sequence[dict[str, Any]], train_max: int | None = None) -
     metric = next((m for m in LENGTH_METRICS if m in sample), None)
     if metric is None:
         return None
-    table = Table(title=f"{metric.replace('_', ' ')} by input length")
+    table = Table(title=f"validation {metric.replace('_', ' ')} by input length")
     table.add_column("length", justify="right", style="bold", no_wrap=True)
     for run in runs:
         table.add_column(run["encoding"], justify="right")
@@ -110,7 +110,8 @@ def length_table(runs: Sequence[dict[str, Any]], train_max: int | None = None) -
         cells = []
         for run in runs:
             values = run.get("per_length", {}).get(key)
-            cells.append(_cell(metric, values[metric]) if values else "–")
+            empty = not values or values.get("support", values.get("count")) == 0
+            cells.append("–" if empty else _cell(metric, values[metric]))
         table.add_row(f"{key} (OOD)" if ood else key, *cells, end_section=key == str(train_max))
     return table
 
