@@ -31,6 +31,7 @@ from pebench.benchmark.sweep.significance import (
 )
 from pebench.benchmark.sweep.studies import StudyPlan, plans
 from pebench.benchmark.sweep.tracking import Tracker
+from pebench.errors import PebenchError
 
 #: relative parameter difference from the ``none`` baseline that is flagged (Long Range
 #: Arena's rule for apples-to-apples comparisons)
@@ -52,6 +53,15 @@ class Column:
     @property
     def header(self) -> str:
         return f"{self.task} {self.label}"
+
+    def describe(self) -> dict[str, Any]:
+        """The column as recorded in leaderboard.json (read back by :func:`task_rankings`)."""
+        return {
+            "header": self.header,
+            "task": self.task,
+            "direction": self.direction,
+            "primary": self.primary,
+        }
 
 
 @dataclass
@@ -348,10 +358,7 @@ def write_files(
         }
         for e in entries
     ]
-    described = [
-        {"header": c.header, "task": c.task, "direction": c.direction, "primary": c.primary}
-        for c in columns or []
-    ]
+    described = [c.describe() for c in columns or []]
     document = {"title": title, "columns": described, "rows": data, "notes": extra_notes}
     paths["json"].write_text(json.dumps(document, indent=2) + "\n")
     return paths
@@ -376,8 +383,6 @@ def budget_notes(
 ) -> list[str]:
     """Kendall's τ per task between this leaderboard's ranking and the one in ``other``
     (a leaderboard.json, e.g. the same sweep at a quarter of the budget)."""
-    from pebench.errors import PebenchError
-
     try:
         theirs = json.loads(other.read_text())
         their_rankings = task_rankings(theirs["columns"], theirs["rows"])
@@ -386,10 +391,7 @@ def budget_notes(
             f"cannot read a leaderboard from {other} ({exc}); give the leaderboard.json of a "
             f"sweep written by this version of pebench"
         ) from None
-    ours = [
-        {"header": c.header, "task": c.task, "direction": c.direction, "primary": c.primary}
-        for c in columns
-    ]
+    ours = [c.describe() for c in columns]
     our_rows = [
         {"encoding": e.encoding, "metrics": {h: {"mean": c.mean} for h, c in e.cells.items()}}
         for e in entries
