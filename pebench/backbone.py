@@ -27,6 +27,14 @@ FLEX_ON_CPU = (
 MASK_CACHE_SIZE = 256
 
 
+def _additive_mask(bias: Tensor | None, blocked: Tensor, dtype: torch.dtype) -> AttentionMask:
+    """One additive float mask: the encoding's bias (if any), −inf where ``blocked``."""
+    additive = torch.zeros(blocked.shape, dtype=dtype, device=blocked.device)
+    if bias is not None:
+        additive = additive + bias.to(dtype)
+    return AttentionMask(additive.masked_fill(blocked, float("-inf")), False)
+
+
 class KVCache:
     """Keys and values of every layer for the tokens decoded so far, and their positions.
 
@@ -200,10 +208,7 @@ class Transformer(nn.Module):
             blocked = blocked | torch.ones_like(blocked).triu(1)
         if padding_mask is not None:
             blocked = blocked | padding_mask[:, None, None, :]
-        additive = torch.zeros(blocked.shape, dtype=dtype, device=positions.device)
-        if bias is not None:
-            additive = additive + bias.to(dtype)
-        mask = AttentionMask(additive.masked_fill(blocked, float("-inf")), False)
+        mask = _additive_mask(bias, blocked, dtype)
         if cacheable:
             if len(self._mask_cache) >= MASK_CACHE_SIZE:
                 self._mask_cache.clear()
@@ -217,13 +222,10 @@ class Transformer(nn.Module):
         bias = self.encoding.attention_bias(q_positions, k_positions)
         if n == 1 and bias is None:
             return AttentionMask(None, False)  # one query sees every key
-        future = torch.ones(n, total, dtype=torch.bool, device=q_positions.device).triu(
+        future = torch.ones(1, 1, n, total, dtype=torch.bool, device=q_positions.device).triu(
             total - n + 1
         )
-        additive = torch.zeros(1, 1, n, total, dtype=dtype, device=q_positions.device)
-        if bias is not None:
-            additive = additive + bias.to(dtype)
-        return AttentionMask(additive.masked_fill(future, float("-inf")), False)
+        return _additive_mask(bias, future, dtype)
 
     def supports_cache(self) -> bool:
         """Whether incremental decoding gives the same result as recomputing the prefix."""
