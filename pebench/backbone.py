@@ -19,6 +19,9 @@ from pebench.errors import PebenchError
 from pebench.positions import plain_positions, randomized_positions
 
 AttentionBackend = Literal["auto", "sdpa", "flex"]
+Activation = Literal["gelu", "relu"]
+Norm = Literal["layernorm", "rmsnorm"]
+ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
 FLEX_ON_CPU = (
     "FlexAttention has no backward on CPU; train with --model.attention sdpa (or auto) on CPU"
 )
@@ -63,11 +66,18 @@ class KVCache:
 class SelfAttention(nn.Module):
     """Multi-head self-attention that lets the encoding transform q/k or take over entirely."""
 
-    def __init__(self, dims: ModelDims, encoding: PositionalEncoding, layer: int, dropout: float):
+    def __init__(
+        self,
+        dims: ModelDims,
+        encoding: PositionalEncoding,
+        layer: int,
+        dropout: float,
+        bias: bool = True,
+    ):
         super().__init__()
         self.dims, self.encoding, self.layer = dims, encoding, layer
-        self.qkv = nn.Linear(dims.d_model, 3 * dims.d_model)
-        self.out = nn.Linear(dims.d_model, dims.d_model)
+        self.qkv = nn.Linear(dims.d_model, 3 * dims.d_model, bias=bias)
+        self.out = nn.Linear(dims.d_model, dims.d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(
@@ -82,25 +92,39 @@ class SelfAttention(nn.Module):
         return self.dropout(self.out(y.transpose(1, 2).reshape(b, t, -1)))
 
 
+def make_norm(kind: Norm, d_model: int, bias: bool = True) -> nn.Module:
+    """LayerNorm, or T5's RMS norm (Zhang & Sennrich 2019): x / rms(x) · g, no mean
+    subtraction and no bias, ε = 1e-6 as in T5."""
+    if kind == "rmsnorm":
+        return nn.RMSNorm(d_model, eps=1e-6)
+    if kind == "layernorm":
+        return nn.LayerNorm(d_model, bias=bias)
+    raise PebenchError(f"model norm must be 'layernorm' or 'rmsnorm', got {kind!r}")
+
+
 class Block(nn.Module):
-    """x ← x + Attn(LN(x)); x ← x + FFN(LN(x))."""
+    """x ← x + Attn(N(x)); x ← x + FFN(N(x)), N a LayerNorm or RMS norm; the FFN is
+    Linear(d_model → d_ff) · activation · Linear(d_ff → d_model)."""
 
     def __init__(
         self,
         dims: ModelDims,
         encoding: PositionalEncoding,
         layer: int,
-        ffn_mult: int,
+        d_ff: int,
         dropout: float,
+        activation: Activation = "gelu",
+        norm: Norm = "layernorm",
+        bias: bool = True,
     ):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dims.d_model)
-        self.attn = SelfAttention(dims, encoding, layer, dropout)
-        self.norm2 = nn.LayerNorm(dims.d_model)
+        self.norm1 = make_norm(norm, dims.d_model, bias)
+        self.attn = SelfAttention(dims, encoding, layer, dropout, bias)
+        self.norm2 = make_norm(norm, dims.d_model, bias)
         self.ffn = nn.Sequential(
-            nn.Linear(dims.d_model, ffn_mult * dims.d_model),
-            nn.GELU(),
-            nn.Linear(ffn_mult * dims.d_model, dims.d_model),
+            nn.Linear(dims.d_model, d_ff, bias=bias),
+            ACTIVATIONS[activation](),
+            nn.Linear(d_ff, dims.d_model, bias=bias),
             nn.Dropout(dropout),
         )
 
@@ -124,7 +148,7 @@ def check_dims(dims: ModelDims) -> None:
 
 
 class Transformer(nn.Module):
-    """Token embedding, positional encoding, pre-LN blocks and a final LayerNorm.
+    """Token embedding, positional encoding, pre-norm blocks and a final norm.
 
     ``forward`` returns hidden states; the task puts its own head on top. With
     ``randomized_positions = L`` the default positions are a sorted random subset of [0, L)
@@ -132,7 +156,9 @@ class Transformer(nn.Module):
     positions (Ruoss et al. 2023). ``attention`` picks the kernel for score biases: ``sdpa``
     (one additive mask), ``flex`` (FlexAttention: bias in a ``score_mod``, block masks), or
     ``auto`` = flex on CUDA for encodings that use the standard attention with a bias, SDPA
-    otherwise.
+    otherwise. ``d_ff`` (default ``ffn_mult × d_model``), ``activation``, ``norm`` and
+    ``bias`` (biases in every linear layer and LayerNorm) shape the blocks; ``relu``,
+    ``rmsnorm`` and ``bias=False`` give T5's layer (Raffel et al. 2020).
     """
 
     def __init__(
@@ -145,9 +171,20 @@ class Transformer(nn.Module):
         randomized_positions: int | None = None,
         randomize_eval: bool = False,
         attention: AttentionBackend = "auto",
+        d_ff: int | None = None,
+        activation: Activation = "gelu",
+        norm: Norm = "layernorm",
+        bias: bool = True,
     ) -> None:
         super().__init__()
         check_dims(dims)
+        if activation not in ACTIVATIONS:
+            raise PebenchError(
+                f"model activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
+            )
+        d_ff = ffn_mult * dims.d_model if d_ff is None else d_ff
+        if d_ff < 1:
+            raise PebenchError(f"model d_ff must be at least 1, got {d_ff}")
         if attention not in ("auto", "sdpa", "flex"):
             raise PebenchError(
                 f"model attention must be 'auto', 'sdpa' or 'flex', got {attention!r}"
@@ -171,9 +208,10 @@ class Transformer(nn.Module):
         self.encoding = encoding
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            Block(dims, encoding, layer, ffn_mult, dropout) for layer in range(dims.num_layers)
+            Block(dims, encoding, layer, d_ff, dropout, activation, norm, bias)
+            for layer in range(dims.num_layers)
         )
-        self.norm = nn.LayerNorm(dims.d_model)
+        self.norm = make_norm(norm, dims.d_model, bias)
         self._mask_cache: dict[tuple[int, torch.device, torch.dtype], AttentionMask] = {}
 
     def uses_flex(self, device: torch.device) -> bool:

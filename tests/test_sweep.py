@@ -234,7 +234,8 @@ def test_conditional_parameters_follow_their_encoding() -> None:
     ("change", "message"),
     [
         ({"trails": 3}, "unknown setting 'trails'"),
-        ({"trials": 0}, "trials must be at least 1"),
+        ({"trials": -1}, "trials must be at least 0"),
+        ({"trials": 0}, "trials is 0 (no search) but search_space is not empty"),
         ({"search_space": {"lr": {"low": 1, "high": 2}}}, "must be <section>.<setting>"),
         ({"search_space": {"optim.lr": {"low": 1e-3}}}, "give either low and high"),
         ({"train": {"max_steps": 4}}, "pruning needs intermediate validation"),

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from pebench.backbone import AttentionBackend
+from pebench.backbone import Activation, AttentionBackend, Norm
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.tasks.base import Task
 
 #: An encoding class (or a partial with its options bound) still waiting for model sizes.
+Schedule = Literal["cosine", "linear"]
 EncodingFactory = Callable[[ModelDims], PositionalEncoding]
 
 
@@ -23,6 +25,14 @@ class ModelConfig:
     num_layers: int = 2
     num_heads: int = 4
     ffn_mult: int = 4
+    #: feed-forward width; None = ffn_mult × d_model
+    d_ff: int | None = None
+    #: feed-forward activation (T5: relu)
+    activation: Activation = "gelu"
+    #: layer norm kind (T5: rmsnorm, no mean subtraction and no bias)
+    norm: Norm = "layernorm"
+    #: biases in the linear layers and LayerNorms (T5: false)
+    bias: bool = True
     dropout: float = 0.0
     #: train on a sorted random subset of positions in [0, N) (Ruoss et al. 2023); None = 0..n−1
     randomized_positions: int | None = None
@@ -34,7 +44,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW with linear warm-up then cosine decay to ``min_lr_ratio × lr``."""
+    """AdamW with linear warm-up then a cosine (or linear) decay to ``min_lr_ratio × lr``."""
 
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -43,6 +53,9 @@ class OptimConfig:
     grad_clip: float = 1.0
     #: AdamW's second-moment decay (nanoGPT's character-level configuration uses 0.99)
     beta2: float = 0.999
+    #: decay after warm-up: cosine, or linear (Hugging Face's linear/polynomial schedule
+    #: with min_lr_ratio 0)
+    schedule: Schedule = "cosine"
 
 
 @dataclass

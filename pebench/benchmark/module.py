@@ -36,6 +36,10 @@ class PEModule(LightningModule):
             model.randomized_positions,
             model.randomize_eval,
             model.attention,
+            d_ff=model.d_ff,
+            activation=model.activation,
+            norm=model.norm,
+            bias=model.bias,
         )
         self.head = task.build_head(model.d_model)
         self.metric = task.build_metric()
@@ -127,12 +131,14 @@ class PEModule(LightningModule):
         )
         total = max(1, self.trainer.max_steps)
         warmup, floor = self.optim.warmup_steps, self.optim.min_lr_ratio
+        linear = self.optim.schedule == "linear"
 
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+            shape = 1 - progress if linear else 0.5 * (1 + math.cos(math.pi * progress))
+            return floor + (1 - floor) * shape
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {

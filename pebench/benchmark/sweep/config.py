@@ -96,7 +96,8 @@ class SweepConfig:
     tasks: list[TaskEntry]
     #: encoding names, or ``{class_path: ..., init_args: {...}, label: ...}`` for variants
     encodings: list[Any]
-    #: trials per (task, encoding) study, pruned trials included
+    #: trials per (task, encoding) study, pruned trials included; 0 = no search (an empty
+    #: search space): the fixed configuration is trained once per seed
     trials: int = 8
     search_space: dict[str, Param] = field(default_factory=dict)
     pruner: PrunerConfig = field(default_factory=PrunerConfig)
@@ -134,8 +135,13 @@ def _check(config: SweepConfig) -> None:
         raise PebenchError(
             f"sweep name {config.name!r} must be letters, digits, '-', '_' or '.'; rename it"
         )
-    if config.trials < 1:
-        raise PebenchError(f"trials must be at least 1, got {config.trials}")
+    if config.trials < 0:
+        raise PebenchError(f"trials must be at least 0, got {config.trials}")
+    if config.trials == 0 and config.search_space:
+        raise PebenchError(
+            "trials is 0 (no search) but search_space is not empty; give trials >= 1 or "
+            "remove the search space"
+        )
     if not config.tasks or not config.encodings:
         raise PebenchError("a sweep needs at least one task and one encoding")
     if not config.seeds:

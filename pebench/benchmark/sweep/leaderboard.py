@@ -151,7 +151,15 @@ def final_runs(
 def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
     """The test metric when the task has a test split; ID and OOD for length tasks."""
     metric, direction, task = plan.metric, plan.direction, plan.task.name
-    if any("test" in run for run in runs):
+    tested = [run for run in runs if "test" in run]
+    if tested:
+        ood = "ood_" + metric.removeprefix("id_")
+        if metric.startswith("id_") and ood in tested[0]["test"].get("summary", {}):
+            # length tasks with held-out splits: ID on validation, OOD on the test lengths
+            return [
+                Column(task, "ID", "summary", metric, direction),
+                Column(task, "OOD", "test", ood, direction, primary=True),
+            ]
         return [Column(task, f"test {metric}", "test", metric, direction, primary=True)]
     context = runs[0].get("train_max_length") if runs else None
     if metric == "loss" and context and f"loss_{context}" in runs[0].get("summary", {}):

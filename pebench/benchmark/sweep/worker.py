@@ -112,7 +112,8 @@ class Worker:
         search = self.search[plan.name].get_trials(deepcopy=False)
         if any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in search):
             return None, True
-        if not any(t.state == TrialState.COMPLETE for t in search):
+        searched = self.sweep.trials > 0
+        if searched and not any(t.state == TrialState.COMPLETE for t in search):
             return None, False
         study = self.final[plan.name]
         self.storage.fail_stale(study)
@@ -123,11 +124,14 @@ class Worker:
         todo = [seed for seed in self.sweep.seeds if seed not in used]
         if not todo:
             return None, any(t.state == TrialState.RUNNING for t in trials)
-        best = self.search[plan.name].best_trial
         trial = study.ask()
         trial.set_user_attr("seed", todo[0])
-        trial.set_user_attr("params", best.params)
-        trial.set_user_attr("selected_trial", best.number)
+        if searched:
+            best = self.search[plan.name].best_trial
+            trial.set_user_attr("params", best.params)
+            trial.set_user_attr("selected_trial", best.number)
+        else:
+            trial.set_user_attr("params", {})
         return Work(plan, study, trial, final=True), True
 
     def _execute(self, work: Work) -> None:
