@@ -231,6 +231,39 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     return []
 
 
+def cmd_compare_reference(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    parser = _simple_parser(
+        "compare-reference",
+        "Compare a sweep's results with a study's released figures (table and overlay plots).",
+    )
+    parser.add_argument("spec", type=str, help="e.g. configs/references/kazemnejad2023.yaml")
+    parser.add_argument("results", type=str, help="the sweep's output directory")
+    parser.add_argument("--scale", type=str | None, default=None, help="default: the first")
+    cfg = _parse_simple(parser, argv)
+    from rich.table import Table
+
+    from pebench.benchmark.reference import write_comparison
+
+    rows, paths = write_comparison(cfg.spec, cfg.results, cfg.scale)
+    table = Table(title="pebench vs released (exact match)")
+    for name in ("task", "encoding", "ID rel", "ID ours", "OOD rel", "OOD ours", "agree"):
+        table.add_column(name, justify="left" if name in ("task", "encoding") else "right")
+
+    def cell(value: Any) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    for r in rows:
+        verdicts = (r["id_within"], r["ood_within"])
+        agree = "–" if None in verdicts else ("yes" if all(verdicts) else "[red]no[/red]")
+        table.add_row(
+            r["task"], r["encoding"], cell(r["released_id"]), cell(r["pebench_id"]),
+            cell(r["released_ood"]), cell(r["pebench_ood"]), agree,
+        )  # fmt: skip
+    console.print(table)
+    console.print("written: " + ", ".join(str(p) for p in paths))
+    return []
+
+
 def _bench_argv(argv: Sequence[str]) -> list[str]:
     """``--seq-len`` → ``--seq_len``, ``--layers``/``--heads`` short forms, and the names
     after ``--encodings`` gathered into one list."""
@@ -313,16 +346,19 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "worker": cmd_worker,
     "leaderboard": cmd_leaderboard,
+    "compare-reference": cmd_compare_reference,
     "bench": cmd_bench,
     "list": cmd_list,
 }
 USAGE = (
-    "usage: pebench {train,compare,sweep,worker,leaderboard,bench,list} [--help] [--debug] ...\n"
+    "usage: pebench {train,compare,sweep,worker,leaderboard,compare-reference,bench,list} "
+    "[--help] [--debug] ...\n"
     "  train        train one encoding on one task (pebench train --task copy --encoding rope)\n"
     "  compare      train several encodings with the same settings and print a comparison\n"
     "  sweep        Optuna sweep over tasks x encodings (pebench sweep configs/sweeps/quick.yaml)\n"
     "  worker       join a running sweep from another process or machine\n"
     "  leaderboard  write a sweep's leaderboard (md, csv, html, png)\n"
+    "  compare-reference  compare a sweep with a study's released figures\n"
     "  bench        time each encoding's training step and inference beside torch's Transformer\n"
     "  list         list the available encodings and tasks"
 )

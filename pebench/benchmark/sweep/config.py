@@ -203,7 +203,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
+        return build_config(tp, value, where)
     if origin in (Union, UnionType):
         if value is None and type(None) in args:
             return None
@@ -233,7 +233,9 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type, doc: Any, where: str) -> Any:
+def build_config(cls: type, doc: Any, where: str) -> Any:
+    """``doc`` (a YAML mapping) validated into the dataclass ``cls``: unknown and missing
+    settings and wrong types are one-line errors naming ``where``."""
     if not isinstance(doc, dict):
         raise PebenchError(f"{where}: expected a mapping of settings, got {doc!r}")
     hints = get_type_hints(cls)
@@ -257,7 +259,7 @@ def _build(cls: type, doc: Any, where: str) -> Any:
 
 def parse_sweep(doc: Any, source: str = "sweep") -> SweepConfig:
     """Validate a parsed YAML document into a :class:`SweepConfig`."""
-    config = _build(SweepConfig, doc, source)
+    config = build_config(SweepConfig, doc, source)
     _check(config)
     return config
 

@@ -35,6 +35,15 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
+def length_curve(run: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """A run's per-length results: validation, plus the test split's lengths that validation
+    does not cover (tasks whose test split holds the out-of-distribution lengths)."""
+    curve = dict(run.get("per_length") or {})
+    for key, values in (run.get("test", {}).get("per_length") or {}).items():
+        curve.setdefault(key, values)
+    return curve
+
+
 def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[Path]:
     """One PNG per task: mean per-length metric over final seeds, one line per encoding.
 
@@ -46,19 +55,16 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         metric, train_max = None, None
         for entry in entries:
-            runs = entry.runs.get(task, [])
-            if not runs or not runs[0].get("per_length"):
+            runs = [length_curve(r) for r in entry.runs.get(task, [])]
+            if not runs or not runs[0]:
                 continue
-            sample = next(iter(runs[0]["per_length"].values()))
+            sample = next(iter(runs[0].values()))
             metric = next((m for m in LENGTH_METRICS if m in sample), None)
             if metric is None:
                 continue
-            train_max = runs[0].get("train_max_length", train_max)
-            keys = sorted(runs[0]["per_length"], key=_length_key)
-            means = [
-                _mean([r["per_length"][k][metric] for r in runs if k in r["per_length"]])
-                for k in keys
-            ]
+            train_max = entry.runs[task][0].get("train_max_length", train_max)
+            keys = sorted(runs[0], key=_length_key)
+            means = [_mean([r[k][metric] for r in runs if k in r]) for k in keys]
             pairs = zip(keys, means, strict=True)
             points = [(_length_key(k), m) for k, m in pairs if m is not None]
             if points:
