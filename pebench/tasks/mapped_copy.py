@@ -1,5 +1,9 @@
-"""Copy through a fixed per-symbol mapping (the "copy with a mapping" variant compared by
-Kazemnejad et al. 2023)."""
+"""Copy through a fixed per-symbol mapping: a pebench task (copy plus a learned symbol map).
+
+It is not one of Kazemnejad et al. 2023's copy tasks: their repeat-and-change task (``rdc``)
+names the replacement symbol in the prompt and repeats one symbol; see ``cmc``, ``rsc``,
+``rdc`` and ``rsc2x`` for theirs.
+"""
 
 from __future__ import annotations
 
