@@ -67,33 +67,53 @@ def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_
             )
 
 
+def _create_marker(marker: Path, name: str) -> bool:
+    """Create ``marker`` holding ``name`` if it does not exist yet (atomic: one creator wins)."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(name + "\n")
+    return True
+
+
+def _marker_owner(marker: Path) -> str:
+    """The sweep named in ``marker``, waiting briefly for a creator still writing it."""
+    for _ in range(50):
+        owner = marker.read_text().strip()
+        if owner:
+            return owner
+        time.sleep(0.02)
+    return owner
+
+
 def claim_output_dir(root: Path, name: str) -> None:
     """Mark ``root`` as sweep ``name``'s directory, refusing one that belongs to another
-    sweep (or holds other files), so two sweeps never mix their results."""
+    sweep (or holds other files), so two sweeps never mix their results. The marker is
+    created exclusively, so of two sweeps started at once into one directory only one wins."""
     marker = root / SWEEP_MARKER
-    if marker.is_file():
-        owner = marker.read_text().strip()
-        if owner != name:
+    if not marker.is_file():
+        if root.exists() and not root.is_dir():
+            raise PebenchError(f"output path {root} exists and is not a directory; choose another")
+        journal = root / JOURNAL_FILE
+        adopt = journal.is_file() and name in optuna.get_all_study_names(
+            SweepStorage(str(journal)).optuna
+        )  # made before directories were marked: adopt only its own sweep
+        if not adopt and root.is_dir() and any(root.iterdir()):
             raise PebenchError(
-                f"{root} belongs to sweep {owner!r}, not {name!r}; choose another --output-dir "
-                f"(re-using a directory resumes the sweep that made it)"
+                f"{root} already holds files that are not sweep {name!r}'s; choose an empty or "
+                f"new --output-dir"
             )
-        return
-    if root.exists() and not root.is_dir():
-        raise PebenchError(f"output path {root} exists and is not a directory; choose another")
-    journal = root / JOURNAL_FILE
-    if journal.is_file():  # made before directories were marked: adopt only its own sweep
-        names = optuna.get_all_study_names(SweepStorage(str(journal)).optuna)
-        if name in names:
-            marker.write_text(name + "\n")
+        root.mkdir(parents=True, exist_ok=True)
+        if _create_marker(marker, name):
             return
-    if root.is_dir() and any(root.iterdir()):
+    owner = _marker_owner(marker)
+    if owner != name:
         raise PebenchError(
-            f"{root} already holds files that are not sweep {name!r}'s; choose an empty or new "
-            f"--output-dir"
+            f"{root} belongs to sweep {owner!r}, not {name!r}; choose another --output-dir "
+            f"(re-using a directory resumes the sweep that made it)"
         )
-    root.mkdir(parents=True, exist_ok=True)
-    marker.write_text(name + "\n")
 
 
 def open_sweep(storage: SweepStorage, name: str | None, output_dir: Path | None) -> SweepHandle:

@@ -15,8 +15,10 @@ take the last trial of a budget.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
+import sys
 import time
 import warnings
 import zlib
@@ -32,7 +34,7 @@ from optuna.storages import (
     RetryHeartbeatStaleTrialCallback,
     fail_stale_trials,
 )
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.trial import FrozenTrial, TrialState
 
 from pebench.errors import PebenchError
@@ -96,7 +98,12 @@ class SweepStorage:
                 path = path / JOURNAL_FILE
             path.parent.mkdir(parents=True, exist_ok=True)
             self.path = path
-            self.optuna = JournalStorage(JournalFileBackend(str(path)))
+            lock = JournalFileSymlinkLock(str(path))
+            if path.is_file():
+                note = check_journal(path, lock)
+                if note:
+                    print(f"pebench: {note}", file=sys.stderr)
+            self.optuna = JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
 
     def describe(self) -> str:
         return _redact(self.url) if self.kind == "postgresql" else str(self.path)
@@ -155,6 +162,43 @@ class SweepStorage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, trial)
+
+
+def check_journal(path: Path, lock: JournalFileSymlinkLock) -> str | None:
+    """Make a journal safe to append to, under Optuna's own journal lock.
+
+    A last line without its newline was cut short by a crash or a full disk mid-append and was
+    never acknowledged to anyone: it is cut off (else the next append would land on it and
+    make every later record unreadable); returns a note saying so. Any other line that is not
+    JSON is damage pebench cannot repair: a one-line error names the file and line.
+    """
+    lock.acquire()
+    try:
+        data = path.read_bytes()
+        cut = None
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            with open(path, "r+b") as handle:
+                handle.truncate(cut)
+                handle.flush()
+                os.fsync(handle.fileno())
+            data = data[:cut]
+    finally:
+        lock.release()
+    for number, line in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            json.loads(line)
+        except ValueError:
+            raise PebenchError(
+                f"{path}:{number}: damaged journal record (not JSON); restore the file from a "
+                f"copy (e.g. git), or delete that line to lose only the records it held"
+            ) from None
+    if cut is None:
+        return None
+    return (
+        f"{path}: cut off an unfinished last record (a crash or a full disk interrupted its "
+        f"write; it was never read); a trial it left running is re-queued as stale"
+    )
 
 
 def _alive(pid: int) -> bool:
