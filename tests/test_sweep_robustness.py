@@ -4,6 +4,9 @@ checks, resumed samplers."""
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -90,3 +93,98 @@ def test_two_sweeps_racing_for_one_directory_never_both_claim_it(tmp_path: Path)
         assert (root / SWEEP_MARKER).read_text().strip() == winners[0]
         loser = outcomes[{"sweep-a": "sweep-b", "sweep-b": "sweep-a"}[winners[0]]]
         assert "choose" in loser and "--output-dir" in loser
+
+
+def _wait_for_running(storage: SweepStorage, study: str, out: Path, count: int) -> list:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        running = [t for t in trials_of(storage.optuna, study) if t.state == TrialState.RUNNING]
+        started = [
+            t for t in running if (out / t.user_attrs.get("output_dir", "?") / "logs").exists()
+        ]
+        if len(started) >= count:
+            return started
+        time.sleep(0.2)
+    pytest.fail("the sweep never started its trials")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sigterm_to_a_sweep_stops_its_workers_and_requeues_their_trials(tmp_path: Path) -> None:
+    long_trial = {"max_steps": 100_000, "batch_size": 4, "progress": False, "accelerator": "cpu"}
+    path = write_sweep(
+        tmp_path,
+        encodings=["alibi"],
+        trials=2,
+        seeds=[1],
+        pruner={"type": "none"},
+        train=long_trial,
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pebench.benchmark.cli", "sweep", str(path)]
+    command += ["--output-dir", str(out), "--workers", "2", "--wandb", "disabled"]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / JOURNAL_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        storage = SweepStorage(str(out / JOURNAL_FILE))
+        running = _wait_for_running(storage, "tiny/copy/alibi", out, 2)
+        workers = _children(parent.pid)
+        assert len(workers) == 2
+        parent.send_signal(signal.SIGTERM)
+        _, err = parent.communicate(timeout=60)
+    finally:
+        parent.kill()
+    assert parent.returncode == 130
+    assert "re-run the same command to resume" in err.decode()
+    for pid in workers:  # the workers ended with their parent
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    search = trials_of(SweepStorage(str(out / JOURNAL_FILE)).optuna, "tiny/copy/alibi")
+    assert not [t for t in search if t.state == TrialState.RUNNING]
+    waiting = [t for t in search if t.state == TrialState.WAITING]
+    assert sorted(t.params["optim.lr"] for t in waiting) == sorted(
+        t.params["optim.lr"] for t in running
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_an_in_process_sweep_mid_trial_exits_130_and_requeues(
+    tmp_path: Path, signum: int
+) -> None:
+    long_trial = {"max_steps": 100_000, "batch_size": 4, "progress": False, "accelerator": "cpu"}
+    path = write_sweep(
+        tmp_path,
+        encodings=["alibi"],
+        trials=2,
+        seeds=[1],
+        pruner={"type": "none"},
+        train=long_trial,
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pebench.benchmark.cli", "sweep", str(path)]
+    command += ["--output-dir", str(out), "--wandb", "disabled"]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / JOURNAL_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        running = _wait_for_running(
+            SweepStorage(str(out / JOURNAL_FILE)), "tiny/copy/alibi", out, 1
+        )
+        time.sleep(1.0)  # well inside training
+        parent.send_signal(signum)
+        _, err = parent.communicate(timeout=60)
+    finally:
+        parent.kill()
+    assert parent.returncode == 130, err.decode()
+    assert "re-run the same command to resume" in err.decode()
+    search = trials_of(SweepStorage(str(out / JOURNAL_FILE)).optuna, "tiny/copy/alibi")
+    assert [t.state for t in search] == [TrialState.FAIL, TrialState.WAITING]
+    assert search[1].params == running[0].params

@@ -364,6 +364,14 @@ USAGE = (
 )
 
 
+#: what to do after Ctrl-C (or SIGTERM), per command
+INTERRUPT_HINTS = {
+    "sweep": "; re-run the same command to resume (interrupted trials run again)",
+    "worker": "; re-run the same command to rejoin (interrupted trials run again)",
+    "train": "; continue with the same command plus --resume",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pebench`` command; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -385,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pebench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("pebench: interrupted", file=sys.stderr)
+        print(f"pebench: interrupted{INTERRUPT_HINTS.get(args[0], '')}", file=sys.stderr)
         return 130
     if runs:
         from pebench.benchmark.report import print_results

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import time
 import warnings
 from collections.abc import Sequence
@@ -149,11 +150,21 @@ def train(
         warnings.filterwarnings("ignore", ".*LeafSpec.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*IterableDataset.*has `__len__` defined.*")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint if spec.resume else None)
-        if module.evaluated_at_step != trainer.global_step:
-            trainer.validate(module, datamodule=datamodule, verbose=False)
-        if spec.task.has_test:  # evaluated once, after training: never used for selection
-            trainer.test(module, datamodule=datamodule, verbose=False)
+        try:
+            trainer.fit(
+                module, datamodule=datamodule, ckpt_path=checkpoint if spec.resume else None
+            )
+            if module.evaluated_at_step != trainer.global_step:
+                trainer.validate(module, datamodule=datamodule, verbose=False)
+            if spec.task.has_test:  # evaluated once, after training: never used for selection
+                trainer.test(module, datamodule=datamodule, verbose=False)
+        except SystemExit:
+            if not trainer.interrupted:
+                raise
+            # Lightning turns Ctrl-C into exit(1) with SIGINT ignored; give callers the
+            # interrupt back (sweeps re-queue the trial, the CLI exits 130 with a hint)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt from None
     wall = time.perf_counter() - started
     results = dict(module.last_results or {"summary": {}, "per_length": {}})
     spec.task.save_artifacts(output_dir)

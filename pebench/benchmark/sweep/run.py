@@ -9,11 +9,15 @@ the missing budget runs.
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,13 +190,42 @@ def run_sweep(
         if in_process:
             from pebench.benchmark.sweep.worker import Worker
 
-            Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended).run()
+            with _sigterm_as_interrupt():
+                Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended).run()
         else:
             _run_processes(storage, sweep, root, mode, gpu_ids, n_workers)
     from pebench.benchmark.sweep.leaderboard import publish
 
     publish(SweepHandle(sweep, storage, root), tracker, console)
     return root
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A pre-exec hook making a worker receive SIGTERM when its parent dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``), so a killed ``pebench sweep`` never leaves workers running
+    the sweep on their own; None where the call does not exist. Looked up in the parent so the
+    forked child only calls it."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return functools.partial(prctl, 1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while the block runs (workers stopped, resume hint)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_processes(
@@ -208,6 +241,7 @@ def _run_processes(
     logs.mkdir(parents=True, exist_ok=True)
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     procs = []
+    end_with_parent = _parent_death_signal()
     for i in range(n_workers):
         env = dict(os.environ, PEBENCH_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
         if gpu_ids:
@@ -218,13 +252,22 @@ def _run_processes(
             "--wandb", mode, "--worker-index", str(i),
         ]  # fmt: skip
         log = open(logs / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
-        procs.append((subprocess.Popen(command, env=env, stdout=log, stderr=log), log))
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=log, preexec_fn=end_with_parent
+        )
+        procs.append((proc, log))
     try:
-        while any(p.poll() is None for p, _ in procs):
-            time.sleep(1.0)
+        with _sigterm_as_interrupt():
+            while any(p.poll() is None for p, _ in procs):
+                time.sleep(1.0)
     except KeyboardInterrupt:
         for p, _ in procs:
             p.terminate()
+        for p, _ in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
         raise
     finally:
         for _, log in procs:
@@ -263,6 +306,7 @@ def run_worker(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         worker = Worker(storage, handle.sweep, handle.output_dir, tracker, worker_index)
-        ran = worker.run()
+        with _sigterm_as_interrupt():
+            ran = worker.run()
     console.print(f"worker {worker_index}: ran {ran} trial(s); sweep {handle.sweep.name} done")
     return ran

@@ -153,6 +153,11 @@ class SweepStorage:
             if dead or silent:
                 self._retry(study, trial)
 
+    def requeue(self, study: optuna.Study, trial_id: int) -> None:
+        """Fail a running trial that was interrupted and queue it again (same parameters and
+        attributes, e.g. a final run's seed), so a resumed sweep re-runs it."""
+        self._retry(study, self.optuna.get_trial(trial_id))
+
     def _retry(self, study: optuna.Study, trial: FrozenTrial) -> None:
         try:
             if not self.optuna.set_trial_state_values(trial._trial_id, TrialState.FAIL):

@@ -182,6 +182,10 @@ class Worker:
                 work.study.tell(trial, value)
                 tracked.state = "complete"
                 tracked.summary({"objective": value})
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: this trial re-runs on resume
+                self.storage.requeue(work.study, trial._trial_id)
+                tracked.state = "interrupted"
+                raise
             except optuna.TrialPruned as exc:
                 work.study.tell(trial, state=TrialState.PRUNED)
                 tracked.state = "pruned"
