@@ -241,12 +241,41 @@ def test_conditional_parameters_follow_their_encoding() -> None:
         ({"train": {"max_steps": 4}}, "pruning needs intermediate validation"),
         ({"encodings": ["rope", "rope"]}, "appears twice"),
         ({"pruner": {"type": "sometimes"}}, "'sometimes' is not one of"),
+        (
+            {"search_space": {"optim.lr": {"low": 1e-3, "high": 1e-2, "when": {"encodng": "x"}}}},
+            "when names 'encodng', which is neither task, encoding nor another searched key",
+        ),
+        (
+            {"tasks": [{**TINY["tasks"][0], "skip_encodings": ["sinusoidal", "alibi"]}]},
+            "every task skips every encoding",
+        ),
     ],
 )
 def test_invalid_sweep_files_fail_with_one_line(change: dict[str, Any], message: str) -> None:
     with pytest.raises(PebenchError, match=re.escape(message)) as info:
         parse_sweep(copy.deepcopy(TINY) | change)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tasks": [{**TINY["tasks"][0], "metric": "ood_exact_mach"}]},
+         "metric 'ood_exact_mach' is not one the task reports"),
+        ({"search_space": {"model.num_heads": {"choices": [2, 3]}}},
+         "d_model 16 is not divisible by num_heads 3"),
+        ({"search_space": {"model.dropout": {"low": 0, "high": 1}}},
+         "model.dropout: low/high are integers but model.dropout is a float setting"),
+    ],
+)  # fmt: skip
+def test_pre_flight_catches_what_would_fail_every_trial(
+    tmp_path: Path, capsys: Any, change: dict[str, Any], message: str
+) -> None:
+    path = write_sweep(tmp_path, **change)
+    assert main(["sweep", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
 
 
 def test_sweep_command_errors_are_one_line_and_write_nothing(tmp_path: Path, capsys: Any) -> None:

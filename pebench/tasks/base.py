@@ -109,6 +109,11 @@ class Task(ABC):
     def count_tokens(self, batch: Batch) -> int:
         """Non-padding input tokens in a training batch (for throughput)."""
 
+    def summary_keys(self) -> set[str] | None:
+        """The keys of ``results(...)["summary"]`` (what a sweep's ``metric`` may name), or
+        None when they depend on the data; checked before a sweep starts."""
+        return None
+
     @property
     def has_test(self) -> bool:
         """Whether the data module has a held-out test split, evaluated once after training."""

@@ -149,6 +149,9 @@ class TextClassification(TextTask):
                 f"{where}: label {raw!r} does not occur in the training split"
             ) from None
 
+    def summary_keys(self) -> set[str] | None:
+        return {"accuracy", "macro_f1"}
+
     def build_head(self, d_model: int) -> nn.Module:
         self.prepared()
         return PooledHead(d_model, len(self.labels), self.pooling)

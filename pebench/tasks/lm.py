@@ -216,6 +216,9 @@ class LanguageModelling(Task):
         logits = model(batch["inputs"])
         return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
 
+    def summary_keys(self) -> set[str] | None:
+        return {"loss", "bpc", "perplexity", *(f"loss_{n}" for n in self.eval_contexts)}
+
     def build_metric(self) -> ContextLoss:
         return ContextLoss(self.eval_contexts, self.context)
 

@@ -24,6 +24,9 @@ class NER(TextTask):
     description = "named-entity recognition (CoNLL files or hub datasets), entity-level F1"
     monitor = "f1"
 
+    def summary_keys(self) -> set[str] | None:
+        return {"precision", "recall", "f1", "token_accuracy"}
+
     def __init__(
         self,
         *args: Any,

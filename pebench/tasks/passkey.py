@@ -177,6 +177,11 @@ class Passkey(Task):
     def vocab_size(self) -> int:
         return self.first_filler + self.filler_size
 
+    def summary_keys(self) -> set[str] | None:
+        train_max = self.train_lengths[1]
+        splits = {"id" if n <= train_max else "ood" for n in self.eval_lengths}
+        return {f"{s}_accuracy" for s in splits}
+
     def build_head(self, d_model: int) -> nn.Module:
         return TokenHead(d_model, self.vocab_size)
 

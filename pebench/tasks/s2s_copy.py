@@ -193,6 +193,9 @@ class S2SCopyTask(SequenceTask):
     def datamodule(self, batch_size: int, seed: int) -> LightningDataModule:
         return S2SCopyDataModule(self, batch_size, seed)
 
+    def summary_keys(self) -> set[str] | None:
+        return {"id_token_accuracy", "id_exact_match"}  # validation holds the ID lengths only
+
     @property
     def has_test(self) -> bool:
         return True

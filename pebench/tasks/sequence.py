@@ -167,6 +167,10 @@ class SequenceTask(Task):
             return model(torch.cat([x, sep, tape], dim=1))[:, n + 1 :].argmax(-1)
         return greedy(model, torch.cat([x, sep], dim=1), output_length)
 
+    def summary_keys(self) -> set[str] | None:
+        splits = ["id"] + (["ood"] if self.eval_lengths[1] > self.train_lengths[1] else [])
+        return {f"{s}_{m}" for s in splits for m in ("token_accuracy", "exact_match")}
+
     def build_metric(self) -> LengthAccuracy:
         return LengthAccuracy(self.eval_lengths[1], self.train_lengths[1])
 

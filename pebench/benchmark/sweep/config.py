@@ -30,10 +30,11 @@ class Param:
     it only in those encodings' studies; another key (``optim.warmup_steps: 0``) conditions
     on that parameter's sampled value."""
 
-    low: float | None = None
-    high: float | None = None
+    #: whole numbers (``1``) search integers, decimals (``1.0``) search floats
+    low: int | float | None = None
+    high: int | float | None = None
     log: bool = False
-    step: float | None = None
+    step: int | float | None = None
     choices: list[Any] | None = None
     when: dict[str, Any] = field(default_factory=dict)
 
@@ -188,6 +189,18 @@ def _check(config: SweepConfig) -> None:
             raise PebenchError(f"search_space {key}: choices is empty")
         if param.low is not None and param.high is not None and param.low > param.high:
             raise PebenchError(f"search_space {key}: low {param.low} is above high {param.high}")
+        for name in param.when:
+            if name not in ("task", "encoding") and (
+                name not in config.search_space or name == key
+            ):
+                raise PebenchError(
+                    f"search_space {key}: when names {name!r}, which is neither task, encoding "
+                    f"nor another searched key; fix the condition"
+                )
+    if all(set(labels) <= set(task.skip_encodings) for task in config.tasks):
+        raise PebenchError(
+            "every task skips every encoding (skip_encodings), so the sweep has nothing to run"
+        )
     if config.pruner.type != "none":
         for entry in config.tasks:
             if not {**config.train, **entry.train}.get("eval_every"):

@@ -8,6 +8,9 @@ ordinary run validated by the same parser.
 from __future__ import annotations
 
 import copy
+import itertools
+import math
+import typing
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 import optuna
 
 from pebench import tasks
+from pebench.backbone import check_dims
 from pebench.benchmark.spec import run_spec_from_dict
 from pebench.benchmark.sweep.config import SweepConfig, TaskEntry
 from pebench.encodings.base import ModelDims
@@ -23,6 +27,8 @@ from pebench.errors import PebenchError
 
 #: suffix of the study holding a (task, encoding)'s final retraining runs, one per seed
 FINAL_SUFFIX = "/final"
+#: search-space value combinations checked exhaustively before a sweep (else one at a time)
+MAX_COMBINATIONS = 64
 #: trial user attribute naming an error that ended the trial (counted in the budget)
 ERROR_ATTR = "error"
 
@@ -108,19 +114,81 @@ class StudyPlan:
             target[setting] = value
         return doc
 
+    def _setting_type(self, key: str) -> Any:
+        """The declared type of a search-space key's setting (None when undeclared)."""
+        from pebench import encodings
+        from pebench.benchmark import config
+
+        section, setting = key.split(".", 1)
+        owner: Any = {
+            "model": config.ModelConfig,
+            "optim": config.OptimConfig,
+            "train": config.TrainConfig,
+            "task": getattr(self.task_class, "__init__", None),
+            "encoding": getattr(
+                encodings.get(self.sweep.encoding_spec(self.encoding)["class_path"]),
+                "__init__",
+                None,
+            ),
+        }[section]
+        try:
+            hint = typing.get_type_hints(owner).get(setting)
+        except (NameError, TypeError):
+            return None
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return options[0] if len(options) == 1 else hint
+
     def check(self) -> None:
         """Fail now, before any trial runs, if this pair's configuration is invalid: every
-        searched parameter is set to its lower bound (or first choice) and parsed."""
-        lowest = {
-            key: p.choices[0] if p.choices is not None else p.low
-            for key, p in self.sweep.search_space.items()
-        }
-        params = self.suggest(optuna.trial.FixedTrial(lowest))
-        spec, _ = run_spec_from_dict(self.run_config(params, 0), Path("unused"))
-        m = spec.model
-        spec.encoding(ModelDims(m.d_model, m.num_heads, m.num_layers, causal=spec.task.causal))
+        value a searched parameter can take (each choice, both ends of a range) is parsed
+        into a run and its model built, with the other parameters at their first value (all
+        combinations when there are at most ``MAX_COMBINATIONS``); and the metric must be one
+        the task reports."""
         if self.task.metric is None and not hasattr(self.task_class, "monitor"):
             raise PebenchError(f"task {self.task.name}: set metric: the task has no monitor")
+        for key, p in self.sweep.search_space.items():
+            declared = self._setting_type(key)
+            if p.kind == "int" and declared is float:
+                raise PebenchError(
+                    f"search_space {key}: low/high are integers but {key} is a float setting, "
+                    f"so only whole numbers would be searched; write them as floats (e.g. "
+                    f"{float(p.low)} and {float(p.high)})"
+                )
+            if p.kind == "float" and declared is int:
+                raise PebenchError(
+                    f"search_space {key}: low/high are decimals but {key} is an integer "
+                    f"setting; write them as whole numbers (e.g. {int(p.low)} and {int(p.high)})"
+                )
+        candidates = {
+            key: list(p.choices) if p.choices is not None else [p.low, p.high]
+            for key, p in self.sweep.search_space.items()
+        }
+        first = {key: values[0] for key, values in candidates.items()}
+        points = [first] + [
+            {**first, key: value} for key, values in candidates.items() for value in values[1:]
+        ]
+        if math.prod(len(v) for v in candidates.values()) <= MAX_COMBINATIONS:
+            points = [
+                dict(zip(candidates, combo, strict=True))
+                for combo in itertools.product(*candidates.values())
+            ]
+        for point in points:
+            params = self.suggest(optuna.trial.FixedTrial(point))
+            try:
+                spec, _ = run_spec_from_dict(self.run_config(params, 0), Path("unused"))
+                m = spec.model
+                dims = ModelDims(m.d_model, m.num_heads, m.num_layers, causal=spec.task.causal)
+                check_dims(dims)
+                spec.encoding(dims)
+            except PebenchError as exc:
+                where = ", ".join(f"{k}={v}" for k, v in params.items())
+                raise PebenchError(f"{exc} (with {where})" if where else str(exc)) from None
+        keys = spec.task.summary_keys()
+        if keys is not None and self.metric not in keys:
+            raise PebenchError(
+                f"task {self.task.name}: metric {self.metric!r} is not one the task reports "
+                f"({', '.join(sorted(keys))}); fix the sweep's metric"
+            )
 
 
 def plans(sweep: SweepConfig) -> list[StudyPlan]:
