@@ -130,6 +130,25 @@ def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path: P
         assert torch.equal(value, weights[1][key]), key
 
 
+def test_resume_refuses_a_directory_made_with_another_configuration(
+    tmp_path: Path, capsys
+) -> None:
+    interrupted, _ = run_spec_from_dict(_copy_run(tmp_path / "b", 10), tmp_path / "b")
+    with pytest.raises(_Crash):
+        train(interrupted, callbacks=[_CrashAt(6)])
+    before = _digest(tmp_path / "b")
+    config = str(tmp_path / "b" / "config.yaml")
+    other = ["train", "--config", config, "--encoding", "alibi", "--resume"]
+    assert main(other) == 2
+    err = capsys.readouterr().err
+    assert "was made with encoding.class_path" in err and "--resume" in err
+    assert err.count("\n") == 1 and _digest(tmp_path / "b") == before
+    assert main(["train", "--config", config, "--max-steps", "12", "--resume"]) == 2
+    assert "train.max_steps: 10" in capsys.readouterr().err
+    # its own configuration (progress display aside) still resumes
+    assert main(["train", "--config", config, "--resume", "--train.progress", "false"]) == 0
+
+
 def test_resume_refuses_a_finished_run_or_a_missing_checkpoint(tmp_path: Path, capsys) -> None:
     fresh = ["train", "--task", "copy", "--encoding", "rope", "--output-dir", str(tmp_path / "x")]
     assert main([*fresh, "--resume"]) == 2

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -73,6 +74,38 @@ def check_resumable(path: Path, checkpoint: Path) -> None:
         )
 
 
+#: settings that may change between a run and its resumption (they do not change results)
+RESUME_FREE = {"output_dir", "overwrite", "resume", "train.progress"}
+
+
+def _flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        return {prefix[:-1]: doc}
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        out.update(_flatten(value, f"{prefix}{key}."))
+    return out
+
+
+def check_same_config(path: Path, config_yaml: str | None) -> None:
+    """Refuse to resume a run directory with another configuration than the one that made it
+    (else a checkpoint of one encoding continues as another and metrics.json disagrees with
+    config.yaml). Settings an older pebench did not write are not compared."""
+    saved_file = path / CONFIG_FILE
+    if config_yaml is None or not saved_file.is_file():
+        return
+    saved = _flatten(yaml.safe_load(saved_file.read_text()) or {})
+    current = _flatten(yaml.safe_load(config_yaml) or {})
+    for key, value in current.items():
+        if key in RESUME_FREE or key not in saved or saved[key] == value:
+            continue
+        raise PebenchError(
+            f"{path} was made with {key}: {saved[key]!r} but this run has {key}: {value!r}; "
+            f"resume with its own configuration (--config {saved_file} --resume) or train "
+            f"into another --output-dir"
+        )
+
+
 def encoding_name(module: PEModule) -> str:
     """The registered name of the run's encoding, or its dotted path if it has none."""
     cls = type(module.encoding)
@@ -111,6 +144,7 @@ def train(
     checkpoint = output_dir / "checkpoints" / "last.ckpt"
     if spec.resume:
         check_resumable(output_dir, checkpoint)
+        check_same_config(output_dir, spec.config_yaml)
     else:
         prepare_output_dir(output_dir, spec.overwrite)
         if spec.config_yaml is not None:
