@@ -15,8 +15,11 @@ import pytest
 from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.sweep.run import SWEEP_MARKER, claim_output_dir, run_sweep
+from pebench.benchmark.sweep.config import load_sweep
+from pebench.benchmark.sweep.run import SWEEP_MARKER, claim_output_dir, create_studies, run_sweep
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
+from pebench.benchmark.sweep.tracking import Tracker
+from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
 from tests.test_sweep import trials_of, write_sweep
 
@@ -188,3 +191,25 @@ def test_interrupting_an_in_process_sweep_mid_trial_exits_130_and_requeues(
     search = trials_of(SweepStorage(str(out / JOURNAL_FILE)).optuna, "tiny/copy/alibi")
     assert [t.state for t in search] == [TrialState.FAIL, TrialState.WAITING]
     assert search[1].params == running[0].params
+
+
+def test_a_resumed_search_proposes_no_configuration_it_already_tried(tmp_path: Path) -> None:
+    path = write_sweep(
+        tmp_path,
+        encodings=["sinusoidal"],
+        trials=4,
+        seeds=[1],
+        pruner={"type": "none"},
+        search_space={"optim.lr": {"low": 1.0e-4, "high": 1.0e-1, "log": True}},
+    )
+    out = tmp_path / "out"
+    sweep, text = load_sweep(path)
+    claim_output_dir(out, sweep.name)
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    create_studies(storage, sweep, text, out)
+    tracker = Tracker("disabled", out)
+    Worker(storage, sweep, out, tracker).run(limit=2)  # interrupted after two trials
+    Worker(storage, sweep, out, tracker).run(limit=2)  # a new process resumes
+    search = trials_of(storage.optuna, "tiny/copy/sinusoidal")
+    lrs = [t.params["optim.lr"] for t in search]
+    assert len(lrs) == 4 and len(set(lrs)) == 4, lrs

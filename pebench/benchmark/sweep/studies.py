@@ -202,11 +202,18 @@ def plans(sweep: SweepConfig) -> list[StudyPlan]:
 
 
 def sampler(
-    sweep: SweepConfig, study_name: str, worker_index: int = 0
+    sweep: SweepConfig, study_name: str, worker_index: int = 0, existing: int = 0
 ) -> optuna.samplers.TPESampler:
     """Seeded TPE; each study and each worker draws its own stream, and parallel workers
-    avoid proposing the same point (``constant_liar``)."""
-    seed = sweep.sampler_seed + zlib.crc32(study_name.encode()) % 100_000 + 1_000_003 * worker_index
+    avoid proposing the same point (``constant_liar``). ``existing`` (the trials the study
+    already holds when the sampler is made) moves a resumed or late-joining process onto a
+    new stream: with the same seed it would replay the start-up proposals already tried."""
+    seed = (
+        sweep.sampler_seed
+        + zlib.crc32(study_name.encode()) % 100_000
+        + 1_000_003 * worker_index
+        + 7_919 * existing
+    )
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 

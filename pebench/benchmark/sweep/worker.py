@@ -60,14 +60,12 @@ class Worker:
         self.tracker, self.on_trial_end = tracker, on_trial_end
         self.plans = plans(sweep)
         self.search = {
-            p.name: optuna.load_study(
-                study_name=p.name,
-                storage=storage.optuna,
-                sampler=sampler(sweep, p.name, worker_index),
-                pruner=pruner(p),
-            )
+            p.name: optuna.load_study(study_name=p.name, storage=storage.optuna, pruner=pruner(p))
             for p in self.plans
         }
+        for name, study in self.search.items():
+            existing = len(study.get_trials(deepcopy=False))
+            study.sampler = sampler(sweep, name, worker_index, existing)
         self.final = {
             p.name: optuna.load_study(study_name=p.final_name, storage=storage.optuna)
             for p in self.plans
