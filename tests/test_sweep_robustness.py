@@ -213,3 +213,23 @@ def test_a_resumed_search_proposes_no_configuration_it_already_tried(tmp_path: P
     search = trials_of(storage.optuna, "tiny/copy/sinusoidal")
     lrs = [t.params["optim.lr"] for t in search]
     assert len(lrs) == 4 and len(set(lrs)) == 4, lrs
+
+
+def test_a_final_run_whose_results_were_lost_is_trained_again(
+    finished: Path, tmp_path: Path, capsys
+) -> None:
+    lost = finished / "final" / "copy" / "sinusoidal" / "seed-1" / "metrics.json"
+    original = lost.read_text()
+    lost.unlink()
+    assert main(["leaderboard", "--output-dir", str(finished), "--wandb", "disabled"]) == 0
+    assert "missing metrics.json" in capsys.readouterr().out.replace("\n", " ")
+    run_sweep(
+        write_sweep(tmp_path, encodings=["sinusoidal"], seeds=[1]), finished, wandb="disabled"
+    )
+    assert lost.is_file() and original  # trained again
+    final = trials_of(
+        SweepStorage(str(finished / JOURNAL_FILE)).optuna, "tiny/copy/sinusoidal/final"
+    )
+    assert [t.state for t in final] == [TrialState.COMPLETE] * 2
+    md = (finished / "leaderboard.md").read_text()
+    assert "missing" not in md and "(1/1)" not in md

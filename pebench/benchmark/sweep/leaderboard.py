@@ -133,8 +133,12 @@ def final_runs(
     """metrics.json of each finished final run of ``plan``; a finished run whose file is
     missing or unreadable is left out and described in ``problems``."""
     study = optuna.load_study(study_name=plan.final_name, storage=storage)
-    runs = []
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+    runs, seen = [], set()
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    for trial in reversed(trials):  # a seed re-run after its results were lost: the newest
+        if trial.user_attrs["output_dir"] in seen:
+            continue
+        seen.add(trial.user_attrs["output_dir"])
         path = root / trial.user_attrs["output_dir"] / "metrics.json"
         try:
             runs.append(json.loads(path.read_text()))
@@ -143,9 +147,10 @@ def final_runs(
             if problems is not None:
                 problems.append(
                     f"finished run {trial.user_attrs['output_dir']} ({plan.final_name}) has a "
-                    f"{reason} metrics.json; its cell averages the other seeds"
+                    f"{reason} metrics.json; its cell averages the other seeds (re-run the "
+                    f"sweep's command to train it again)"
                 )
-    return runs
+    return runs[::-1]
 
 
 def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:

@@ -9,6 +9,8 @@ cooperate through Optuna's storage alone (``pebench worker --storage URL --sweep
 from __future__ import annotations
 
 import gc
+import json
+import socket
 import sys
 import threading
 import time
@@ -118,7 +120,11 @@ class Worker:
         trials = study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return Work(plan, study, study.ask(), final=True), True
-        used = {t.user_attrs.get("seed") for t in trials if in_budget(t)}
+        used = {
+            t.user_attrs.get("seed")
+            for t in trials
+            if in_budget(t) and not self._results_lost(t)
+        }
         todo = [seed for seed in self.sweep.seeds if seed not in used]
         if not todo:
             return None, any(t.state == TrialState.RUNNING for t in trials)
@@ -131,6 +137,21 @@ class Worker:
         else:
             trial.set_user_attr("params", {})
         return Work(plan, study, trial, final=True), True
+
+    def _results_lost(self, trial: optuna.trial.FrozenTrial) -> bool:
+        """A finished final run of this machine whose metrics.json is gone or unreadable
+        (deleted, damaged): its seed is trained again. Runs finished on other machines keep
+        their files there, so they are not judged from here."""
+        if trial.state != TrialState.COMPLETE:
+            return False
+        host = str(trial.user_attrs.get(WORKER_ATTR, "")).rpartition(":")[0]
+        if host != socket.gethostname():
+            return False
+        try:
+            json.loads((self.root / trial.user_attrs["output_dir"] / "metrics.json").read_text())
+        except (OSError, ValueError, KeyError):
+            return True
+        return False
 
     def _execute(self, work: Work) -> None:
         started = time.perf_counter()
