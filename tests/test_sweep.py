@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from pebench.benchmark.cli import main
 from pebench.benchmark.sweep.config import load_sweep, parse_sweep
 from pebench.benchmark.sweep.leaderboard import HEADERS_AFTER
 from pebench.benchmark.sweep.run import create_studies, run_sweep
-from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
+from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage, worker_id
 from pebench.benchmark.sweep.studies import plans
 from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
@@ -175,7 +174,7 @@ def test_a_killed_trial_is_retried_and_the_sweep_resumes(tmp_path: Path) -> None
     study = optuna.load_study(study_name="tiny/copy/alibi", storage=storage.optuna)
     orphan = study.ask({"optim.lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)})
     storage.optuna.set_trial_user_attr(
-        orphan._trial_id, WORKER_ATTR, f"{socket.gethostname()}:{dead}"
+        orphan._trial_id, WORKER_ATTR, worker_id().rsplit(":", 1)[0] + f":{dead}"
     )
     run_sweep(path, output_dir=out, wandb="disabled")
     search = trials_of(storage.optuna, "tiny/copy/alibi")

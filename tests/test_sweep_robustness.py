@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from pebench.benchmark.cli import main
 from pebench.benchmark.sweep.config import load_sweep
 from pebench.benchmark.sweep.run import SWEEP_MARKER, claim_output_dir, create_studies, run_sweep
-from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
+from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage, worker_id
 from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
@@ -233,3 +233,29 @@ def test_a_final_run_whose_results_were_lost_is_trained_again(
     assert [t.state for t in final] == [TrialState.COMPLETE] * 2
     md = (finished / "leaderboard.md").read_text()
     assert "missing" not in md and "(1/1)" not in md
+
+
+def test_a_live_worker_in_another_pid_namespace_keeps_its_trial(tmp_path: Path) -> None:
+    """Containers can share a hostname: a PID from another PID namespace says nothing about
+    whether that worker lives here, so only its heartbeat counts."""
+    path = write_sweep(tmp_path, encodings=["alibi"], seeds=[1], trials=3)
+    sweep, text = load_sweep(path)
+    out = tmp_path / "out"
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    create_studies(storage, sweep, text, out)
+    study = optuna.load_study(study_name="tiny/copy/alibi", storage=storage.optuna)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    host, namespace, _ = worker_id().split(":")
+    elsewhere = study.ask()
+    storage.optuna.set_trial_user_attr(
+        elsewhere._trial_id, WORKER_ATTR, f"{host}:9{namespace}:{dead}"
+    )
+    storage.heartbeat(elsewhere._trial_id)
+    here = study.ask()
+    storage.optuna.set_trial_user_attr(here._trial_id, WORKER_ATTR, f"{host}:{namespace}:{dead}")
+    storage.heartbeat(here._trial_id)
+    storage.fail_stale(study)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[elsewhere.number] == TrialState.RUNNING  # alive in its own namespace
+    assert states[here.number] == TrialState.FAIL  # same namespace, process gone

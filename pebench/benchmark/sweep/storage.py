@@ -52,8 +52,18 @@ RETRIES = 3
 CONNECT_TIMEOUT_S = 5
 
 
+def _namespace() -> str:
+    """This process's PID namespace (its inode, Linux), else ``-``: a PID means the same
+    process only within one namespace (containers can share a hostname)."""
+    try:
+        return os.readlink("/proc/self/ns/pid").split("[")[-1].rstrip("]")
+    except OSError:
+        return "-"
+
+
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid-namespace:pid``, unique to a running process across containers."""
+    return f"{socket.gethostname()}:{_namespace()}:{os.getpid()}"
 
 
 class SweepStorage:
@@ -137,15 +147,16 @@ class SweepStorage:
 
     def fail_stale(self, study: optuna.Study) -> None:
         """Fail and re-queue the running trials whose worker is gone: a worker on this host
-        whose process has exited, or (any host) no heartbeat for ``GRACE_S`` seconds."""
+        and in this PID namespace whose process has exited, or (any worker) no heartbeat for
+        ``GRACE_S`` seconds."""
         if self.kind == "postgresql":
             fail_stale_trials(study)
-        host = socket.gethostname()
+        here = f"{socket.gethostname()}:{_namespace()}"
         now = time.time()
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             worker = str(trial.user_attrs.get(WORKER_ATTR, ""))
             name, _, pid = worker.rpartition(":")
-            dead = name == host and pid.isdigit() and not _alive(int(pid))
+            dead = name == here and pid.isdigit() and not _alive(int(pid))
             silent = (
                 self.kind == "journal"
                 and now - float(trial.user_attrs.get(HEARTBEAT_ATTR, now)) > GRACE_S

@@ -144,7 +144,7 @@ class Worker:
         their files there, so they are not judged from here."""
         if trial.state != TrialState.COMPLETE:
             return False
-        host = str(trial.user_attrs.get(WORKER_ATTR, "")).rpartition(":")[0]
+        host = str(trial.user_attrs.get(WORKER_ATTR, "")).split(":")[0]
         if host != socket.gethostname():
             return False
         try:
