@@ -116,13 +116,16 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_read_table_formats(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text('great film,pos\n"dull, slow",neg\n')
     assert read_table(tmp_path / "a.csv", 0, 1, header=False) == [
-        ("great film", "pos"),
-        ("dull, slow", "neg"),
+        ("great film", "pos", 1),
+        ("dull, slow", "neg", 2),
     ]
     (tmp_path / "a.jsonl").write_text(
         '{"text": "fine", "label": 2}\n\n{"text": "bad", "label": 0}\n'
     )
-    assert read_table(tmp_path / "a.jsonl", "text", "label") == [("fine", "2"), ("bad", "0")]
+    assert read_table(tmp_path / "a.jsonl", "text", "label") == [
+        ("fine", "2", 1),
+        ("bad", "0", 3),
+    ]
     (tmp_path / "b.jsonl").write_text('{"text": "fine"}\n')
     with pytest.raises(PebenchError, match=r"b.jsonl:1: missing label column 'label'"):
         read_table(tmp_path / "b.jsonl", "text", "label")
@@ -223,7 +226,7 @@ def test_label_missing_from_training_split_is_an_error(tmp_path: Path) -> None:
     paths = write_tsv(tmp_path / "data")
     (tmp_path / "data" / "test.tsv").write_text("label\tsentence\n7\tstrange\n")
     task = tasks.get("classification")(**paths, cache_dir=str(tmp_path / "c"))
-    with pytest.raises(PebenchError, match="test example 1: label '7' does not occur"):
+    with pytest.raises(PebenchError, match=r"test.tsv:2: label '7' does not occur"):
         task.prepared()
 
 

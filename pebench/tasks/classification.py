@@ -118,11 +118,9 @@ class TextClassification(TextTask):
     def options_key(self) -> dict[str, Any]:
         return {"columns": [self.text_column, self.label_column], "header": self.header}
 
-    def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
-        return [
-            (t.split(), label)
-            for t, label in read_table(path, self.text_column, self.label_column, self.header)
-        ]
+    def read_file(self, path: Path) -> list[tuple[list[str], Any, str]]:
+        rows = read_table(path, self.text_column, self.label_column, self.header, self.encoding)
+        return [(t.split(), label, f"{path}:{line}") for t, label, line in rows]
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
         columns = {"text_column": str(self.text_column), "label_column": str(self.label_column)}
@@ -137,7 +135,7 @@ class TextClassification(TextTask):
         ]
 
     def label_set(self, train: list[tuple[list[str], Any]]) -> list[str]:
-        labels = {str(label) for _, label in train}
+        labels = {str(example[1]) for example in train}
         as_int = all(label.lstrip("-").isdigit() for label in labels)
         return sorted(labels, key=int) if as_int else sorted(labels)
 

@@ -60,7 +60,7 @@ class NER(TextTask):
         }
 
     def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
-        sentences = read_conll_numbered(path, self.token_column, self.tag_column)
+        sentences = read_conll_numbered(path, self.token_column, self.tag_column, self.encoding)
         for _, tags, lines in sentences:
             bad = scheme_violation(tags, self.scheme)
             if bad is not None:
@@ -68,7 +68,9 @@ class NER(TextTask):
                     f"{path}:{lines[bad]}: tag {tags[bad]!r} breaks the {self.scheme} "
                     f"scheme; fix the file or set --task.scheme"
                 )
-        return [(words, tags) for words, tags, _ in sentences]
+        return [
+            (words, tags, [f"{path}:{line}" for line in lines]) for words, tags, lines in sentences
+        ]
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
         fields = {"tokens_field": self.tokens_field, "tags_field": self.tags_field}
@@ -81,15 +83,16 @@ class NER(TextTask):
         ]
 
     def label_set(self, train: list[tuple[list[str], Any]]) -> list[str]:
-        tags = {t for _, sentence_tags in train for t in sentence_tags}
+        tags = {t for example in train for t in example[1]}
         return ["O", *sorted(tags - {"O"}, key=lambda t: (split_tag(t)[1], split_tag(t)[0]))]
 
-    def encode_label(self, raw: Any, where: str) -> list[int]:
+    def encode_label(self, raw: Any, where: str | list[str]) -> list[int]:
         index = {t: i for i, t in enumerate(self.labels)}
-        unknown = [t for t in raw if t not in index]
+        unknown = [i for i, t in enumerate(raw) if t not in index]
         if unknown:
+            at = where[unknown[0]] if isinstance(where, list) else where
             raise PebenchError(
-                f"{where}: tag {unknown[0]!r} does not occur in the training split; "
+                f"{at}: tag {raw[unknown[0]]!r} does not occur in the training split; "
                 f"the label set is read from training data"
             )
         return [index[t] for t in raw]

@@ -1,5 +1,13 @@
 """Readers for local data files: CoNLL columns (NER) and CSV/TSV/JSONL (classification).
 
+The rules, the same for every format: files are decoded as UTF-8 (a byte-order mark is
+skipped; another ``encoding`` can be given); a line ends at ``\n`` or ``\r\n`` only (never at
+Unicode line or paragraph separators, which may sit inside a token or a JSON string);
+CoNLL columns are split on tabs when the line has one, else on ASCII spaces (a no-break
+space stays inside its token); CSV follows RFC 4180 quoting (a quoted field may hold
+newlines); TSV is literal (no quoting: a ``"`` is text); JSONL rejects ``null`` texts and
+labels, and numeric labels compare as numbers (``1`` and ``1.0`` are one class).
+
 Every malformed input is a :class:`PebenchError` naming the file and line; nothing is
 silently dropped.
 """
@@ -7,7 +15,9 @@ silently dropped.
 from __future__ import annotations
 
 import csv
+import io
 import json
+from collections import Counter
 from pathlib import Path
 
 from pebench.errors import PebenchError
@@ -15,25 +25,50 @@ from pebench.errors import PebenchError
 Sentence = tuple[list[str], list[str]]
 #: a sentence with the file line of each token
 NumberedSentence = tuple[list[str], list[str], list[int]]
+#: (text, label, file line) of a table row
+Row = tuple[str, str, int]
 
 
-def _open(path: Path) -> str:
+def _open(path: Path, encoding: str = "utf-8") -> str:
     if not path.is_file():
         raise PebenchError(
             f"data file {path} does not exist; check the path or set PEBENCH_DATA_DIR / "
             f"--task.data_dir"
         )
-    return path.read_text(encoding="utf-8-sig")
+    data = path.read_bytes()
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PebenchError(
+            f"{path}:{line}: byte 0x{data[exc.start]:02x} is not valid {encoding}; pebench reads "
+            f"UTF-8: convert the file (e.g. iconv -f latin1 -t utf-8) or set --task.encoding"
+        ) from None
+    except LookupError:
+        raise PebenchError(
+            f"unknown text encoding {encoding!r}; use e.g. utf-8 or latin-1"
+        ) from None
 
 
-def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[Sentence]:
-    """Sentences of a CoNLL column file: whitespace- or tab-separated columns, blank lines
-    between sentences, ``-DOCSTART-`` lines skipped, CRLF and trailing whitespace tolerated."""
-    return [(t, g) for t, g, _ in read_conll_numbered(path, token_column, tag_column)]
+def _lines(text: str) -> list[str]:
+    """Lines ended by \\n (a trailing \\r dropped); no other character ends a line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def read_conll(
+    path: Path, token_column: int = 0, tag_column: int = -1, encoding: str = "utf-8"
+) -> list[Sentence]:
+    """Sentences of a CoNLL column file: tab- or space-separated columns, blank lines
+    between sentences, ``-DOCSTART-`` lines skipped, CRLF and trailing spaces tolerated."""
+    return [(t, g) for t, g, _ in read_conll_numbered(path, token_column, tag_column, encoding)]
 
 
 def read_conll_numbered(
-    path: Path, token_column: int = 0, tag_column: int = -1
+    path: Path, token_column: int = 0, tag_column: int = -1, encoding: str = "utf-8"
 ) -> list[NumberedSentence]:
     """Like :func:`read_conll`, with the file line of every token (for file:line errors)."""
     sentences: list[NumberedSentence] = []
@@ -41,8 +76,8 @@ def read_conll_numbered(
     tags: list[str] = []
     lines: list[int] = []
     width = None
-    for number, raw in enumerate(_open(path).splitlines(), start=1):
-        line = raw.strip()
+    for number, raw in enumerate(_lines(_open(path, encoding)), start=1):
+        line = raw.strip(" \t")
         if line.startswith("-DOCSTART-"):
             continue
         if not line:
@@ -50,8 +85,10 @@ def read_conll_numbered(
                 sentences.append((tokens, tags, lines))
                 tokens, tags, lines = [], [], []
             continue
-        columns = line.split("\t") if "\t" in line else line.split()
-        columns = [c.strip() for c in columns]
+        if "\t" in line:
+            columns = [c.strip(" ") for c in line.split("\t")]
+        else:
+            columns = [c for c in line.split(" ") if c]
         if width is None:
             width = len(columns)
         if len(columns) != width or len(columns) < 2:
@@ -76,15 +113,24 @@ def read_conll_numbered(
 
 
 def read_table(
-    path: Path, text_column: str | int, label_column: str | int, header: bool = True
-) -> list[tuple[str, str]]:
-    """(text, label) rows of a CSV, TSV or JSONL file, chosen by extension. Columns are names
-    (with a header, or JSONL keys) or 0-based indices (without a header)."""
-    text = _open(path)
+    path: Path,
+    text_column: str | int,
+    label_column: str | int,
+    header: bool = True,
+    encoding: str = "utf-8",
+) -> list[Row]:
+    """(text, label, line) rows of a CSV, TSV or JSONL file, chosen by extension. Columns
+    are names (with a header, or JSONL keys) or 0-based indices (without a header; digits
+    given as text, e.g. from the command line, are indices too)."""
+    text = _open(path, encoding)
     suffix = path.suffix.lower()
-    rows: list[tuple[str, str]] = []
+    if not header:
+        text_column, label_column = (
+            int(c) if isinstance(c, str) and c.isdigit() else c for c in (text_column, label_column)
+        )
+    rows: list[Row] = []
     if suffix in (".jsonl", ".json"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(_lines(text), start=1):
             if not line.strip():
                 continue
             try:
@@ -93,20 +139,15 @@ def read_table(
                 raise PebenchError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
             rows.append(_pick(record, text_column, label_column, path, number))
     elif suffix in (".csv", ".tsv"):
-        reader = csv.reader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
-        names: list[str] | None = None
-        for number, fields in enumerate(reader, start=1):
-            if not fields:
-                continue
-            if header and names is None:
-                names = fields
-                continue
+        for number, fields, names in _records(text, suffix, header):
             if names is not None and len(fields) != len(names):
                 raise PebenchError(
                     f"{path}:{number}: expected {len(names)} columns, found {len(fields)}"
                 )
             record = dict(zip(names, fields, strict=True)) if names is not None else fields
             rows.append(_pick(record, text_column, label_column, path, number))
+        if not header:
+            _refuse_header_row(rows, path)
     else:
         raise PebenchError(f"{path}: unknown file type {suffix!r}; use .csv, .tsv or .jsonl")
     if not rows:
@@ -114,13 +155,58 @@ def read_table(
     return rows
 
 
-def _pick(record, text_column, label_column, path: Path, number: int) -> tuple[str, str]:
+def _records(text: str, suffix: str, header: bool):
+    """(first line, fields, header names or None) of each data record of a CSV/TSV text."""
+    if suffix == ".tsv":  # literal: fields split at tabs, quotes are text
+        records = [(n, line.split("\t")) for n, line in enumerate(_lines(text), start=1)]
+    else:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        records, start = [], 1
+        for fields in reader:
+            records.append((start, fields))
+            start = reader.line_num + 1
+    names = None
+    for number, fields in records:
+        if not fields or fields == [""]:
+            continue
+        if header and names is None:
+            names = fields
+            continue
+        yield number, fields, names
+
+
+def _refuse_header_row(rows: list[Row], path: Path) -> None:
+    """A header-less read of a file that has a header: the first row's label occurs nowhere
+    else while every other label repeats."""
+    counts = Counter(label for _, label, _ in rows)
+    first = rows[0][1]
+    others = [c for label, c in counts.items() if label != first]
+    if len(rows) >= 3 and counts[first] == 1 and others and min(others) >= 2:
+        raise PebenchError(
+            f"{path}:{rows[0][2]}: the first row looks like a header (its label {first!r} "
+            f"occurs nowhere else); set --task.header true"
+        )
+
+
+def _label(value: object) -> str:
+    """A label as text; numbers compare as numbers (1 and 1.0 are one class)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _pick(record, text_column, label_column, path: Path, number: int) -> Row:
     values = []
     for role, column in (("text", text_column), ("label", label_column)):
         try:
-            values.append(str(record[column]))
+            value = record[column]
         except (KeyError, IndexError, TypeError):
             raise PebenchError(
                 f"{path}:{number}: missing {role} column {column!r}; set --task.{role}_column"
             ) from None
-    return values[0], values[1]
+        if value is None:
+            raise PebenchError(
+                f"{path}:{number}: the {role} is null; give every row a {role} or remove the row"
+            )
+        values.append(_label(value) if role == "label" else str(value))
+    return values[0], values[1], number

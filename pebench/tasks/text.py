@@ -90,6 +90,7 @@ class TextTask(Task):
         causal: bool = False,
         cache_dir: str | None = None,
         vocab_file: str | None = None,
+        encoding: str = "utf-8",
     ) -> None:
         """
         Args:
@@ -110,6 +111,7 @@ class TextTask(Task):
             cache_dir: where prepared datasets are cached; default
                 ``$PEBENCH_CACHE_DIR/prepared`` or ``.cache/prepared``.
             vocab_file: reuse a saved vocabulary (``vocab.json`` of an earlier run).
+            encoding: text encoding of local files (UTF-8 unless told otherwise).
         """
         if level not in ("word", "char"):
             raise PebenchError(f"level must be 'word' or 'char', got {level!r}")
@@ -133,6 +135,7 @@ class TextTask(Task):
         self._causal = causal
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.vocab_file = vocab_file
+        self.encoding = encoding
         self._prepared: dict[str, Any] | None = None
         self.vocab: Vocabulary | None = None
         self.labels: list[str] = []
@@ -140,8 +143,9 @@ class TextTask(Task):
     # --- what subclasses define -------------------------------------------------------
 
     @abstractmethod
-    def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
-        """(words, raw label) examples of one local file."""
+    def read_file(self, path: Path) -> list[tuple[Any, ...]]:
+        """(words, raw label) examples of one local file, optionally with a third element
+        locating the example (``file:line``, or one per word) for error messages."""
 
     @abstractmethod
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
@@ -152,7 +156,7 @@ class TextTask(Task):
         """The label names, read from the training data."""
 
     @abstractmethod
-    def encode_label(self, raw: Any, where: str) -> Any:
+    def encode_label(self, raw: Any, where: Any) -> Any:
         """Label ids for one example (``where`` names it in errors)."""
 
     def options_key(self) -> dict[str, Any]:
@@ -204,6 +208,8 @@ class TextTask(Task):
             "min_freq": self.min_freq,
             "max_vocab": self.max_vocab,
             "vocab_file": str(Path(self.vocab_file).resolve()) if self.vocab_file else None,
+            "encoding": self.encoding,
+            "reader": 2,  # the file rules of pebench.tasks.readers (line ends, quoting, nulls)
             **self.options_key(),
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
@@ -248,7 +254,7 @@ class TextTask(Task):
             Vocabulary.load(Path(self.vocab_file))
             if self.vocab_file
             else Vocabulary.build(
-                (w for w, _ in raw["train"]),
+                (example[0] for example in raw["train"]),
                 self.level,
                 self.lowercase,
                 self.min_freq,
@@ -258,11 +264,12 @@ class TextTask(Task):
         encoded = {}
         for split, examples in raw.items():
             columns: dict[str, list] = {"ids": [], "starts": [], "label": [], "n_words": []}
-            for n, (words, label) in enumerate(examples):
+            for n, (words, label, *located) in enumerate(examples):
                 ids, starts = self.vocab.encode(words)
                 columns["ids"].append(ids)
                 columns["starts"].append(starts)
-                columns["label"].append(self.encode_label(label, f"{split} example {n + 1}"))
+                where = located[0] if located else f"{split} example {n + 1}"
+                columns["label"].append(self.encode_label(label, where))
                 columns["n_words"].append(len(words))
             encoded[split] = datasets.Dataset.from_dict(columns)
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")

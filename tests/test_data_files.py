@@ -1,0 +1,98 @@
+"""Data files as users have them (issue 18): encodings, line ends, quoting per format,
+nulls, column indices, and errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pebench import tasks
+from pebench.benchmark.cli import main
+from pebench.errors import PebenchError
+from pebench.tasks.readers import read_conll_numbered, read_table
+
+
+def test_a_latin1_file_is_one_line_naming_file_and_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "train.tsv"
+    path.write_bytes("label\tsentence\n1\tgood\n0\tna\xefve\n".encode("latin-1"))
+    with pytest.raises(PebenchError, match=r"train.tsv:3: byte 0xef is not valid utf-8"):
+        read_table(path, "sentence", "label")
+    assert read_table(path, "sentence", "label", encoding="latin-1")[1][0] == "naïve"
+    for name in ("dev.tsv", "test.tsv"):
+        (tmp_path / name).write_bytes(path.read_bytes())
+    args = ["train", "--task", "classification", "--encoding", "alibi"]
+    args += ["--task.data_dir", str(tmp_path), "--task.text_column", "sentence"]
+    args += ["--task.train_file", "train.tsv", "--task.validation_file", "dev.tsv"]
+    args += ["--task.test_file", "test.tsv", "--output-dir", str(tmp_path / "run")]
+    args += ["--task.cache_dir", str(tmp_path / "cache")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "train.tsv:3" in err and "--task.encoding" in err and "Traceback" not in err
+
+
+def test_unicode_separators_and_no_break_spaces_stay_inside_tokens(tmp_path: Path) -> None:
+    conll = tmp_path / "a.conll"
+    conll.write_text("New\u00a0York B-LOC\nis O\n\nLine\u2028sep O\nok O\n", encoding="utf-8")
+    sentences = read_conll_numbered(conll)
+    assert sentences[0][0] == ["New\u00a0York", "is"]
+    assert sentences[1][0] == ["Line\u2028sep", "ok"] and sentences[1][2] == [4, 5]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text('{"t": "one\u2029two", "l": "a"}\n{"t": "x", "l": "b"}\n', encoding="utf-8")
+    assert read_table(jsonl, "t", "l") == [("one\u2029two", "a", 1), ("x", "b", 2)]
+
+
+def test_csv_quoted_newlines_keep_their_words_and_the_line_count(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text('text,label\n"line\nsecond",pos\nfine,neg\n')
+    assert read_table(path, "text", "label") == [("line\nsecond", "pos", 2), ("fine", "neg", 4)]
+    path.write_text('text,label\n"line\nsecond",pos\nfine,neg\nbad,neg,extra\n')
+    with pytest.raises(PebenchError, match=r"a.csv:5: expected 2 columns, found 3"):
+        read_table(path, "text", "label")
+
+
+def test_tsv_is_literal(tmp_path: Path) -> None:
+    path = tmp_path / "a.tsv"
+    path.write_text('label\tsentence\n1\t"quoted" start\n0\tends with "\n')
+    rows = read_table(path, "sentence", "label")
+    assert [r[0] for r in rows] == ['"quoted" start', 'ends with "']
+
+
+def test_integer_columns_from_the_command_line_and_a_header_read_as_data(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("pos,great film\nneg,dull film\npos,fun\nneg,slow\n")
+    assert read_table(path, "1", "0", header=False)[0] == ("great film", "pos", 1)
+    path.write_text("label,text\npos,great film\nneg,dull film\npos,fun\nneg,slow\n")
+    with pytest.raises(PebenchError, match=r"a.csv:1: the first row looks like a header"):
+        read_table(path, 1, 0, header=False)
+
+
+def test_jsonl_nulls_are_refused_and_numeric_labels_compare_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"t": "a", "l": 1}\n{"t": "b", "l": 1.0}\n{"t": "c", "l": 2}\n')
+    assert [r[1] for r in read_table(path, "t", "l")] == ["1", "1", "2"]
+    path.write_text('{"t": "a", "l": 1}\n{"t": "b", "l": null}\n')
+    with pytest.raises(PebenchError, match=r"a.jsonl:2: the label is null"):
+        read_table(path, "t", "l")
+    path.write_text('{"t": null, "l": 1}\n')
+    with pytest.raises(PebenchError, match=r"a.jsonl:1: the text is null"):
+        read_table(path, "t", "l")
+
+
+def test_a_tag_unseen_in_training_names_file_and_line(tmp_path: Path) -> None:
+    train = "John B-PER\nruns O\n\nMary B-PER\n"
+    for name, text in (
+        ("train", train),
+        ("dev", train),
+        ("test", "Paris B-LOC\nsleeps O\n\nAnn O\n"),
+    ):
+        (tmp_path / f"{name}.conll").write_text(text)
+    task = tasks.get("ner")(
+        train_file="train.conll",
+        validation_file="dev.conll",
+        test_file="test.conll",
+        data_dir=str(tmp_path),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    with pytest.raises(PebenchError, match=r"test.conll:1: tag 'B-LOC' does not occur"):
+        task.prepared()
