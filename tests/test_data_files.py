@@ -96,3 +96,49 @@ def test_a_tag_unseen_in_training_names_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(PebenchError, match=r"test.conll:1: tag 'B-LOC' does not occur"):
         task.prepared()
+
+
+IOB2 = "John B-PER\nvisited O\nParis B-LOC\n\nAcme B-ORG\nhired O\nMary B-PER\nJones I-PER\n"
+
+
+def _ner(tmp_path: Path, text: str, scheme: str):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "dev", "test"):
+        (tmp_path / f"{name}.conll").write_text(text)
+    return tasks.get("ner")(
+        train_file="train.conll",
+        validation_file="dev.conll",
+        test_file="test.conll",
+        data_dir=str(tmp_path),
+        cache_dir=str(tmp_path / "cache"),
+        scheme=scheme,
+    )
+
+
+def test_iob2_data_read_as_iob1_is_refused_instead_of_losing_entities(tmp_path: Path) -> None:
+    with pytest.raises(
+        PebenchError,
+        match=r"train.conll:1: the data is valid IOB2 and read "
+        r"as IOB1 it loses entities \(1 instead of 4\); set --task.scheme IOB2",
+    ):
+        _ner(tmp_path, IOB2, "IOB1").prepared()
+    assert _ner(tmp_path / "ok", IOB2, "IOB2").prepared()["train"].num_rows == 2
+    iob1 = "John I-PER\nvisited O\nParis I-LOC\nBerlin B-LOC\n"  # B- only between entities
+    assert _ner(tmp_path / "iob1", iob1, "IOB1").prepared()["train"].num_rows == 1
+
+
+def test_hub_data_is_checked_against_the_scheme_like_files(tmp_path: Path, monkeypatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"])),
+        }
+    )
+    data = datasets.Dataset.from_dict(
+        {"tokens": [["a", "b"], ["c"]], "ner_tags": [[0, 2], [1]]}, features=features
+    )
+    task = tasks.get("ner")(hub_dataset="toy", cache_dir=str(tmp_path / "cache"))
+    monkeypatch.setattr(type(task), "hub_split", lambda self, split, columns: data)
+    with pytest.raises(PebenchError, match=r"hub toy train sentence 1: tag 'I-PER' breaks"):
+        task.prepared()

@@ -13,7 +13,14 @@ from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, TokenHead
 from pebench.tasks.entity_f1 import EntityF1
 from pebench.tasks.readers import read_conll_numbered
-from pebench.tasks.schemes import SCHEMES, Scheme, scheme_violation, split_tag
+from pebench.tasks.schemes import (
+    SCHEMES,
+    Scheme,
+    better_scheme,
+    scheme_violation,
+    spans,
+    split_tag,
+)
 from pebench.tasks.text import IGNORE, TextTask
 
 
@@ -61,26 +68,49 @@ class NER(TextTask):
 
     def read_file(self, path: Path) -> list[tuple[list[str], Any]]:
         sentences = read_conll_numbered(path, self.token_column, self.tag_column, self.encoding)
-        for _, tags, lines in sentences:
+        examples = [
+            (words, tags, [f"{path}:{line}" for line in lines]) for words, tags, lines in sentences
+        ]
+        self.check_scheme(examples)
+        return examples
+
+    def check_scheme(self, examples: list[tuple[list[str], list[str], list[str]]]) -> None:
+        """Gold tags must follow the scheme, and not be data of another scheme that this one
+        reads with fewer entities (IOB2 read as IOB1); errors name the first place."""
+        for _, tags, where in examples:
             bad = scheme_violation(tags, self.scheme)
             if bad is not None:
                 raise PebenchError(
-                    f"{path}:{lines[bad]}: tag {tags[bad]!r} breaks the {self.scheme} "
-                    f"scheme; fix the file or set --task.scheme"
+                    f"{where[bad]}: tag {tags[bad]!r} breaks the {self.scheme} scheme; fix the "
+                    f"data or set --task.scheme"
                 )
-        return [
-            (words, tags, [f"{path}:{line}" for line in lines]) for words, tags, lines in sentences
-        ]
+        better = better_scheme([tags for _, tags, _ in examples], self.scheme)
+        if better is not None:
+            other, first = better
+            total = [
+                sum(len(spans(tags, s)) for _, tags, _ in examples) for s in (self.scheme, other)
+            ]
+            raise PebenchError(
+                f"{examples[first][2][0]}: the data is valid {other} and read as {self.scheme} "
+                f"it loses entities ({total[0]} instead of {total[1]}); set --task.scheme "
+                f"{other}"
+            )
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
         fields = {"tokens_field": self.tokens_field, "tags_field": self.tags_field}
         data = self.hub_split(split, fields)
         feature = data.features[self.tags_field].feature
         names = getattr(feature, "names", None)
-        return [
-            (row[self.tokens_field], [names[t] if names else str(t) for t in row[self.tags_field]])
-            for row in data
+        examples = [
+            (
+                row[self.tokens_field],
+                [names[t] if names else str(t) for t in row[self.tags_field]],
+                [f"hub {self.hub_dataset} {split} sentence {n + 1}"] * len(row[self.tags_field]),
+            )
+            for n, row in enumerate(data)
         ]
+        self.check_scheme(examples)  # the same checks as local files
+        return examples
 
     def label_set(self, train: list[tuple[list[str], Any]]) -> list[str]:
         tags = {t for example in train for t in example[1]}

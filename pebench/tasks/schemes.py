@@ -100,6 +100,21 @@ def spans(tags: Sequence[str], scheme: Scheme) -> list[Span]:
     return found
 
 
+def better_scheme(sentences: Sequence[Sequence[str]], scheme: Scheme) -> tuple[Scheme, int] | None:
+    """Another scheme the gold ``sentences`` are valid in and that finds more entities than
+    ``scheme`` (IOB2 data read as IOB1 silently loses every entity a ``B-`` opens after
+    ``O``), with the index of the first sentence that differs; None if ``scheme`` is best."""
+    best: tuple[Scheme, int] | None = None
+    for other in SCHEMES:
+        if other == scheme or any(scheme_violation(t, other) is not None for t in sentences):
+            continue
+        counts = [(len(spans(t, scheme)), len(spans(t, other))) for t in sentences]
+        if sum(c[1] for c in counts) > sum(c[0] for c in counts):
+            first = next(i for i, (mine, theirs) in enumerate(counts) if theirs > mine)
+            best = (other, first)
+    return best
+
+
 def scheme_violation(tags: Sequence[str], scheme: Scheme) -> int | None:
     """Index of the first tag that breaks ``scheme`` in gold data, or None.
 
