@@ -76,7 +76,9 @@ def preprocess(argv: Sequence[str]) -> list[str]:
             out.extend([flag, value if isinstance(value, str) else json.dumps(value)])
         else:
             out.append(flag)
-    return out
+    from pebench.benchmark.argparser import undashed
+
+    return undashed(out)
 
 
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
@@ -121,17 +123,19 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 
 
 def _simple_parser(command: str, description: str) -> Any:
-    from jsonargparse import ArgumentParser
+    from pebench.benchmark.argparser import PebenchParser
 
-    return ArgumentParser(prog=f"pebench {command}", description=description, exit_on_error=False)
+    return PebenchParser(prog=f"pebench {command}", description=description, exit_on_error=False)
 
 
 def _parse_simple(parser: Any, argv: Sequence[str]) -> Any:
     """Parse a command's own options (no plug-in classes), errors as one line."""
     from jsonargparse import ArgumentError
 
+    from pebench.benchmark.argparser import undashed
+
     try:
-        return parser.parse_args([ALIASES.get(a, a) for a in argv])
+        return parser.parse_args(undashed([ALIASES.get(a, a) for a in argv]))
     except ArgumentError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
@@ -390,7 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PebenchError as exc:
         if debug:
             raise
-        print(f"pebench: error: {exc}", file=sys.stderr)
+        from pebench.benchmark.argparser import dashed
+
+        print(f"pebench: error: {dashed(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"pebench: interrupted{INTERRUPT_HINTS.get(args[0], '')}", file=sys.stderr)

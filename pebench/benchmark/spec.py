@@ -18,6 +18,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, ArgumentParser, Namespace
 
 from pebench import encodings, tasks
+from pebench.benchmark.argparser import PebenchParser
 from pebench.benchmark.config import (
     EncodingFactory,
     ModelConfig,
@@ -76,7 +77,7 @@ def normalize_config(doc: dict[str, Any]) -> dict[str, Any]:
 
 def build_parser(command: str) -> ArgumentParser:
     """The jsonargparse parser of ``pebench train`` or ``pebench compare``."""
-    parser = ArgumentParser(
+    parser = PebenchParser(
         prog=f"pebench {command}",
         exit_on_error=False,
         description=(
