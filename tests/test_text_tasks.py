@@ -180,6 +180,16 @@ def test_truncated_words_count_as_missed_entities(tmp_path: Path) -> None:
     metrics = run(tmp_path, task)
     # gold entities after the second word are still counted (support), never silently dropped
     assert metrics["test"]["per_type"]["LOC"]["support"] == 1
+    # and the cut is reported: 5 and 3 words cut to 2 in each split
+    assert metrics["data"]["max_length"] == 2
+    assert metrics["data"]["truncated"]["test"] == {"examples": 2, "tokens": 4, "of": 2}
+    from rich.console import Console
+
+    from pebench.benchmark.report import print_results
+
+    console = Console(record=True, width=200)
+    print_results([metrics], console)
+    assert "max_length 2 truncated train 2 of 2 examples (4 tokens)" in console.export_text()
 
 
 def test_classification_trains_with_integer_labels(tmp_path: Path) -> None:

@@ -123,3 +123,14 @@ def print_results(runs: Sequence[dict[str, Any]], console: Console | None = None
     if lengths is not None:
         console.print(lengths)
     console.print(summary_table(runs))
+    truncated = (runs[0].get("data") or {}).get("truncated") or {}
+    cut = {s: t for s, t in truncated.items() if t["examples"]}
+    if cut:
+        parts = ", ".join(
+            f"{split} {t['examples']} of {t['of']} examples ({t['tokens']} tokens)"
+            for split, t in cut.items()
+        )
+        console.print(
+            f"[yellow]max_length {runs[0]['data']['max_length']} truncated {parts}; raise "
+            f"--task.max-length to keep them[/yellow]"
+        )

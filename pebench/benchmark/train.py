@@ -210,6 +210,9 @@ def train(
             (output_dir / "report_test.txt").write_text(test.pop("report"))
         results["test"] = test
     parameters = sum(p.numel() for p in module.parameters())
+    data_report = spec.task.data_report()
+    if data_report is not None:
+        results["data"] = data_report
     metrics = {
         "task": type(spec.task).__dict__.get("name") or dotted_path(type(spec.task)),
         "encoding": encoding_name(module),

@@ -114,6 +114,11 @@ class Task(ABC):
         None when they depend on the data; checked before a sweep starts."""
         return None
 
+    def data_report(self) -> dict[str, Any] | None:
+        """Facts about the data a run should record (e.g. how much truncation cut), written
+        to ``metrics.json`` under ``data``; None when there is nothing to say."""
+        return None
+
     @property
     def has_test(self) -> bool:
         """Whether the data module has a held-out test split, evaluated once after training."""

@@ -284,6 +284,16 @@ class TextTask(Task):
         self._prepared = {s: datasets.load_from_disk(str(folder / s)) for s in SPLITS}
         return self._prepared
 
+    def data_report(self) -> dict[str, Any] | None:
+        """Examples and tokens per split that ``max_length`` cuts off (silent otherwise)."""
+        if not self.max_length:
+            return None
+        report = {}
+        for split, data in self.prepared().items():
+            over = [len(ids) - self.max_length for ids in data["ids"] if len(ids) > self.max_length]
+            report[split] = {"examples": len(over), "tokens": sum(over), "of": data.num_rows}
+        return {"max_length": self.max_length, "truncated": report}
+
     def truncate(self, ids: list[int]) -> list[int]:
         return ids[: self.max_length] if self.max_length else ids
 
