@@ -142,3 +142,43 @@ def test_hub_data_is_checked_against_the_scheme_like_files(tmp_path: Path, monke
     monkeypatch.setattr(type(task), "hub_split", lambda self, split, columns: data)
     with pytest.raises(PebenchError, match=r"hub toy train sentence 1: tag 'I-PER' breaks"):
         task.prepared()
+
+
+def test_runs_write_validation_and_test_predictions(tmp_path: Path) -> None:
+    from pebench import encodings
+    from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
+    from pebench.benchmark.train import train
+
+    def run(task, name: str) -> Path:
+        out = tmp_path / name
+        train(
+            RunSpec(
+                task=task,
+                encoding=encodings.get("alibi"),
+                model=ModelConfig(d_model=16, num_layers=1, num_heads=2),
+                train=TrainConfig(max_steps=2, batch_size=2, progress=False, accelerator="cpu"),
+                output_dir=out,
+            )
+        )
+        return out
+
+    out = run(_ner(tmp_path / "ner", IOB2, "IOB2"), "ner-run")
+    lines = (out / "predictions_test.conll").read_text().split("\n")
+    assert lines[0].split("\t")[:2] == ["John", "B-PER"] and lines[3] == ""
+    assert len(lines[0].split("\t")) == 3 and (out / "predictions_validation.conll").is_file()
+    folder = tmp_path / "cls"
+    folder.mkdir()
+    for name in ("train", "dev", "test"):
+        (folder / f"{name}.csv").write_text('text,label\n"a, b",pos\nc,neg\n')
+    task = tasks.get("classification")(
+        train_file="train.csv",
+        validation_file="dev.csv",
+        test_file="test.csv",
+        data_dir=str(folder),
+        text_column="text",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    out = run(task, "cls-run")
+    rows = (out / "predictions_test.csv").read_text().splitlines()
+    assert rows[0] == "text,label,prediction"
+    assert rows[1].startswith('"a, b",pos,') and rows[1].split(",")[-1] in ("pos", "neg")

@@ -202,6 +202,8 @@ def train(
     wall = time.perf_counter() - started
     results = dict(module.last_results or {"summary": {}, "per_length": {}})
     spec.task.save_artifacts(output_dir)
+    module.eval()
+    spec.task.write_predictions(module, output_dir)
     if "report" in results:
         (output_dir / "report_validation.txt").write_text(results.pop("report"))
     if module.test_results is not None:

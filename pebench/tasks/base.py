@@ -124,5 +124,10 @@ class Task(ABC):
         """Whether the data module has a held-out test split, evaluated once after training."""
         return False
 
+    def write_predictions(self, model: Model, output_dir: Path) -> list[Path]:
+        """Write the trained model's validation and test predictions for error analysis
+        (tasks on real data); returns the files written."""
+        return []
+
     def save_artifacts(self, output_dir: Path) -> None:  # noqa: B027 (optional hook)
         """Write what a later evaluation needs (e.g. a vocabulary) into the run directory."""

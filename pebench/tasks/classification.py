@@ -164,6 +164,14 @@ class TextClassification(TextTask):
         self.prepared()
         return ClassificationMetric(len(self.labels), self.length_buckets)
 
+    prediction_format = ("csv", ["text", "label", "prediction"])
+
+    def predict(self, model: Model, batch: Batch) -> list[str]:
+        return [self.labels[i] for i in self.logits(model, batch).argmax(-1).tolist()]
+
+    def prediction_rows(self, example: tuple[Any, ...], predicted: Any) -> list[list[str]]:
+        return [[" ".join(example[0]), str(example[1]), predicted]]
+
     @torch.no_grad()
     def evaluate(self, model: Model, batch: Batch, metric: ClassificationMetric) -> None:
         preds = self.logits(model, batch).argmax(-1)

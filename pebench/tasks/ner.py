@@ -158,17 +158,31 @@ class NER(TextTask):
         self.prepared()
         return EntityF1(self.entity_types, self.scheme, self.length_buckets)
 
-    @torch.no_grad()
-    def evaluate(self, model: Model, batch: Batch, metric: EntityF1) -> None:
+    #: predictions files are CoNLL: word, gold tag, predicted tag; a blank line per sentence
+    prediction_format = ("conll", None)
+
+    def predict(self, model: Model, batch: Batch) -> list[list[str]]:
         predicted = self.logits(model, batch).argmax(-1)  # (B, T)
-        preds, golds = [], []
+        preds = []
         for b in range(predicted.shape[0]):
             n = int(batch["n_words"][b])
             starts = batch["word_starts"][b, :n]
             # a word truncated away is predicted "O": truncation costs recall honestly
             labels = torch.where(starts >= 0, predicted[b].gather(0, starts.clamp(min=0)), 0)
             preds.append([self.labels[i] for i in labels.tolist()])
-            golds.append([self.labels[i] for i in batch["gold"][b, :n].tolist()])
+        return preds
+
+    def prediction_rows(self, example: tuple[Any, ...], predicted: Any) -> list[list[str]]:
+        words, tags = example[0], example[1]
+        return [[w, g, p] for w, g, p in zip(words, tags, predicted, strict=True)] + [[]]
+
+    @torch.no_grad()
+    def evaluate(self, model: Model, batch: Batch, metric: EntityF1) -> None:
+        preds = self.predict(model, batch)
+        golds = [
+            [self.labels[i] for i in batch["gold"][b, : int(batch["n_words"][b])].tolist()]
+            for b in range(len(preds))
+        ]
         metric.update(preds, golds)
 
     def results(self, metric: EntityF1) -> dict[str, Any]:

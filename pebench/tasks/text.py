@@ -284,6 +284,44 @@ class TextTask(Task):
         self._prepared = {s: datasets.load_from_disk(str(folder / s)) for s in SPLITS}
         return self._prepared
 
+    @abstractmethod
+    def predict(self, model: Model, batch: Batch) -> list[Any]:
+        """The model's prediction for every example of an evaluation batch."""
+
+    @abstractmethod
+    def prediction_rows(self, example: tuple[Any, ...], predicted: Any) -> list[list[str]]:
+        """Rows of the predictions file for one example and its prediction."""
+
+    #: ``predictions_<split>.<suffix>`` and its header row (None: no header)
+    prediction_format: tuple[str, list[str] | None] = ("csv", None)
+
+    @torch.no_grad()
+    def write_predictions(self, model: Model, output_dir: Path) -> list[Path]:
+        """``predictions_validation`` and ``predictions_test`` files, one entry per example
+        in file order, with the gold and the predicted labels."""
+        import csv
+
+        device = next(model.parameters()).device
+        suffix, header = self.prediction_format
+        written = []
+        for split in ("validation", "test"):
+            raw = self._read(split)
+            loader = TextDataModule(self, 64, 0)._loader(split, shuffle=False)
+            predicted: list[Any] = []
+            for batch in loader:
+                predicted += self.predict(model, {k: v.to(device) for k, v in batch.items()})
+            path = output_dir / f"predictions_{split}.{suffix}"
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(
+                    handle, delimiter="," if suffix == "csv" else "\t", lineterminator="\n"
+                )
+                if header:
+                    writer.writerow(header)
+                for example, guess in zip(raw, predicted, strict=True):
+                    writer.writerows(self.prediction_rows(example, guess))
+            written.append(path)
+        return written
+
     def data_report(self) -> dict[str, Any] | None:
         """Examples and tokens per split that ``max_length`` cuts off (silent otherwise)."""
         if not self.max_length:
