@@ -120,10 +120,14 @@ class Worker:
         trials = study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return Work(plan, study, study.ask(), final=True), True
+        counted = [t for t in trials if in_budget(t)]
+        lost = Counter(t.user_attrs.get("seed") for t in counted if self._results_lost(t))
+        # a seed whose results were lost is trained once more; if they vanish again, the
+        # leaderboard reports it instead of the sweep retraining it forever
         used = {
             t.user_attrs.get("seed")
-            for t in trials
-            if in_budget(t) and not self._results_lost(t)
+            for t in counted
+            if not self._results_lost(t) or lost[t.user_attrs.get("seed")] > 1
         }
         todo = [seed for seed in self.sweep.seeds if seed not in used]
         if not todo:
