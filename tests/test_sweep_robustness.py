@@ -259,3 +259,56 @@ def test_a_live_worker_in_another_pid_namespace_keeps_its_trial(tmp_path: Path) 
     states = {t.number: t.state for t in study.get_trials()}
     assert states[elsewhere.number] == TrialState.RUNNING  # alive in its own namespace
     assert states[here.number] == TrialState.FAIL  # same namespace, process gone
+
+
+def test_a_full_disk_requeues_the_trial_instead_of_spending_it(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import errno
+
+    from pebench.benchmark.sweep import worker as worker_module
+
+    def no_space(spec, callbacks, loggers, started_at):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(worker_module, "_train", no_space)
+    path = write_sweep(tmp_path, encodings=["sinusoidal"], seeds=[1])
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--output-dir", str(out), "--wandb", "disabled"]) == 2
+    err = capsys.readouterr().err
+    assert "no space left on the device" in err and "re-run the same command" in err
+    assert "Traceback" not in err
+    search = trials_of(SweepStorage(str(out / JOURNAL_FILE)).optuna, "tiny/copy/sinusoidal")
+    assert [t.state for t in search] == [TrialState.FAIL, TrialState.WAITING]
+    assert "error" not in search[0].user_attrs  # not a finished trial: the budget is unspent
+
+
+def test_a_trial_failed_as_stale_meanwhile_is_dropped_quietly(tmp_path: Path, capsys) -> None:
+    from pebench.benchmark.sweep import worker as worker_module
+
+    path = write_sweep(
+        tmp_path, encodings=["sinusoidal"], seeds=[1], trials=1, pruner={"type": "none"}
+    )
+    out = tmp_path / "out"
+    sweep, text = load_sweep(path)
+    claim_output_dir(out, sweep.name)
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    create_studies(storage, sweep, text, out)
+    real = worker_module._train
+
+    def stale_meanwhile(spec, callbacks, loggers, started_at):
+        metrics = real(spec, callbacks, loggers, started_at)
+        study = optuna.load_study(study_name="tiny/copy/sinusoidal", storage=storage.optuna)
+        running = study.get_trials(states=(TrialState.RUNNING,))
+        if running:  # another worker fails it as stale while it trains
+            storage.requeue(study, running[0]._trial_id)
+        return metrics
+
+    worker_module._train = stale_meanwhile
+    try:
+        Worker(storage, sweep, out, Tracker("disabled", out)).run(limit=1)
+    finally:
+        worker_module._train = real
+    assert "was failed as stale meanwhile" in capsys.readouterr().err
+    search = trials_of(storage.optuna, "tiny/copy/sinusoidal")
+    assert [t.state for t in search] == [TrialState.FAIL, TrialState.WAITING]

@@ -8,6 +8,7 @@ cooperate through Optuna's storage alone (``pebench worker --storage URL --sweep
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import socket
@@ -198,30 +199,60 @@ class Worker:
             self._heartbeat(trial._trial_id),
         ):
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    metrics = _train(spec, callbacks, tracked.logger(), started)
-                value = metrics["summary"][plan.metric]
-                work.study.tell(trial, value)
-                tracked.state = "complete"
-                tracked.summary({"objective": value})
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: this trial re-runs on resume
-                self.storage.requeue(work.study, trial._trial_id)
-                tracked.state = "interrupted"
-                raise
-            except optuna.TrialPruned as exc:
-                work.study.tell(trial, state=TrialState.PRUNED)
-                tracked.state = "pruned"
-                tracked.summary({"pruned": str(exc)})
-            except PebenchError as exc:
-                if not isinstance(exc, DivergedError):  # a mistake in the sweep: stop
-                    work.study.tell(trial, state=TrialState.FAIL)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                        metrics = _train(spec, callbacks, tracked.logger(), started)
+                    value = metrics["summary"][plan.metric]
+                    self._tell(work, label, value)
+                    tracked.state = "complete"
+                    tracked.summary({"objective": value})
+                except KeyboardInterrupt:  # Ctrl-C or SIGTERM: this trial re-runs on resume
+                    self.storage.requeue(work.study, trial._trial_id)
+                    tracked.state = "interrupted"
                     raise
-                self._record_failure(work, exc, run_dir, label, tracked)
-            except Exception as exc:  # a crashing trial (e.g. out of memory) must not end the sweep
-                self._record_failure(work, exc, run_dir, label, tracked)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        self._record_failure(work, exc, run_dir, label, tracked)
+                    else:  # the machine's fault, not the trial's: it re-runs, unspent
+                        self.storage.requeue(work.study, trial._trial_id)
+                        tracked.state = "interrupted"
+                        raise PebenchError(
+                            f"no space left on the device while running {plan.name} {label}; free "
+                            f"space and re-run the same command (that trial runs again)"
+                        ) from None
+                except optuna.TrialPruned as exc:
+                    self._tell(work, label, state=TrialState.PRUNED)
+                    tracked.state = "pruned"
+                    tracked.summary({"pruned": str(exc)})
+                except PebenchError as exc:
+                    if not isinstance(exc, DivergedError):  # a mistake in the sweep: stop
+                        self._tell(work, label, state=TrialState.FAIL)
+                        raise
+                    self._record_failure(work, exc, run_dir, label, tracked)
+                except Exception as exc:  # a crashing trial (e.g. out of memory) goes on
+                    self._record_failure(work, exc, run_dir, label, tracked)
+            except _TakenOver:
+                tracked.state = "interrupted"
         if self.on_trial_end is not None:
             self.on_trial_end(work, tracked.state)
+
+    def _tell(self, work: Work, label: str, value: float | None = None, **kwargs: Any) -> None:
+        """Finish the trial, unless another worker already failed it as stale (after a
+        storage outage, say): then its re-queued copy runs again and this result is dropped
+        with one line, instead of crashing on the finished trial."""
+        trial = work.trial
+        if self.storage.optuna.get_trial(trial._trial_id).state.is_finished():
+            print(
+                f"pebench: {work.plan.name} {label} was failed as stale meanwhile; its "
+                f"re-queued copy runs instead",
+                file=sys.stderr,
+            )
+            raise _TakenOver
+        if value is None:
+            work.study.tell(trial, **kwargs)
+        else:
+            work.study.tell(trial, value, **kwargs)
 
     def _record_failure(
         self, work: Work, exc: BaseException, run_dir: Path, label: str, tracked: Any
@@ -235,8 +266,10 @@ class Worker:
             gc.collect()
             torch.cuda.empty_cache()
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        if storage.get_trial(trial._trial_id).state.is_finished():
+            raise _TakenOver  # failed as stale meanwhile: nothing of ours to record
         storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, message)
-        work.study.tell(trial, state=TrialState.FAIL)
+        self._tell(work, label, state=TrialState.FAIL)
         (self.root / run_dir).mkdir(parents=True, exist_ok=True)
         (self.root / run_dir / "error.txt").write_text(traceback.format_exc())
         print(
@@ -252,7 +285,13 @@ class Worker:
 
         def beat() -> None:
             while not stop.wait(HEARTBEAT_S):
-                self.storage.heartbeat(trial_id)
+                try:
+                    self.storage.heartbeat(trial_id)
+                except Exception as exc:  # a storage outage: keep beating once it is back
+                    print(
+                        f"pebench: heartbeat failed ({type(exc).__name__}); retrying",
+                        file=sys.stderr,
+                    )
 
         self.storage.heartbeat(trial_id)
         thread = threading.Thread(target=beat, name="pebench-heartbeat", daemon=True)
@@ -262,6 +301,10 @@ class Worker:
         finally:
             stop.set()
             thread.join()
+
+
+class _TakenOver(Exception):
+    """The running trial was failed as stale by another worker meanwhile."""
 
 
 def _train(
