@@ -182,3 +182,22 @@ def test_runs_write_validation_and_test_predictions(tmp_path: Path) -> None:
     rows = (out / "predictions_test.csv").read_text().splitlines()
     assert rows[0] == "text,label,prediction"
     assert rows[1].startswith('"a, b",pos,') and rows[1].split(",")[-1] in ("pos", "neg")
+
+
+def test_several_text_columns_are_joined(tmp_path: Path) -> None:
+    path = tmp_path / "ag.csv"
+    path.write_text("title,description,label\nWall St,Bears claw back,2\nMars,Rover lands,3\n")
+    rows = read_table(path, ["title", "description"], "label", separator=" | ")
+    assert rows[0] == ("Wall St | Bears claw back", "2", 2)
+    task = tasks.get("classification")(
+        train_file="ag.csv",
+        validation_file="ag.csv",
+        test_file="ag.csv",
+        data_dir=str(tmp_path),
+        text_column=["title", "description"],
+        label_column="label",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert task.prepared()["train"][0]["n_words"] == 5
+    with pytest.raises(PebenchError, match="ag.csv:2: missing text column 'body'"):
+        read_table(path, ["title", "body"], "label")

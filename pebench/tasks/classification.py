@@ -94,17 +94,20 @@ class TextClassification(TextTask):
     def __init__(
         self,
         *args: Any,
-        text_column: str | int = "sentence",
+        text_column: str | int | list[str | int] = "sentence",
         label_column: str | int = "label",
         header: bool = True,
+        text_separator: str = " ",
         pooling: Pooling = "mean",
         **kwargs: Any,
     ) -> None:
         """
         Args:
-            text_column: column (name, or index without a header) of the text.
+            text_column: column (name, or index without a header) of the text, or a list of
+                columns joined with ``text_separator`` (AG News: title and description).
             label_column: column of the label (string or integer labels).
             header: whether CSV/TSV files start with a header row.
+            text_separator: what joins several text columns.
             pooling: ``mean`` of real tokens, ``first`` token or ``last`` real token (use
                 ``last`` with a causal model).
             *args, **kwargs: data and tokenization options of :class:`TextTask`.
@@ -113,22 +116,40 @@ class TextClassification(TextTask):
             raise PebenchError(f"pooling must be 'mean', 'first' or 'last', got {pooling!r}")
         self.text_column, self.label_column = text_column, label_column
         self.header, self.pooling = header, pooling
+        self.text_separator = text_separator
         super().__init__(*args, **kwargs)
 
     def options_key(self) -> dict[str, Any]:
-        return {"columns": [self.text_column, self.label_column], "header": self.header}
+        return {
+            "columns": [self.text_column, self.label_column],
+            "header": self.header,
+            "separator": self.text_separator,
+        }
 
     def read_file(self, path: Path) -> list[tuple[list[str], Any, str]]:
-        rows = read_table(path, self.text_column, self.label_column, self.header, self.encoding)
+        rows = read_table(
+            path,
+            self.text_column,
+            self.label_column,
+            self.header,
+            self.encoding,
+            self.text_separator,
+        )
         return [(t.split(), label, f"{path}:{line}") for t, label, line in rows]
 
     def read_hub(self, split: str) -> list[tuple[list[str], Any]]:
-        columns = {"text_column": str(self.text_column), "label_column": str(self.label_column)}
-        data = self.hub_split(split, columns)
+        texts = self.text_column if isinstance(self.text_column, list) else [self.text_column]
+        data = self.hub_split(split, {"label_column": str(self.label_column)})
+        for column in texts:
+            if column not in data.column_names:
+                raise PebenchError(
+                    f"hub dataset {self.hub_dataset} has no column {column!r} (columns: "
+                    f"{', '.join(data.column_names)}); set --task.text_column"
+                )
         names = getattr(data.features[self.label_column], "names", None)
         return [
             (
-                str(row[self.text_column]).split(),
+                self.text_separator.join(str(row[t]) for t in texts).split(),
                 names[row[self.label_column]] if names else str(row[self.label_column]),
             )
             for row in data

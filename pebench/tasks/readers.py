@@ -112,22 +112,31 @@ def read_conll_numbered(
     return sentences
 
 
+Column = str | int
+
+
 def read_table(
     path: Path,
-    text_column: str | int,
-    label_column: str | int,
+    text_column: Column | list[Column],
+    label_column: Column,
     header: bool = True,
     encoding: str = "utf-8",
+    separator: str = " ",
 ) -> list[Row]:
     """(text, label, line) rows of a CSV, TSV or JSONL file, chosen by extension. Columns
     are names (with a header, or JSONL keys) or 0-based indices (without a header; digits
-    given as text, e.g. from the command line, are indices too)."""
+    given as text, e.g. from the command line, are indices too). Several text columns (a
+    title and a body) are joined with ``separator``."""
     text = _open(path, encoding)
     suffix = path.suffix.lower()
-    if not header:
-        text_column, label_column = (
-            int(c) if isinstance(c, str) and c.isdigit() else c for c in (text_column, label_column)
-        )
+
+    def index(c: Column) -> Column:
+        return int(c) if not header and isinstance(c, str) and c.isdigit() else c
+
+    columns = [index(c) for c in (text_column if isinstance(text_column, list) else [text_column])]
+    label_column = index(label_column)
+    if not columns:
+        raise PebenchError("text_column is an empty list; name at least one column")
     rows: list[Row] = []
     if suffix in (".jsonl", ".json"):
         for number, line in enumerate(_lines(text), start=1):
@@ -137,7 +146,7 @@ def read_table(
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise PebenchError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            rows.append(_pick(record, text_column, label_column, path, number))
+            rows.append(_pick(record, columns, label_column, path, number, separator))
     elif suffix in (".csv", ".tsv"):
         for number, fields, names in _records(text, suffix, header):
             if names is not None and len(fields) != len(names):
@@ -145,7 +154,7 @@ def read_table(
                     f"{path}:{number}: expected {len(names)} columns, found {len(fields)}"
                 )
             record = dict(zip(names, fields, strict=True)) if names is not None else fields
-            rows.append(_pick(record, text_column, label_column, path, number))
+            rows.append(_pick(record, columns, label_column, path, number, separator))
         if not header:
             _refuse_header_row(rows, path)
     else:
@@ -195,9 +204,17 @@ def _label(value: object) -> str:
     return str(value)
 
 
-def _pick(record, text_column, label_column, path: Path, number: int) -> Row:
+def _pick(
+    record,
+    text_columns: list[Column],
+    label_column: Column,
+    path: Path,
+    number: int,
+    separator: str = " ",
+) -> Row:
     values = []
-    for role, column in (("text", text_column), ("label", label_column)):
+    roles = [("text", c) for c in text_columns] + [("label", label_column)]
+    for role, column in roles:
         try:
             value = record[column]
         except (KeyError, IndexError, TypeError):
@@ -209,4 +226,4 @@ def _pick(record, text_column, label_column, path: Path, number: int) -> Row:
                 f"{path}:{number}: the {role} is null; give every row a {role} or remove the row"
             )
         values.append(_label(value) if role == "label" else str(value))
-    return values[0], values[1], number
+    return separator.join(values[:-1]), values[-1], number

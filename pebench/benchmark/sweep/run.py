@@ -180,9 +180,11 @@ def run_sweep(
     tracker = Tracker(mode, root, sweep.wandb_project)
     if note:
         console.print(f"[yellow]{note}[/yellow]; {tracker.sync_hint()}")
+    threads = worker_threads(n_workers)
     console.print(
         f"sweep [bold]{sweep.name}[/bold]: {len(plans(sweep))} studies × {sweep.trials} trials "
         f"+ {len(sweep.seeds)} final seeds · storage {storage.describe()} · {n_workers} worker(s)"
+        f" × {threads} CPU thread(s)"
     )
     in_process = n_workers == 1 and not gpu_ids
     progress = SweepProgress(storage.url, sweep, console, poll=not in_process)
@@ -198,6 +200,12 @@ def run_sweep(
 
     publish(SweepHandle(sweep, storage, root), tracker, console)
     return root
+
+
+def worker_threads(n_workers: int) -> int:
+    """CPU threads each worker's torch uses: the machine's cores shared out (two workers
+    with every core each would oversubscribe the CPU many times over)."""
+    return max(1, (os.cpu_count() or 1) // n_workers)
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
@@ -239,7 +247,7 @@ def _run_processes(
     """Start ``n_workers`` worker processes (one per GPU when given) and wait for them."""
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    threads = worker_threads(n_workers)
     procs = []
     end_with_parent = _parent_death_signal()
     for i in range(n_workers):
