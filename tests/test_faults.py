@@ -298,7 +298,7 @@ def test_a_second_sweep_never_writes_into_another_sweeps_directory(tmp_path: Pat
         (["train", "--task", "copy", "--encoding", "ropee"], "did you mean 'rope'"),
         (["train", "--task", "cpy"], "did you mean 'copy'"),
         (["train", "--task", "copy", "--encoding", "no.such.Module"], "cannot import module"),
-        (["train", "--task", "copy", "--model.d_modl", "8"], "d_modl"),
+        (["train", "--task", "copy", "--model.d_modl", "8"], "d-modl"),
         (["train", "--task", "copy", "--model.d_model", "big"], "d_model"),
         (
             ["train", "--task", "copy", "--encoding", "rope", "--task.train_lengths", "[5, 2]"],
