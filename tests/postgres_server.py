@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BIN = Path(os.environ.get("PEBENCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
+#: url → (command runner, data directory, server options, log file) of running servers
+_SERVERS: dict[str, tuple] = {}
 
 
 def available() -> str | None:
@@ -55,7 +57,20 @@ def postgres_server() -> Iterator[str]:
         conn.autocommit = True
         conn.cursor().execute("CREATE DATABASE optuna")
         conn.close()
-        yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
+        url = f"postgresql://postgres@127.0.0.1:{port}/optuna"
+        _SERVERS[url] = (run, data, options, root / "log")
+        yield url
     finally:
+        _SERVERS.pop(f"postgresql://postgres@127.0.0.1:{port}/optuna", None)
         run(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def outage(url: str, seconds: float) -> None:
+    """Stop the server of ``url`` (connections cut), wait, and start it again."""
+    import time
+
+    run, data, options, log = _SERVERS[url]
+    run(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+    time.sleep(seconds)
+    run(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")

@@ -21,6 +21,7 @@ from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStor
 from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
+from tests import postgres_server
 from tests.test_sweep import trials_of, write_sweep
 
 
@@ -312,3 +313,41 @@ def test_a_trial_failed_as_stale_meanwhile_is_dropped_quietly(tmp_path: Path, ca
     assert "was failed as stale meanwhile" in capsys.readouterr().err
     search = trials_of(storage.optuna, "tiny/copy/sinusoidal")
     assert [t.state for t in search] == [TrialState.FAIL, TrialState.WAITING]
+
+
+needs_postgres = pytest.mark.skipif(
+    postgres_server.available() is not None, reason=str(postgres_server.available())
+)
+
+
+@needs_postgres
+def test_workers_ride_out_a_short_database_outage(tmp_path: Path, capsys) -> None:
+    import threading
+
+    with postgres_server.postgres_server() as url:
+        path = write_sweep(tmp_path, trials=3, seeds=[1], pruner={"type": "none"})
+        out = tmp_path / "out"
+        sweep, text = load_sweep(path)
+        storage = SweepStorage(url)
+        create_studies(storage, sweep, text, out)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                Worker(SweepStorage(url), sweep, out, Tracker("disabled", out)).run()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        time.sleep(3.0)
+        postgres_server.outage(url, 6.0)
+        thread.join(timeout=300)
+        assert not errors, errors
+        assert "storage unreachable" in capsys.readouterr().err
+        storage = SweepStorage(url)
+        for encoding in ("sinusoidal", "alibi"):
+            search = trials_of(storage.optuna, f"tiny/copy/{encoding}")
+            done = [t for t in search if t.state == TrialState.COMPLETE]
+            assert len(done) == 3, [t.state for t in search]
+            assert len(trials_of(storage.optuna, f"tiny/copy/{encoding}/final")) >= 1

@@ -22,10 +22,10 @@ import sys
 import time
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import (
@@ -39,6 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from pebench.errors import PebenchError
 
+T = TypeVar("T")
 JOURNAL_FILE = "optuna.journal"
 #: seconds between heartbeats of a running trial, and silence after which it is stale
 HEARTBEAT_S, GRACE_S = 10, 60
@@ -48,6 +49,8 @@ OUTPUT_ATTR = "pebench_output_dir"
 #: trial attributes recording who runs a trial and when it last showed signs of life
 WORKER_ATTR, HEARTBEAT_ATTR = "worker", "heartbeat"
 RETRIES = 3
+#: how long storage calls are retried through a database outage before a worker gives up
+OUTAGE_S = 120
 #: seconds to wait for a PostgreSQL server before giving up with a clear error
 CONNECT_TIMEOUT_S = 5
 
@@ -164,6 +167,28 @@ class SweepStorage:
             if dead or silent:
                 self._retry(study, trial)
 
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, retried with backoff while the database is unreachable (a restart, a
+        network blip) for up to ``OUTAGE_S`` seconds; then one line saying so."""
+        deadline, wait = time.monotonic() + OUTAGE_S, 1.0
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                if self.kind != "postgresql" or not transient(exc):
+                    raise
+                if time.monotonic() + wait > deadline:
+                    raise PebenchError(
+                        f"storage {self.describe()} unreachable for {OUTAGE_S} s while {what}; "
+                        f"check the server, then re-run the same command to resume"
+                    ) from None
+                print(
+                    f"pebench: storage unreachable while {what}; retrying in {wait:.0f} s",
+                    file=sys.stderr,
+                )
+                time.sleep(wait)
+                wait = min(wait * 2, 10.0)
+
     def requeue(self, study: optuna.Study, trial_id: int) -> None:
         """Fail a running trial that was interrupted and queue it again (same parameters and
         attributes, e.g. a final run's seed), so a resumed sweep re-runs it."""
@@ -178,6 +203,26 @@ class SweepStorage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, trial)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a lost database connection, which retrying
+    after a while can cure, rather than a mistake."""
+    from sqlalchemy import exc as sql
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sql.OperationalError | sql.InterfaceError):
+            return True
+        if isinstance(seen, sql.DBAPIError) and seen.connection_invalidated:
+            return True
+        if type(seen).__module__.startswith("psycopg2") and type(seen).__name__ in (
+            "OperationalError",
+            "InterfaceError",
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def check_journal(path: Path, lock: JournalFileSymlinkLock) -> str | None:

@@ -79,8 +79,7 @@ class Worker:
         """Run trials until the sweep is complete (or ``limit`` trials ran); returns how many
         this worker ran."""
         while limit is None or self.trials_run < limit:
-            with self.storage.lock():
-                work, pending = self._claim()
+            work, pending = self.storage.call(self._locked_claim, "claiming a trial")
             if work is None:
                 if not pending:
                     return self.trials_run
@@ -90,6 +89,10 @@ class Worker:
             self.trials_run += 1
             gc.collect()
         return self.trials_run
+
+    def _locked_claim(self) -> tuple[Work | None, bool]:
+        with self.storage.lock():
+            return self._claim()
 
     def _claim(self) -> tuple[Work | None, bool]:
         pending = False
@@ -242,7 +245,10 @@ class Worker:
         storage outage, say): then its re-queued copy runs again and this result is dropped
         with one line, instead of crashing on the finished trial."""
         trial = work.trial
-        if self.storage.optuna.get_trial(trial._trial_id).state.is_finished():
+        state = self.storage.call(
+            lambda: self.storage.optuna.get_trial(trial._trial_id).state, "finishing a trial"
+        )
+        if state.is_finished():
             print(
                 f"pebench: {work.plan.name} {label} was failed as stale meanwhile; its "
                 f"re-queued copy runs instead",
@@ -250,9 +256,9 @@ class Worker:
             )
             raise _TakenOver
         if value is None:
-            work.study.tell(trial, **kwargs)
+            self.storage.call(lambda: work.study.tell(trial, **kwargs), "finishing a trial")
         else:
-            work.study.tell(trial, value, **kwargs)
+            self.storage.call(lambda: work.study.tell(trial, value, **kwargs), "finishing a trial")
 
     def _record_failure(
         self, work: Work, exc: BaseException, run_dir: Path, label: str, tracked: Any
