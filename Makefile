@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/pebench sweep configs/sweeps/quick.yaml --output-dir runs/demo
+	$(VENV)/bin/pebench sweep configs/sweeps/demo.yaml --output-dir runs/demo --workers 2
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
