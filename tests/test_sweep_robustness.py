@@ -351,3 +351,19 @@ def test_workers_ride_out_a_short_database_outage(tmp_path: Path, capsys) -> Non
             done = [t for t in search if t.state == TrialState.COMPLETE]
             assert len(done) == 3, [t.state for t in search]
             assert len(trials_of(storage.optuna, f"tiny/copy/{encoding}/final")) >= 1
+
+
+def test_an_interrupt_swallowed_by_a_destructor_still_stops_the_worker(tmp_path: Path) -> None:
+    """Python only prints a KeyboardInterrupt raised inside __del__; the handler's record of
+    the stop request must still end the sweep before the next trial."""
+    path = write_sweep(tmp_path, encodings=["sinusoidal"], seeds=[1])
+    out = tmp_path / "out"
+    sweep, text = load_sweep(path)
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    create_studies(storage, sweep, text, out)
+    worker = Worker(storage, sweep, out, Tracker("disabled", out))
+    worker.run(limit=1)
+    worker.stop_asked.set()  # as the signal handler does before raising
+    with pytest.raises(KeyboardInterrupt):
+        worker.run()
+    assert len(trials_of(storage.optuna, "tiny/copy/sinusoidal")) == 1

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -192,8 +193,10 @@ def run_sweep(
         if in_process:
             from pebench.benchmark.sweep.worker import Worker
 
-            with _sigterm_as_interrupt():
-                Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended).run()
+            with _sigterm_as_interrupt() as asked:
+                worker = Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended)
+                worker.stop_asked = asked
+                worker.run()
         else:
             _run_processes(storage, sweep, root, mode, gpu_ids, n_workers)
     from pebench.benchmark.sweep.leaderboard import publish
@@ -223,17 +226,23 @@ def _parent_death_signal() -> Callable[[], None] | None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while the block runs (workers stopped, resume hint)."""
+def _sigterm_as_interrupt() -> Iterator[threading.Event]:
+    """Treat SIGTERM like Ctrl-C while the block runs (workers stopped, resume hint). The
+    yielded event records that a stop was asked for, so a worker still stops between trials
+    when the KeyboardInterrupt itself was swallowed (raised inside a library's destructor,
+    where Python only prints it)."""
+    asked = threading.Event()
 
     def interrupt(signum: int, frame: object) -> None:
+        asked.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield asked
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run_processes(
@@ -314,7 +323,8 @@ def run_worker(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         worker = Worker(storage, handle.sweep, handle.output_dir, tracker, worker_index)
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt() as asked:
+            worker.stop_asked = asked
             ran = worker.run()
     console.print(f"worker {worker_index}: ran {ran} trial(s); sweep {handle.sweep.name} done")
     return ran

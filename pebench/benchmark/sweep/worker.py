@@ -61,6 +61,8 @@ class Worker:
     ) -> None:
         self.storage, self.sweep, self.root = storage, sweep, Path(output_dir)
         self.tracker, self.on_trial_end = tracker, on_trial_end
+        #: set when Ctrl-C or SIGTERM arrived; checked between trials
+        self.stop_asked = threading.Event()
         self.plans = plans(sweep)
         self.search = {
             p.name: optuna.load_study(study_name=p.name, storage=storage.optuna, pruner=pruner(p))
@@ -79,6 +81,8 @@ class Worker:
         """Run trials until the sweep is complete (or ``limit`` trials ran); returns how many
         this worker ran."""
         while limit is None or self.trials_run < limit:
+            if self.stop_asked.is_set():  # an interrupt swallowed somewhere still stops us
+                raise KeyboardInterrupt
             work, pending = self.storage.call(self._locked_claim, "claiming a trial")
             if work is None:
                 if not pending:
