@@ -117,25 +117,28 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-def test_sigterm_to_a_sweep_stops_its_workers_and_requeues_their_trials(tmp_path: Path) -> None:
+def _start_long_sweep(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    """`pebench sweep` of alibi trials too long to finish, started as a subprocess, once its
+    journal exists."""
     long_trial = {"max_steps": 100_000, "batch_size": 4, "progress": False, "accelerator": "cpu"}
     path = write_sweep(
-        tmp_path,
-        encodings=["alibi"],
-        trials=2,
-        seeds=[1],
-        pruner={"type": "none"},
+        tmp_path, encodings=["alibi"], trials=2, seeds=[1], pruner={"type": "none"},
         train=long_trial,
-    )
+    )  # fmt: skip
     out = tmp_path / "out"
     command = [sys.executable, "-m", "pebench.benchmark.cli", "sweep", str(path)]
-    command += ["--output-dir", str(out), "--workers", "2", "--wandb", "disabled"]
+    command += ["--output-dir", str(out), "--wandb", "disabled", *extra]
     parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (out / JOURNAL_FILE).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return parent, out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_sigterm_to_a_sweep_stops_its_workers_and_requeues_their_trials(tmp_path: Path) -> None:
+    parent, out = _start_long_sweep(tmp_path, "--workers", "2")
     try:
-        deadline = time.monotonic() + 60
-        while not (out / JOURNAL_FILE).exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
         storage = SweepStorage(str(out / JOURNAL_FILE))
         running = _wait_for_running(storage, "tiny/copy/alibi", out, 2)
         workers = _children(parent.pid)
@@ -162,23 +165,8 @@ def test_sigterm_to_a_sweep_stops_its_workers_and_requeues_their_trials(tmp_path
 def test_interrupting_an_in_process_sweep_mid_trial_exits_130_and_requeues(
     tmp_path: Path, signum: int
 ) -> None:
-    long_trial = {"max_steps": 100_000, "batch_size": 4, "progress": False, "accelerator": "cpu"}
-    path = write_sweep(
-        tmp_path,
-        encodings=["alibi"],
-        trials=2,
-        seeds=[1],
-        pruner={"type": "none"},
-        train=long_trial,
-    )
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "pebench.benchmark.cli", "sweep", str(path)]
-    command += ["--output-dir", str(out), "--wandb", "disabled"]
-    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    parent, out = _start_long_sweep(tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while not (out / JOURNAL_FILE).exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
         running = _wait_for_running(
             SweepStorage(str(out / JOURNAL_FILE)), "tiny/copy/alibi", out, 1
         )
