@@ -232,7 +232,7 @@ def plot_overlays(
     paths = []
     for task, where in spec.tasks.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        drawn = False
+        drawn, train_max = False, None
         for i, (encoding, released_name) in enumerate(spec.encodings.items()):
             colour = f"C{i}"
             theirs = curves.get((where.dataset, where.split, released_name))
@@ -241,7 +241,11 @@ def plot_overlays(
                 ax.plot(xs, [theirs[x] for x in xs], "--", color=colour, alpha=0.7,
                         label=f"{encoding} (released)")
                 drawn = True
-            runs = [_curve(r) for r in read_pebench(results_dir, task, encoding)]
+            loaded = read_pebench(results_dir, task, encoding)
+            runs = [_curve(r) for r in loaded]
+            train_max = train_max or next(
+                (r.get("train_max_length") for r in loaded if r.get("train_max_length")), None
+            )
             if runs:
                 xs = sorted(set().union(*runs))
                 means = [statistics.fmean([r[x] for r in runs if x in r]) for x in xs]
@@ -251,6 +255,8 @@ def plot_overlays(
         if not drawn:
             plt.close(fig)
             continue
+        if train_max is not None:
+            ax.axvspan(0.5, train_max + 0.5, color="0.92", label="training lengths", zorder=0)
         ax.set(xlabel="input length", ylabel="exact match", ylim=(-0.02, 1.02),
                title=f"{task}: pebench vs released ({spec.models[scale]})")
         ax.legend(fontsize="x-small")
