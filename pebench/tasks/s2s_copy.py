@@ -23,6 +23,7 @@ symbol count they need.
 
 from __future__ import annotations
 
+import functools
 import random
 from abc import abstractmethod
 from collections.abc import Iterator
@@ -206,12 +207,10 @@ class S2SCopyTask(SequenceTask):
     def results(self, metric: LengthAccuracy) -> dict[str, Any]:
         return {**super().results(metric), "split_sizes": self.split_sizes}
 
-    @property
+    @functools.cached_property
     def split_sizes(self) -> dict[str, int]:
         """Examples per split (computed once, from the generated splits)."""
-        if not hasattr(self, "_split_sizes"):
-            self._split_sizes = {name: len(part) for name, part in self.splits().items()}
-        return self._split_sizes
+        return {name: len(part) for name, part in self.splits().items()}
 
     def count_tokens(self, batch: dict[str, Tensor]) -> int:
         return int((batch["inputs"] != PAD).sum())
