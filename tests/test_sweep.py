@@ -4,6 +4,8 @@ resuming, one W&B run per trial, and the leaderboard files."""
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 import subprocess
 import sys
@@ -204,6 +206,10 @@ def _two_workers(tmp_path: Path, storage_url: str | None) -> None:
         for m in re.findall(r"ran (\d+) trial", log.read_text())
     ]
     assert len(ran) == 2 and sum(ran) == 8
+    # each worker's torch uses its share of the cores, not every core
+    share = max(1, (os.cpu_count() or 1) // 2)
+    for metrics in out.glob("final/*/*/seed-*/metrics.json"):
+        assert json.loads(metrics.read_text())["threads"] == share
 
 
 def test_two_worker_processes_share_a_journal_file_exactly(tmp_path: Path) -> None:

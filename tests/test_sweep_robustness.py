@@ -355,3 +355,18 @@ def test_an_interrupt_swallowed_by_a_destructor_still_stops_the_worker(tmp_path:
     with pytest.raises(KeyboardInterrupt):
         worker.run()
     assert len(trials_of(storage.optuna, "tiny/copy/sinusoidal")) == 1
+
+
+def test_a_joining_worker_takes_the_threads_it_is_given(finished: Path, capsys) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        args = ["worker", "--storage", str(finished / JOURNAL_FILE), "--threads", "1"]
+        assert main([*args, "--wandb", "disabled"]) == 0
+        assert "worker 0: 1 CPU thread(s)" in capsys.readouterr().out
+        assert torch.get_num_threads() == 1
+        assert main(["worker", "--storage", str(finished / JOURNAL_FILE), "--threads", "0"]) == 2
+        assert "--threads must be at least 1" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(before)

@@ -187,12 +187,21 @@ def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     parser.add_argument("--sweep", type=str | None, default=None, help="sweep name")
     parser.add_argument("--output_dir", type=str | None, default=None, help="default: as stored")
     parser.add_argument("--worker_index", type=int, default=0, help="seeds this worker's sampler")
+    parser.add_argument(
+        "--threads",
+        type=int | None,
+        default=None,
+        help="CPU threads for this worker (default: every core; with N workers on one "
+        "machine give each cores/N)",
+    )
     _wandb_option(parser)
     cfg = _parse_simple(parser, argv)
+    if cfg.threads is not None and cfg.threads < 1:
+        raise PebenchError(f"--threads must be at least 1, got {cfg.threads}")
     out = Path(cfg.output_dir) if cfg.output_dir else None
     from pebench.benchmark.sweep.run import run_worker
 
-    run_worker(cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console)
+    run_worker(cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console, cfg.threads)
     return []
 
 

@@ -238,6 +238,7 @@ def train(
         "between_steps_time_s": module.between_steps_seconds,
         "startup_s": module.first_step_at - entered if module.first_step_at else None,
         "device": str(module.device),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
     (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -304,14 +304,18 @@ def run_worker(
     wandb: str | None = None,
     worker_index: int = 0,
     console: Console | None = None,
+    threads: int | None = None,
 ) -> int:
-    """Join a sweep already created in ``storage_url``; returns the number of trials run."""
+    """Join a sweep already created in ``storage_url``; returns the number of trials run.
+    ``threads`` (else ``$PEBENCH_NUM_THREADS``, set by ``pebench sweep --workers``) caps the
+    worker's CPU threads."""
     console = console or Console()
-    threads = os.environ.get("PEBENCH_NUM_THREADS")
-    if threads:
-        import torch
+    threads = threads or int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or None
+    import torch
 
-        torch.set_num_threads(int(threads))
+    if threads:
+        torch.set_num_threads(threads)
+    console.print(f"worker {worker_index}: {torch.get_num_threads()} CPU thread(s)")
     storage = SweepStorage(storage_url)
     handle = open_sweep(storage, name, output_dir)
     mode, note = resolve_mode(wandb)
