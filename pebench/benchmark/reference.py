@@ -131,10 +131,9 @@ def _stats(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def _curve(run: dict[str, Any]) -> dict[int, float]:
-    curve = {int(k): v["exact_match"] for k, v in (run.get("per_length") or {}).items()}
-    for k, v in (run.get("test", {}).get("per_length") or {}).items():
-        curve.setdefault(int(k), v["exact_match"])
-    return curve
+    from pebench.benchmark.sweep.plots import length_curve
+
+    return {int(k): v["exact_match"] for k, v in length_curve(run).items()}
 
 
 def compare(spec: ReferenceSpec, results_dir: Path, scale: str) -> list[dict[str, Any]]:

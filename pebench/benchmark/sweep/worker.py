@@ -129,13 +129,14 @@ class Worker:
         if any(t.state == TrialState.WAITING for t in trials):
             return Work(plan, study, study.ask(), final=True), True
         counted = [t for t in trials if in_budget(t)]
-        lost = Counter(t.user_attrs.get("seed") for t in counted if self._results_lost(t))
+        gone = {t.number for t in counted if self._results_lost(t)}  # reads each file once
+        lost = Counter(t.user_attrs.get("seed") for t in counted if t.number in gone)
         # a seed whose results were lost is trained once more; if they vanish again, the
         # leaderboard reports it instead of the sweep retraining it forever
         used = {
             t.user_attrs.get("seed")
             for t in counted
-            if not self._results_lost(t) or lost[t.user_attrs.get("seed")] > 1
+            if t.number not in gone or lost[t.user_attrs.get("seed")] > 1
         }
         todo = [seed for seed in self.sweep.seeds if seed not in used]
         if not todo:
