@@ -3,6 +3,7 @@ checks, resumed samplers."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import signal
 import subprocess
@@ -313,7 +314,8 @@ def test_workers_ride_out_a_short_database_outage(tmp_path: Path, capsys) -> Non
     import threading
 
     with postgres_server.postgres_server() as url:
-        path = write_sweep(tmp_path, trials=3, seeds=[1], pruner={"type": "none"})
+        long_trial = {"max_steps": 300, "batch_size": 4, "accelerator": "cpu"}
+        path = write_sweep(tmp_path, trials=3, seeds=[1], pruner={"type": "none"}, train=long_trial)
         out = tmp_path / "out"
         sweep, text = load_sweep(path)
         storage = SweepStorage(url)
@@ -328,7 +330,8 @@ def test_workers_ride_out_a_short_database_outage(tmp_path: Path, capsys) -> Non
 
         thread = threading.Thread(target=work)
         thread.start()
-        time.sleep(3.0)
+        # mid-trial (not a fixed delay: with warm imports the tiny sweep ends within seconds)
+        _wait_for_running(storage, "tiny/copy/sinusoidal", out, 1)
         postgres_server.outage(url, 6.0)
         thread.join(timeout=300)
         assert not errors, errors
@@ -370,3 +373,85 @@ def test_a_joining_worker_takes_the_threads_it_is_given(finished: Path, capsys) 
         assert "--threads must be at least 1" in capsys.readouterr().err
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_interrupted_final_run_resumes_from_its_checkpoint(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A final run cut short (Ctrl-C, a killed session) continues from its last checkpoint
+    when the sweep is run again, instead of training from step 0."""
+    from lightning.pytorch.callbacks import Callback
+
+    from pebench.benchmark.sweep import worker as worker_module
+
+    class StopAt(Callback):
+        def on_train_batch_end(self, trainer, *args) -> None:
+            if trainer.global_step == 7:
+                raise KeyboardInterrupt
+
+    real_train = worker_module._train
+    calls: list[int] = []
+
+    def train_once_interrupted(spec, callbacks, loggers, started_at):
+        calls.append(spec.resume)
+        extra = [StopAt()] if len(calls) == 1 else []
+        return real_train(spec, [*callbacks, *extra], loggers, started_at)
+
+    monkeypatch.setattr(worker_module, "_train", train_once_interrupted)
+    train = {"max_steps": 12, "batch_size": 4, "checkpoint_every": 5, "accelerator": "cpu"}
+    path = write_sweep(
+        tmp_path, encodings=["sinusoidal"], seeds=[1], trials=0, train=train, search_space={},
+        pruner={"type": "none"},
+    )
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(path, out, wandb="disabled")
+    run_dir = out / "final" / "copy" / "sinusoidal" / "seed-1"
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    run_sweep(path, out, wandb="disabled")
+    assert calls == [False, True]
+    assert "resumes from its last checkpoint" in capsys.readouterr().err
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["resumed_from_step"] == 5 and metrics["steps"] == 12
+    final = trials_of(SweepStorage(str(out / JOURNAL_FILE)).optuna, "tiny/copy/sinusoidal/final")
+    assert [t.state for t in final][-1] == TrialState.COMPLETE
+
+
+def test_a_final_run_with_a_changed_configuration_starts_afresh(tmp_path: Path) -> None:
+    from pebench.benchmark.sweep.worker import resumable
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("optim:\n  lr: 0.001\n")
+    import torch
+
+    torch.save({"global_step": 3}, run_dir / "checkpoints" / "last.ckpt")
+    assert resumable(run_dir, "optim:\n  lr: 0.001\n")
+    assert not resumable(run_dir, "optim:\n  lr: 0.002\n")
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"cut short")
+    assert not resumable(run_dir, "optim:\n  lr: 0.001\n")
+
+
+def test_a_requeued_trial_is_not_failed_as_stale_right_after_it_is_claimed(
+    tmp_path: Path,
+) -> None:
+    """A re-queued trial is a copy of the dead one, old heartbeat and worker included; the
+    claim replaces them under the lock, so the next look at the study keeps it running
+    (it used to fail it at once, and two workers trained the same seed)."""
+    path = write_sweep(tmp_path, encodings=["sinusoidal"], seeds=[1], pruner={"type": "none"})
+    out = tmp_path / "out"
+    sweep, text = load_sweep(path)
+    claim_output_dir(out, sweep.name)
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    create_studies(storage, sweep, text, out)
+    study = optuna.load_study(study_name="tiny/copy/sinusoidal", storage=storage.optuna)
+    dead = study.ask()
+    storage.optuna.set_trial_user_attr(dead._trial_id, WORKER_ATTR, "elsewhere:1:1")
+    storage.optuna.set_trial_user_attr(dead._trial_id, "heartbeat", time.time() - 3600)
+    storage.fail_stale(study)  # an hour of silence: failed and queued again, attributes kept
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.WAITING]
+    work, _ = Worker(storage, sweep, out, Tracker("disabled", out))._locked_claim()
+    assert work is not None and work.trial.number == 1
+    storage.fail_stale(study)  # another worker looks right after the claim
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.RUNNING]
+    assert study.get_trials()[1].user_attrs[WORKER_ATTR] == worker_id()

@@ -52,6 +52,8 @@ class PEModule(LightningModule):
         self.between_steps_seconds = 0.0
         #: perf_counter() when the first training step began
         self.first_step_at: float | None = None
+        #: the global step training (re)started from: 0, or a resumed checkpoint's step
+        self.first_step: int | None = None
         self._step_started = 0.0
         self._step_ended: float | None = None
 
@@ -88,6 +90,7 @@ class PEModule(LightningModule):
         self._step_started = time.perf_counter()
         if self.first_step_at is None:
             self.first_step_at = self._step_started
+            self.first_step = self.global_step
         if self._step_ended is not None:
             self.between_steps_seconds += self._step_started - self._step_ended
 

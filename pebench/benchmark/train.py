@@ -31,6 +31,8 @@ from pebench.registry import dotted_path
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
+#: the last checkpoint of a run, relative to its directory (what --resume continues from)
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
 RUN_OUTPUTS = (
     METRICS_FILE,
     CONFIG_FILE,
@@ -141,7 +143,7 @@ def train(
     if spec.model.attention == "flex" and on_cpu:
         raise PebenchError(FLEX_ON_CPU)  # before anything is written
     datamodule = spec.task.datamodule(spec.train.batch_size, spec.seed)
-    checkpoint = output_dir / "checkpoints" / "last.ckpt"
+    checkpoint = output_dir / CHECKPOINT
     if spec.resume:
         check_resumable(output_dir, checkpoint)
         check_same_config(output_dir, spec.config_yaml)
@@ -232,6 +234,8 @@ def train(
         "parameters": parameters,
         "encoding_parameters": sum(p.numel() for p in module.encoding.parameters()),
         "steps": trainer.global_step,
+        # times below count this process only; a resumed run began at this step
+        "resumed_from_step": module.first_step if spec.resume else None,
         "wall_time_s": wall,
         "train_step_time_s": module.train_step_seconds,
         "tokens_per_s": module.train_tokens / max(module.train_step_seconds, 1e-9),

@@ -33,10 +33,29 @@ from pebench.benchmark.sweep.pruning import StepPruningCallback
 from pebench.benchmark.sweep.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
 from pebench.benchmark.sweep.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
 from pebench.benchmark.sweep.tracking import Tracker
+from pebench.benchmark.train import CHECKPOINT, METRICS_FILE, check_same_config
 from pebench.errors import DivergedError, PebenchError
 
 #: seconds between looks at the storage while other workers finish the last trials
 POLL_S = 2.0
+
+
+def resumable(run_dir: Path, config_yaml: str | None) -> bool:
+    """Whether an interrupted final run (its worker killed, the trial re-queued) can go on
+    from its last checkpoint: no results yet, a checkpoint that loads, the same configuration.
+    A final run's directory is fixed by its seed, so the re-queued copy finds it; search
+    trials get a new number and start afresh (they are short and their pruner saw steps)."""
+    checkpoint = run_dir / CHECKPOINT
+    if (run_dir / METRICS_FILE).exists() or not checkpoint.is_file():
+        return False
+    try:
+        check_same_config(run_dir, config_yaml)
+        import torch
+
+        torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception:  # another configuration, or a checkpoint cut short by the kill
+        return False
+    return True
 
 
 @dataclass
@@ -96,7 +115,14 @@ class Worker:
 
     def _locked_claim(self) -> tuple[Work | None, bool]:
         with self.storage.lock():
-            return self._claim()
+            work, pending = self._claim()
+            if work is not None:
+                # a re-queued trial carries its predecessor's worker and heartbeat: replace
+                # them before the lock is released, or the next look fails it as stale at once
+                trial_id = work.trial._trial_id
+                self.storage.optuna.set_trial_user_attr(trial_id, WORKER_ATTR, worker_id())
+                self.storage.heartbeat(trial_id)
+            return work, pending
 
     def _claim(self) -> tuple[Work | None, bool]:
         pending = False
@@ -169,8 +195,6 @@ class Worker:
     def _execute(self, work: Work) -> None:
         started = time.perf_counter()
         plan, trial = work.plan, work.trial
-        storage = self.storage.optuna
-        storage.set_trial_user_attr(trial._trial_id, WORKER_ATTR, worker_id())
         if work.final:
             params, seed = dict(trial.user_attrs["params"]), int(trial.user_attrs["seed"])
             run_dir = Path("final") / plan.task.name / plan.encoding_label / f"seed-{seed}"
@@ -183,6 +207,9 @@ class Worker:
         trial.set_user_attr("output_dir", str(run_dir))
         doc = plan.run_config(params, seed)
         spec, _ = run_spec_from_dict(doc, self.root / run_dir, overwrite=True)
+        if work.final and resumable(self.root / run_dir, spec.config_yaml):
+            spec.overwrite, spec.resume = False, True
+            print(f"pebench: {plan.name} {label} resumes from its last checkpoint", file=sys.stderr)
         config = {
             **doc,
             "params": params,
