@@ -398,7 +398,8 @@ def test_an_interrupted_final_run_resumes_from_its_checkpoint(
         return real_train(spec, [*callbacks, *extra], loggers, started_at)
 
     monkeypatch.setattr(worker_module, "_train", train_once_interrupted)
-    train = {"max_steps": 12, "batch_size": 4, "checkpoint_every": 5, "accelerator": "cpu"}
+    train = {"max_steps": 12, "batch_size": 4, "checkpoint_every": 5, "eval_every": 5}
+    train["accelerator"] = "cpu"
     path = write_sweep(
         tmp_path, encodings=["sinusoidal"], seeds=[1], trials=0, train=train, search_space={},
         pruner={"type": "none"},
@@ -408,7 +409,11 @@ def test_an_interrupted_final_run_resumes_from_its_checkpoint(
         run_sweep(path, out, wandb="disabled")
     run_dir = out / "final" / "copy" / "sinusoidal" / "seed-1"
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    log_before = (run_dir / "logs" / "metrics.csv").read_text()
+    assert "val/" in log_before
     run_sweep(path, out, wandb="disabled")
+    assert (run_dir / "logs" / "metrics.csv").read_text() == log_before  # kept, not replaced
+    assert "val/" in (run_dir / "logs" / "resumed-1" / "metrics.csv").read_text()
     assert calls == [False, True]
     assert "resumes from its last checkpoint" in capsys.readouterr().err
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -108,6 +108,17 @@ def check_same_config(path: Path, config_yaml: str | None) -> None:
         )
 
 
+def _log_version(output_dir: Path, spec: RunSpec) -> str:
+    """``logs/metrics.csv`` for a run; a resumed run logs into ``logs/resumed-N/`` instead,
+    since Lightning's CSV logger would replace the log of the steps before the resume."""
+    if not spec.resume:
+        return ""
+    n = 1
+    while (output_dir / "logs" / f"resumed-{n}").exists():
+        n += 1
+    return f"resumed-{n}"
+
+
 def encoding_name(module: PEModule) -> str:
     """The registered name of the run's encoding, or its dotted path if it has none."""
     cls = type(module.encoding)
@@ -168,7 +179,7 @@ def train(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         precision=cfg.precision,
-        logger=[CSVLogger(output_dir, name="logs", version=""), *loggers],
+        logger=[CSVLogger(output_dir, "logs", version=_log_version(output_dir, spec)), *loggers],
         callbacks=all_callbacks,
         val_check_interval=cfg.eval_every or cfg.max_steps,
         check_val_every_n_epoch=None,
