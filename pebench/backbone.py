@@ -9,18 +9,15 @@ forward pass and shared by every layer. A causal model can also run incrementall
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import Tensor, nn
 
+from pebench.choices import Activation, AttentionBackend, Norm
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
 from pebench.positions import plain_positions, randomized_positions
 
-AttentionBackend = Literal["auto", "sdpa", "flex"]
-Activation = Literal["gelu", "relu"]
-Norm = Literal["layernorm", "rmsnorm"]
+__all__ = ["Activation", "AttentionBackend", "Norm"]  # re-exported: the backbone's choices
 ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
 FLEX_ON_CPU = (
     "FlexAttention has no backward on CPU; train with --model.attention sdpa (or auto) on CPU"

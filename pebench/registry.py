@@ -76,18 +76,23 @@ def dotted_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def unknown_name(kind: str, spec: str, known: list[str]) -> PebenchError:
+    """The error for a plug-in name nothing registers, with the closest known name."""
+    close = difflib.get_close_matches(spec, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return PebenchError(
+        f"unknown {kind} {spec!r}{hint} Valid {kind}s: {', '.join(known)} "
+        f"(or a dotted path package.module.ClassName)"
+    )
+
+
 def resolve(base: T, package: str, spec: str, kind: str) -> T:
     """Return the subclass of ``base`` named ``spec`` (a registered name or a dotted path)."""
     known = registered(base, package)
     if spec in known:
         return known[spec]
     if "." not in spec:
-        close = difflib.get_close_matches(spec, list(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise PebenchError(
-            f"unknown {kind} {spec!r}{hint} Valid {kind}s: {', '.join(known)} "
-            f"(or a dotted path package.module.ClassName)"
-        )
+        raise unknown_name(kind, spec, list(known))
     module_name, _, attr = spec.rpartition(".")
     try:
         module = importlib.import_module(module_name)

@@ -40,22 +40,28 @@ ALIASES = {
 }
 
 
-def preprocess(argv: Sequence[str]) -> list[str]:
-    """Expand short flags and registered names into what jsonargparse understands."""
-    import yaml
-
-    from pebench.benchmark.spec import PLUGIN_KEYS, load_config, normalize_plugin
-
+def expanded(argv: Sequence[str]) -> list[str]:
+    """Arguments with ``--option=value`` split in two and short flags expanded."""
     tokens: list[str] = []
     for arg in argv:
         if arg.startswith("--") and "=" in arg:
             tokens.extend(arg.split("=", 1))
         else:
             tokens.append(arg)
+    return [ALIASES.get(token, token) for token in tokens]
+
+
+def preprocess(argv: Sequence[str]) -> list[str]:
+    """Expand short flags and registered names into what jsonargparse understands."""
+    import yaml
+
+    from pebench.benchmark.spec import PLUGIN_KEYS, load_config, normalize_plugin
+
+    tokens = expanded(argv)
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        flag = ALIASES.get(tokens[i], tokens[i])
+        flag = tokens[i]
         i += 1
         key = flag[2:]
         if key in PLUGIN_KEYS or key == "config":
@@ -74,6 +80,9 @@ def preprocess(argv: Sequence[str]) -> list[str]:
                 raise PebenchError(f"{flag} takes one value, got {len(parsed)}: {' '.join(values)}")
             value = normalize_plugin(key, value)
             out.extend([flag, value if isinstance(value, str) else json.dumps(value)])
+        elif key.endswith(".help") and key[:-5] in PLUGIN_KEYS and i < len(tokens):
+            out += [flag, normalize_plugin(key[:-5], tokens[i])]  # --task.help copy
+            i += 1
         else:
             out.append(flag)
     from pebench.benchmark.argparser import undashed
@@ -82,6 +91,9 @@ def preprocess(argv: Sequence[str]) -> list[str]:
 
 
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.run_parser import precheck
+
+    precheck("train", expanded(argv))  # help and generic mistakes without loading torch
     from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
     from pebench.benchmark.train import train
 
@@ -97,6 +109,9 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 
 
 def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    from pebench.benchmark.run_parser import precheck
+
+    precheck("compare", expanded(argv))
     from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
     from pebench.benchmark.train import train
 

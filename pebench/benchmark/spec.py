@@ -15,17 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, ArgumentParser, Namespace
+from jsonargparse import ArgumentError, ArgumentParser, Namespace
 
 from pebench import encodings, tasks
-from pebench.benchmark.argparser import PebenchParser
 from pebench.benchmark.config import (
     EncodingFactory,
-    ModelConfig,
-    OptimConfig,
     RunSpec,
-    TrainConfig,
 )
+from pebench.benchmark.run_parser import read_config, run_parser
 from pebench.errors import PebenchError
 from pebench.registry import dotted_path
 from pebench.tasks.base import Task
@@ -51,20 +48,7 @@ def normalize_plugin(key: str, value: Any) -> Any:
 
 def load_config(path: str) -> str:
     """Read a YAML config file, with names resolved, as text for jsonargparse."""
-    file = Path(path)
-    if not file.is_file():
-        raise PebenchError(f"config file {path} does not exist; check the path given to --config")
-    try:
-        doc = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise PebenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, dict):
-        raise PebenchError(f"{path}: a config file must be a YAML mapping of keys to values")
-    return yaml.safe_dump(normalize_config(doc), sort_keys=False)
+    return yaml.safe_dump(normalize_config(read_config(path)), sort_keys=False)
 
 
 def normalize_config(doc: dict[str, Any]) -> dict[str, Any]:
@@ -76,48 +60,14 @@ def normalize_config(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_parser(command: str) -> ArgumentParser:
-    """The jsonargparse parser of ``pebench train`` or ``pebench compare``."""
-    parser = PebenchParser(
-        prog=f"pebench {command}",
-        exit_on_error=False,
-        description=(
-            "Train one encoding on one task."
-            if command == "train"
-            else "Train several encodings on one task with the same settings and compare them."
-        ),
-    )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML configuration file")
-    parser.add_argument("--task", type=Task, required=True, help="task name or dotted path")
-    if command == "train":
-        parser.add_argument(
-            "--encoding", type=EncodingFactory, required=True, help="encoding name or dotted path"
-        )
-    else:
-        parser.add_argument(
-            "--encodings", type=list[EncodingFactory], required=True, help="encodings to compare"
-        )
-    parser.add_argument("--model", type=ModelConfig, default=ModelConfig())
-    parser.add_argument("--optim", type=OptimConfig, default=OptimConfig())
-    parser.add_argument("--train", type=TrainConfig, default=TrainConfig())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--output_dir", type=str | None, default=None, help="where results go (default runs/...)"
-    )
-    parser.add_argument(
-        "--overwrite", action=ActionYesNo, default=False, help="replace earlier results"
-    )
-    parser.add_argument(
-        "--resume",
-        action=ActionYesNo,
-        default=False,
-        help="continue an interrupted run from its output directory's last checkpoint",
-    )
-    return parser
+    """The jsonargparse parser of ``pebench train`` or ``pebench compare``, plug-ins typed by
+    their classes."""
+    return run_parser(command, Task, EncodingFactory)
 
 
-_UNKNOWN_OPTION = re.compile(
-    r"Parser key \"(\w+)\".*Option '(\w+)' is not accepted.*class_path='([\w.]+)'", re.S
-)
+#: what jsonargparse says about an unknown option of a plug-in (class path before or after)
+_UNKNOWN_OPTION = re.compile(r"Parser key \"(\w+)\".*Option '(\w+)' is not accepted", re.S)
+_CLASS_PATH = re.compile(r"class_path ?=? ?'([\w.]+)'")
 
 
 def parse(parser: ArgumentParser, argv: Sequence[str]) -> Namespace:
@@ -127,8 +77,10 @@ def parse(parser: ArgumentParser, argv: Sequence[str]) -> Namespace:
     except ArgumentError as exc:
         text = str(exc)
         unknown = _UNKNOWN_OPTION.search(text)
-        if unknown:
-            key, option, class_path = unknown.groups()
+        class_path_match = _CLASS_PATH.search(text)
+        if unknown and class_path_match:
+            key, option = unknown.groups()
+            class_path = class_path_match.group(1)
             cls = PLUGIN_KEYS[key](class_path)
             valid = [p for p in list(inspect.signature(cls.__init__).parameters)[1:] if p != "dims"]
             raise PebenchError(

@@ -1,0 +1,178 @@
+"""The parser of ``pebench train`` and ``pebench compare``, and a first, torch-free pass over
+their arguments.
+
+The full parser types ``--task`` and ``--encoding`` by their classes, so building it imports
+torch and Lightning (about 5 s here). This pass uses the generic settings alone
+(:mod:`pebench.benchmark.settings`) and the names :mod:`pebench.catalog` reads from the
+sources: ``--help`` and mistakes in sizes, optimiser, training options or plug-in names
+answer in a fraction of a second. Options of a task or an encoding (``--task.train-lengths``)
+are left to the full parser, which runs next and checks everything again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, Namespace
+
+from pebench.benchmark.argparser import PebenchParser, undashed
+from pebench.benchmark.settings import ModelConfig, OptimConfig, TrainConfig
+from pebench.errors import PebenchError
+from pebench.registry import unknown_name
+
+DESCRIPTIONS = {
+    "train": "Train one encoding on one task.",
+    "compare": "Train several encodings on one task with the same settings and compare them.",
+}
+#: keys whose values name a plug-in, and the kind of plug-in they name
+PLUGIN_KINDS = {"task": "task", "encoding": "encoding", "encodings": "encoding"}
+PLUGIN_HELP = {
+    "task": "task name or dotted path (`pebench list`); its options: --task.OPTION VALUE, "
+    "listed by --task.help NAME",
+    "encoding": "encoding name or dotted path (`pebench list`); its options: "
+    "--encoding.OPTION VALUE, listed by --encoding.help NAME",
+    "encodings": "encodings to compare (names or dotted paths)",
+}
+
+
+def run_parser(command: str, task_type: Any, encoding_type: Any) -> PebenchParser:
+    """The parser of ``pebench train``/``compare``; the plug-in types decide how far it checks
+    (the classes: everything; names: the generic options only)."""
+    parser = PebenchParser(
+        prog=f"pebench {command}", description=DESCRIPTIONS[command], exit_on_error=False
+    )
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML configuration file")
+    parser.add_argument("--task", type=task_type, required=True, help=PLUGIN_HELP["task"])
+    if command == "train":
+        parser.add_argument(
+            "--encoding", type=encoding_type, required=True, help=PLUGIN_HELP["encoding"]
+        )
+    else:
+        parser.add_argument(
+            "--encodings", type=list[encoding_type], required=True, help=PLUGIN_HELP["encodings"]
+        )
+    parser.add_argument("--model", type=ModelConfig, default=ModelConfig())
+    parser.add_argument("--optim", type=OptimConfig, default=OptimConfig())
+    parser.add_argument("--train", type=TrainConfig, default=TrainConfig())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--output_dir", type=str | None, default=None, help="where results go (default runs/...)"
+    )
+    parser.add_argument(
+        "--overwrite", action=ActionYesNo, default=False, help="replace earlier results"
+    )
+    parser.add_argument(
+        "--resume",
+        action=ActionYesNo,
+        default=False,
+        help="continue an interrupted run from its output directory's last checkpoint",
+    )
+    return parser
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """A YAML configuration file as a mapping, or a one-line error naming the problem."""
+    file = Path(path)
+    if not file.is_file():
+        raise PebenchError(f"config file {path} does not exist; check the path given to --config")
+    try:
+        doc = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise PebenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise PebenchError(f"{path}: a config file must be a YAML mapping of keys to values")
+    return doc
+
+
+def _plugin_option(token: str) -> bool:
+    """``--task.X``/``--encoding.X``/``--encodings.X`` (but not their ``.help``)."""
+    head, dot, rest = token[2:].partition(".")
+    return token.startswith("--") and bool(dot) and head in PLUGIN_KINDS and rest != "help"
+
+
+def generic_arguments(tokens: Sequence[str]) -> list[str]:
+    """The arguments without the options of a task or an encoding (and their values), with
+    config files read here and their plug-in options dropped likewise."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if _plugin_option(token):
+            while i < len(tokens) and not tokens[i].startswith("--"):
+                i += 1
+            continue
+        if token[2:] in PLUGIN_KINDS:  # names (or inline mappings) as the full parser reads them
+            values = []
+            while i < len(tokens) and not tokens[i].startswith("--"):
+                values.append(tokens[i])
+                i += 1
+            parsed = [yaml.safe_load(v) if v.lstrip()[:1] in "{[" else v for v in values]
+            value = parsed if token == "--encodings" else (parsed[0] if parsed else None)
+            if value is not None:
+                out += [token, value if isinstance(value, str) else json.dumps(value)]
+            continue
+        if token == "--config" and i < len(tokens):
+            doc = read_config(tokens[i])
+            i += 1
+            out += ["--config", yaml.safe_dump(_without_plugin_options(doc), sort_keys=False)]
+            continue
+        out.append(token)
+    return out
+
+
+def _without_plugin_options(doc: dict[str, Any]) -> dict[str, Any]:
+    """A config mapping whose task/encoding entries keep their names only: their init
+    arguments are the full parser's to check."""
+    keep = dict(doc)
+    for key in PLUGIN_KINDS:
+        value = keep.get(key)
+        if isinstance(value, dict) and "class_path" in value:
+            keep[key] = {"class_path": value["class_path"]}
+        elif isinstance(value, list):
+            keep[key] = [
+                {"class_path": v["class_path"]} if isinstance(v, dict) and "class_path" in v else v
+                for v in value
+            ]
+    return keep
+
+
+def check_names(cfg: Namespace) -> None:
+    """Refuse a task or encoding name that no built-in or plug-in has (dotted paths are the
+    full parser's to import)."""
+    from pebench.catalog import listing
+
+    known_encodings, known_tasks = listing()
+    known = {"task": known_tasks, "encoding": known_encodings}
+    for key, kind in PLUGIN_KINDS.items():
+        values = cfg.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            name = value.get("class_path") if isinstance(value, dict) else value
+            if isinstance(name, str) and "." not in name and name not in known[kind]:
+                raise unknown_name(kind, name, list(known[kind]))
+
+
+def precheck(command: str, tokens: Sequence[str]) -> None:
+    """Answer ``--help`` and refuse mistakes in the generic options before the training
+    stack loads; ``tokens`` are arguments with short flags already expanded. Help for one
+    plug-in (``--task.help NAME``) and ``--print-config`` need the classes, so they are left
+    to the full parser."""
+    if "--print-config" in tokens or any(
+        t.split("=")[0].endswith(".help") for t in tokens if t.startswith("--")
+    ):
+        return  # the full parser prints the full configuration
+    parser = run_parser(command, str | dict[str, Any], str | dict[str, Any])
+    try:
+        cfg = parser.parse_args(undashed(generic_arguments(tokens)))
+    except ArgumentError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
+    check_names(cfg)
