@@ -323,3 +323,65 @@ def test_transformer_xl_relative_shift_gradients(causal: bool) -> None:
         return enc.attend(q, k, v, AttentionMask(None, causal), pos, 0, None)
 
     assert torch.autograd.gradcheck(run, (q, k, v))
+
+
+def _cope_reference(q, k, v, table, mask, npos):
+    """CoPE attention written plainly (autograd differentiates it): the oracle of the kernel."""
+    t = q.shape[-2]
+    logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + mask
+    gates = torch.sigmoid(logits)
+    prefix = gates.cumsum(-1)
+    diag = prefix.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)
+    gate_ii = gates.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)
+    j_le_i = torch.ones(t, t, dtype=torch.bool).tril()
+    pos = torch.where(j_le_i, diag - prefix + gates, prefix - diag + gate_ii).clamp(max=npos - 1)
+    per_position = q @ table
+    frac = pos - pos.floor()
+    low = per_position.gather(-1, pos.floor().long())
+    high = per_position.gather(-1, pos.ceil().long())
+    return (logits + high * frac + low * (1 - frac)).softmax(-1) @ v
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("npos", [3, 64])  # 3: positions clamped
+@pytest.mark.parametrize("padded", [False, True])
+def test_cope_kernel_values_and_gradients_equal_the_plain_formula(
+    causal: bool, npos: int, padded: bool
+) -> None:
+    from pebench.encodings.cope import CoPEAttention
+
+    torch.manual_seed(0)
+    b, h, t, d = 3, 2, 7, 4
+    q, k, v = (torch.randn(b, h, t, d, dtype=torch.float64, requires_grad=True) for _ in "qkv")
+    table = torch.randn(d, npos, dtype=torch.float64, requires_grad=True)
+    mask = torch.zeros(b, 1, t, t, dtype=torch.float64)
+    if causal:
+        mask = mask.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+    if padded:
+        mask[1, :, :, 5:] = float("-inf")
+    out = CoPEAttention.apply(q, k, v, table, mask, causal)
+    want = _cope_reference(q, k, v, table, mask, npos)
+    assert torch.allclose(out, want, atol=1e-12)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (q, k, v, table), grad)
+    expected = torch.autograd.grad(want, (q, k, v, table), grad)
+    for name, a, e in zip(["q", "k", "v", "table"], got, expected, strict=True):
+        assert torch.allclose(a, e, atol=1e-12), name
+
+
+def test_cope_trains_through_its_kernel_with_the_same_values() -> None:
+    """On CPU the encoding runs the blocked kernel, with gradients or without; both give
+    the plain formula's values."""
+    torch.manual_seed(0)
+    enc = CoPE(BIDIR, npos=8)
+    torch.nn.init.normal_(enc.embeddings)
+    q, k, v = (torch.randn(2, 2, 6, BIDIR.head_dim, requires_grad=True) for _ in "qkv")
+    mask = AttentionMask(None, False)
+    out = enc.attend(q, k, v, mask, torch.arange(6)[None], 1, None)
+    assert out.grad_fn is not None and "CoPEAttention" in type(out.grad_fn).__name__
+    plain = _cope_reference(q, k, v, enc.embeddings[1], torch.zeros(6, 6), 8)
+    with torch.no_grad():
+        inference = enc.attend(q, k, v, mask, torch.arange(6)[None], 1, None)
+    assert torch.allclose(out, plain, atol=1e-6) and torch.allclose(inference, plain, atol=1e-6)
+    out.sum().backward()
+    assert enc.embeddings.grad[1].abs().sum() > 0 and enc.embeddings.grad[0].abs().sum() == 0

@@ -18,7 +18,10 @@ class CoPE(PositionalEncoding):
 
     Positions come from content, not from the position tensor, so the encoding is shift
     invariant. In a bidirectional encoder, keys after the query count gates from i to j.
-    Position embeddings are per layer and shared by heads, as in the paper.
+    Position embeddings are per layer and shared by heads, as in the paper. As in the paper,
+    q·e[m] is computed once per integer position m and interpolated by gathering. Training on
+    CPU runs :class:`CoPEAttention`, which recomputes the (heads, n, n) intermediates one batch
+    row at a time in backward instead of keeping a dozen of them per layer.
     """
 
     name = "cope"
@@ -42,19 +45,135 @@ class CoPE(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         t = q.shape[-2]
-        logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
-        logits = logits + mask.dense(t, t, q.dtype, q.device)
-        gates = torch.sigmoid(logits)  # 0 where masked
-        prefix = gates.cumsum(-1)  # S_ij = Σ_{k ≤ j} g_ik
-        diag = prefix.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # S_ii
-        gate_ii = gates.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)
-        j_le_i = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
-        pos = torch.where(j_le_i, diag - prefix + gates, prefix - diag + gate_ii)
-        pos = pos.clamp(max=self.npos - 1)
-        per_position = q @ self.embeddings[layer].to(q.dtype)  # (B, H, T, npos)
-        floor = pos.floor()
-        weight = pos - floor
-        low = per_position.gather(-1, floor.long())
-        high = per_position.gather(-1, pos.ceil().long())
-        weights = (logits + high * weight + low * (1 - weight)).softmax(-1)
-        return weights @ v
+        table = self.embeddings[layer].to(q.dtype)
+        additive = mask.dense(t, t, q.dtype, q.device)
+        causal = self.dims.causal
+        if q.device.type != "cpu" or q.dtype != torch.float32:
+            return cope_probabilities(q, k, table, additive, causal)[-1] @ v
+        grads = any(t.requires_grad for t in (q, k, v, table)) and torch.is_grad_enabled()
+        if grads:
+            return CoPEAttention.apply(q, k, v, table, additive.detach(), causal)
+        return blocked_attention(q, k, v, table, additive, causal)
+
+
+def cope_probabilities(
+    q: Tensor, k: Tensor, table: Tensor, mask: Tensor, causal: bool
+) -> tuple[Tensor, ...]:
+    """Attention weights of CoPE for (..., n, d) queries and keys, and the intermediates the
+    backward pass needs: (logits, gates, unclamped positions, ⌊p⌋, ⌈p⌉, frac, q·e, e[⌊p⌋],
+    e[⌈p⌉], weights). ``mask`` is additive (−inf where attention is forbidden); in a causal
+    model it hides every j > i, so only the j ≤ i count is computed."""
+    npos, t = table.shape[-1], q.shape[-2]
+    scale = 1 / math.sqrt(q.shape[-1])
+    if q.dim() == 3:  # one kernel block: scale and mask fused into the product
+        logits = torch.baddbmm(mask.expand(q.shape[0], t, t), q, k.transpose(-1, -2), alpha=scale)
+    else:
+        logits = torch.matmul(q, k.transpose(-1, -2)).mul_(scale).add_(mask)
+    gates = torch.sigmoid(logits)  # 0 where masked
+    prefix = gates.cumsum(-1)  # S_ij = Σ_{k ≤ j} g_ik
+    diag = prefix.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # S_ii
+    pos = (gates - prefix).add_(diag)  # j ≤ i: S_ii − S_ij + g_ij = Σ_{k=j..i} g_ik
+    if not causal:  # j > i: S_ij − S_ii + g_ii = Σ_{k=i..j} g_ik
+        after = (prefix - diag).add_(gates.diagonal(dim1=-2, dim2=-1).unsqueeze(-1))
+        upper = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
+        pos = torch.where(upper, after, pos)
+    clamped = pos.clamp(0, npos - 1)
+    low_index, high_index = clamped.floor(), clamped.ceil().long()
+    frac = clamped - low_index
+    low_index = low_index.long()
+    per_position = torch.matmul(q, table)  # q·e[m] for every integer m: (..., n, npos)
+    low = per_position.gather(-1, low_index)
+    high = per_position.gather(-1, high_index)
+    scores = (high - low).mul_(frac).add_(low).add_(logits)
+    weights = scores.softmax(-1)
+    return logits, gates, pos, low_index, high_index, frac, per_position, low, high, weights
+
+
+def blocked_attention(
+    q: Tensor, k: Tensor, v: Tensor, table: Tensor, mask: Tensor, causal: bool
+) -> Tensor:
+    """CoPE attention of (batch, heads, n, d) tensors computed block by block (see
+    ``BLOCK_HEADS``), without gradients."""
+    out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)
+    for b in _blocks(q):
+        weights = cope_probabilities(q[b], k[b], table, _block_mask(mask, b), causal)[-1]
+        torch.matmul(weights, v[b], out=out[b])
+    return out
+
+
+class CoPEAttention(torch.autograd.Function):
+    """CoPE attention with a hand-written backward that recomputes the (heads, n, n)
+    intermediates one batch row at a time and saves only q, k, v and the output.
+
+    With z = e(p) and ℓ = q·kᵀ/√d + z, a = softmax(ℓ), o = a·v:
+    dℓ = a ⊙ (dO·vᵀ − rowsum(dO ⊙ o)); de[⌊p⌋] += dℓ·(1 − frac), de[⌈p⌉] += dℓ·frac;
+    dp = dℓ·(e[⌈p⌉] − e[⌊p⌋]) where p is unclamped; since p_ij sums g_ik for k from j to i,
+    dg_ik = Σ_{j ≤ k} dp_ij for k ≤ i (and Σ_{j ≥ k} dp_ij for k ≥ i after the query in an
+    encoder); d(logits) = dℓ + dg ⊙ g(1 − g).
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, table: Tensor, mask: Tensor, causal: bool):  # type: ignore[override]
+        out = blocked_attention(q, k, v, table, mask, causal)
+        ctx.causal = causal
+        ctx.save_for_backward(q, k, v, table, mask, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        q, k, v, table, mask, out = ctx.saved_tensors
+        causal, npos = ctx.causal, table.shape[-1]
+        scale = 1 / math.sqrt(q.shape[-1])
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        dtable = torch.zeros_like(table)
+        delta = (grad * out).sum(-1, keepdim=True)
+        for b in _blocks(q):
+            (_, gates, pos, low_index, high_index, frac, per_position, low, high, weights) = (
+                cope_probabilities(q[b], k[b], table, _block_mask(mask, b), causal)
+            )
+            torch.matmul(weights.transpose(-1, -2), grad[b], out=dv[b])
+            dscores = torch.matmul(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]).mul_(weights)
+            dper_position = torch.zeros_like(per_position)
+            to_high = dscores * frac
+            dper_position.scatter_add_(-1, high_index, to_high)
+            dper_position.scatter_add_(-1, low_index, torch.sub(dscores, to_high, out=to_high))
+            dpos = high.sub_(low).mul_(dscores)
+            if pos.amax() > npos - 1:  # clamped positions pass no gradient (p ≥ 0 always)
+                dpos.mul_(pos <= npos - 1)
+            if causal:  # gates after the query are 0, so g(1 − g) masks the k > i terms below
+                dgates = dpos.cumsum(-1)
+            else:
+                t = q.shape[-2]
+                lower = torch.ones(t, t, dtype=torch.bool, device=q.device).tril()
+                before = dpos.masked_fill(~lower, 0).cumsum(-1).masked_fill_(~lower, 0)
+                after = dpos.masked_fill(lower, 0).flip(-1).cumsum(-1).flip(-1)
+                dgates = before.add_(after.masked_fill_(lower.tril(-1), 0))
+            dlogits = torch.ops.aten.sigmoid_backward(dgates, gates).add_(dscores)
+            torch.matmul(dlogits, k[b], out=dq[b]).mul_(scale)
+            dq[b] += torch.matmul(dper_position, table.transpose(-1, -2))
+            torch.matmul(dlogits.transpose(-1, -2), q[b], out=dk[b]).mul_(scale)
+            dtable += torch.einsum("htd,htp->dp", q[b], dper_position)
+        return dq, dk, dv, dtable, None, None
+
+
+#: heads per block of the CPU kernel: one (n, n) block (1 MB at n = 512) stays in cache;
+#: measured at length 512: 0.27 s per layer forward + backward with 1 head, 0.44 s with 8
+BLOCK_HEADS = 1
+
+
+def _blocks(q: Tensor) -> list[tuple[int, slice]]:
+    """(batch row, head slice) blocks covering a (batch, heads, n, d) tensor."""
+    heads = q.shape[1]
+    return [
+        (b, slice(h, min(h + BLOCK_HEADS, heads)))
+        for b in range(q.shape[0])
+        for h in range(0, heads, BLOCK_HEADS)
+    ]
+
+
+def _block_mask(mask: Tensor, block: tuple[int, slice]) -> Tensor:
+    """The part of an additive mask (shared along batch or heads, or not) for one block."""
+    if mask.dim() < 4:
+        return mask
+    b, heads = block
+    return mask[b if mask.shape[0] > 1 else 0, heads if mask.shape[1] > 1 else slice(None)]
