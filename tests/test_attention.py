@@ -36,6 +36,37 @@ def test_learned_bias_gradient_matches_explicit_softmax(mask_shape: tuple[int, .
         assert torch.allclose(ours, ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("shared_index", [True, False], ids=["shared", "per-row"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_bucket_bias_kernel_matches_explicit_softmax(shared_index: bool, padded: bool) -> None:
+    """The per-row kernel of Shaw and Transformer-XL: values and gradients (q, k, v and the
+    bucket scores) equal autograd through the gathered bias and an explicit softmax."""
+    from pebench.encodings.attention import BucketBiasedAttention, bucket_biased_attention
+    from pebench.encodings.relative import gather_offsets
+
+    torch.manual_seed(0)
+    qkv = torch.randn(3, 9, 3, 4, 8).permute(2, 0, 3, 1, 4)
+    buckets = torch.randn(3, 4, 9, 5)
+    index = torch.randint(0, 5, (1 if shared_index else 3, 9, 9))
+    mask = torch.full((9, 9), float("-inf")).triu(1).expand(3, 1, 9, 9).clone()
+    if padded:
+        mask[2, :, :, 6:] = float("-inf")
+        mask[2, :, 6:, 0] = 0.0  # padded queries still see one key
+    grads = []
+    for kernel in (True, False):
+        q, k, v = (t.clone().requires_grad_() for t in qkv)
+        b = buckets.clone().requires_grad_()
+        if kernel:
+            out = bucket_biased_attention(q, k, v, b, index, mask)
+            assert type(out.grad_fn).__name__ == BucketBiasedAttention.__name__ + "Backward"
+        else:
+            out = _reference(q, k, v, mask + gather_offsets(b, index))
+        (out * torch.linspace(-1, 1, 8)).pow(2).sum().backward()
+        grads.append([out, q.grad, k.grad, v.grad, b.grad])
+    for ours, ref in zip(*grads, strict=True):
+        assert torch.allclose(ours, ref, atol=1e-5)
+
+
 def test_attention_without_gradient_is_sdpa() -> None:
     q, k, v = torch.randn(3, 2, 4, 5, 8).unbind(0)
     mask = torch.randn(1, 4, 5, 5)

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import flex_attention as flex
 
+from pebench.encodings.relative import gather_offsets
+
 #: lowest exponent still on the vectorized fast path of exp in float32
 EXP_FLOOR = -87.0
 
@@ -70,6 +72,80 @@ def _mask_gradient(
         ds = p.mul_(torch.matmul(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]))
         dmask[b if mask.shape[0] > 1 else 0] += ds
     return dmask.sum(1, keepdim=True) if mask.shape[1] == 1 else dmask
+
+
+class BucketBiasedAttention(torch.autograd.Function):
+    """softmax(q·kᵀ/√d + B[b, h, i, index[i, j]] + mask)·v for per-query bucket scores B
+    (Shaw et al.'s clipped distances, Transformer-XL's distances), one batch row at a time:
+    the (heads, n, n) bias is gathered per row in forward and again in backward, and its
+    gradient dS = P ⊙ (dO·vᵀ − rowsum(dO ⊙ O)) is summed straight into the buckets, so no
+    (batch, heads, n, n) tensor outlives a row (Dao et al. 2022 for the backward)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, q: Tensor, k: Tensor, v: Tensor, buckets: Tensor, index: Tensor, mask: Tensor
+    ) -> Tensor:
+        out = torch.empty_like(q)
+        lse = q.new_empty(q.shape[:-1])
+        for b in range(q.shape[0]):
+            bias = _row_bias(buckets, index, mask, b)
+            o, l_ = _flash(q[b : b + 1], k[b : b + 1], v[b : b + 1], 0.0, False, attn_mask=bias)
+            out[b], lse[b] = o[0], l_[0]
+        ctx.save_for_backward(q, k, v, buckets, index, mask, out, lse)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        q, k, v, buckets, index, mask, out, lse = ctx.saved_tensors
+        grad = grad.contiguous()
+        scale = q.shape[-1] ** -0.5
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        dbuckets = torch.zeros_like(buckets)
+        delta = (grad * out).sum(-1, keepdim=True)
+        for b in range(q.shape[0]):
+            rows = slice(b, b + 1)
+            bias = _row_bias(buckets, index, mask, b)
+            dq_, dk_, dv_ = _flash_backward(
+                grad[rows], q[rows], k[rows], v[rows], out[rows], lse[rows], 0.0, False,
+                attn_mask=bias,
+            )  # fmt: skip
+            dq[b], dk[b], dv[b] = dq_[0], dk_[0], dv_[0]
+            p = torch.baddbmm(bias[0], q[b], k[b].transpose(-1, -2), alpha=scale)
+            p = p.sub_(lse[b].unsqueeze(-1)).clamp_(min=EXP_FLOOR).exp_()
+            ds = p.mul_(torch.matmul(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]))
+            dbuckets[b].scatter_add_(-1, _row_index(index, b, q.shape[1]), ds)
+        return dq, dk, dv, dbuckets, None, None
+
+
+def _row_index(index: Tensor, b: int, heads: int) -> Tensor:
+    """The (heads, n, n) bucket index of batch row ``b`` (index may be shared by the batch)."""
+    row = index[b if index.shape[0] > 1 else 0]
+    return row.unsqueeze(0).expand(heads, -1, -1)
+
+
+def _row_bias(buckets: Tensor, index: Tensor, mask: Tensor, b: int) -> Tensor:
+    """Additive mask plus gathered bucket scores for batch row ``b``: (1, heads, n, n)."""
+    bias = buckets[b].gather(-1, _row_index(index, b, buckets.shape[1]))
+    if mask.dim() == 4:
+        mask = mask[b if mask.shape[0] > 1 else 0]
+    return bias.add_(mask).unsqueeze(0)
+
+
+def bucket_biased_attention(
+    q: Tensor, k: Tensor, v: Tensor, buckets: Tensor, index: Tensor, mask: Tensor
+) -> Tensor:
+    """softmax(q·kᵀ/√d + buckets[b, h, i, index[b, i, j]] + mask)·v for (batch, heads, n, d)
+    tensors, per-query bucket scores ``buckets`` (batch, heads, n, buckets), ``index``
+    (batch or 1, n, n) and a static additive ``mask``. Training on CPU runs
+    :class:`BucketBiasedAttention`; elsewhere the bias is gathered whole."""
+    if (
+        buckets.requires_grad
+        and torch.is_grad_enabled()
+        and q.device.type == "cpu"
+        and q.dtype == buckets.dtype == torch.float32
+    ):
+        return BucketBiasedAttention.apply(q, k, v, buckets, index, mask.detach().to(q.dtype))
+    return attention(q, k, v, mask + gather_offsets(buckets, index), False)
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:

@@ -34,21 +34,3 @@ def is_contiguous_range(positions: Tensor) -> bool:
     n = positions.shape[-1]
     expected = torch.arange(n, device=positions.device) + positions[0, 0]
     return bool(torch.equal(positions[0], expected))
-
-
-def relative_shift(per_distance: Tensor, causal: bool) -> Tensor:
-    """Scores S[..., i, j] = per_distance[..., i, T − 1 − (i − j)] as a strided view, for
-    per-distance scores whose columns run over distances i − j = T−1, T−2, .., down to 0
-    (``causal``) or to −(T−1): Transformer-XL's relative shift (Dai et al. 2019) without
-    padding or copies. In the causal case entries with j > i hold other rows' values; they
-    are meant to be masked."""
-    per_distance = per_distance.contiguous()
-    *lead, t, r = per_distance.shape
-    if r != (t if causal else 2 * t - 1):
-        raise ValueError(f"expected {t if causal else 2 * t - 1} distances, got {r}")
-    strides = per_distance.stride()
-    return per_distance.as_strided(
-        (*lead, t, t),
-        (*strides[:-2], r - 1, 1),
-        per_distance.storage_offset() + t - 1,
-    )

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.attention import attention
+from pebench.encodings.attention import bucket_biased_attention
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.encodings.relative import gather_offsets, offsets
 
@@ -18,9 +18,10 @@ class Shaw(PositionalEncoding):
     a^V_{clip(j−i, k)}); a^K, a^V learned per layer and shared by heads (Shaw et al. 2018).
 
     The q·a^K term is computed once per distinct clipped distance (2k + 1 of them) and
-    gathered, never as a (T × T × d) tensor; it rides into scaled_dot_product_attention as
-    part of the additive mask. Value embeddings need the attention weights, so ``values``
-    takes the explicit softmax path.
+    gathered, never as a (T × T × d) tensor; it rides into the attention kernel as a bias
+    whose gradient is summed straight back into the distances
+    (:func:`~pebench.encodings.attention.bucket_biased_attention`). Value embeddings need the
+    attention weights, so ``values`` takes the explicit softmax path.
     """
 
     name = "shaw"
@@ -48,11 +49,13 @@ class Shaw(PositionalEncoding):
         k_max = self.max_distance
         index = (-offsets(positions, positions)).clamp(-k_max, k_max) + k_max  # (B, T, T)
         per_offset = torch.einsum("bhtd,rd->bhtr", q, self.keys[layer].to(q.dtype))
-        bias = gather_offsets(per_offset, index) / math.sqrt(q.shape[-1])
+        per_offset = per_offset / math.sqrt(q.shape[-1])
         t = q.shape[-2]
-        additive = mask.dense(t, t, q.dtype, q.device) + bias
         if self.value_table is None:
-            return attention(q, k, v, additive, False)
+            return bucket_biased_attention(
+                q, k, v, per_offset, index, mask.dense(t, t, q.dtype, q.device)
+            )
+        additive = mask.dense(t, t, q.dtype, q.device) + gather_offsets(per_offset, index)
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + additive
         weights = scores.softmax(-1)
         per_bucket = torch.zeros_like(per_offset).scatter_add_(

@@ -8,14 +8,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.attention import attention
+from pebench.encodings.attention import bucket_biased_attention
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
-from pebench.encodings.relative import (
-    gather_offsets,
-    is_contiguous_range,
-    offsets,
-    relative_shift,
-)
+from pebench.encodings.relative import is_contiguous_range, offsets
 from pebench.encodings.sinusoidal import sinusoid_table
 
 
@@ -24,9 +19,11 @@ class TransformerXL(PositionalEncoding):
     signed distance, W_R per layer, global biases u, v per head shared by layers (Dai et al.
     2019).
 
-    The position terms (q_i + v)·W_R R_r are computed once per distance r and read back per
-    (i, j) by the relative shift (a strided view; a gather for irregular positions); they
-    join the additive mask, and u·k_j rides in the kernel as (q_i + u)·k_j.
+    The position terms (q_i + v)·W_R R_r are computed once per distance r and gathered per
+    (i, j) inside the attention kernel, whose backward sums their gradient straight back
+    into the distances (:func:`~pebench.encodings.attention.bucket_biased_attention`; the
+    relative shift of Dai et al. without its (n, 2n − 1) intermediates); u·k_j rides in the
+    kernel as (q_i + u)·k_j.
     """
 
     name = "transformer_xl"
@@ -53,21 +50,23 @@ class TransformerXL(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         t = q.shape[-2]
-        shift = is_contiguous_range(positions)
-        if shift:  # distances T−1 .. 0 (decoder) or .. −(T−1), read back by a strided view
-            lo = 0 if self.dims.causal else -(t - 1)
-            distances = torch.arange(t - 1, lo - 1, -1, device=q.device)
-        else:  # arbitrary positions: one column per distinct distance, gathered
-            d = offsets(positions, positions)  # i − j
+        d = offsets(positions, positions)  # i − j
+        if is_contiguous_range(positions):  # a decoder needs distances 0 .. T−1 only
+            lo, hi = (0 if self.dims.causal else -(t - 1)), t - 1
+            d = d.clamp(min=lo)  # j > i in a decoder: masked, any valid bucket will do
+        else:  # arbitrary positions: one column per distinct distance
             lo, hi = int(d.min()), int(d.max())
-            distances = torch.arange(lo, hi + 1, device=q.device)
-        table = sinusoid_table(distances, self.dims.d_model).to(q.dtype)
-        rel = self.project[layer](table).view(-1, *self.u.shape)  # (R, H, hd)
+        table = sinusoid_table(torch.arange(lo, hi + 1, device=q.device), self.dims.d_model)
+        rel = self.project[layer](table.to(q.dtype)).view(-1, *self.u.shape)  # (R, H, hd)
+        rel = rel / math.sqrt(q.shape[-1])  # scaled here: (R, H, hd) is smaller than the scores
         position = torch.einsum("bhtd,rhd->bhtr", q + self.v[None, :, None].to(q.dtype), rel)
-        scores = relative_shift(position, self.dims.causal) if shift else (
-            gather_offsets(position, d - lo)
-        )
-        bias = scores / math.sqrt(q.shape[-1])
         # (q_i + u)·k_j carries the content bias u·k_j inside the attention kernel
         q_content = q + self.u[None, :, None].to(q.dtype)
-        return attention(q_content, k, v, mask.dense(t, t, q.dtype, q.device) + bias, False)
+        return bucket_biased_attention(
+            q_content,
+            k,
+            v,
+            position,
+            d - lo,
+            mask.dense(t, t, q.dtype, q.device),
+        )
