@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, Namespace
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError
 
 from pebench.benchmark.argparser import PebenchParser, undashed
 from pebench.benchmark.settings import ModelConfig, OptimConfig, TrainConfig
@@ -145,7 +145,7 @@ def _without_plugin_options(doc: dict[str, Any]) -> dict[str, Any]:
     return keep
 
 
-def check_names(cfg: Namespace) -> None:
+def check_names(cfg: dict[str, Any]) -> None:
     """Refuse a task or encoding name that no built-in or plug-in has (dotted paths are the
     full parser's to import)."""
     from pebench.catalog import listing
@@ -170,9 +170,15 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
     ):
         return  # the full parser prints the full configuration
     parser = run_parser(command, str | dict[str, Any], str | dict[str, Any])
+    arguments = generic_arguments(tokens)
+    named: dict[str, Any] = {}  # a misspelt name is the clearer message, so it goes first
+    for flag, value in zip(arguments, arguments[1:], strict=False):
+        if flag[2:] in PLUGIN_KINDS and not value.startswith("--"):
+            named[flag[2:]] = json.loads(value) if value[:1] in "[{" else value
+    check_names(named)
     try:
-        cfg = parser.parse_args(undashed(generic_arguments(tokens)))
+        cfg = parser.parse_args(undashed(arguments))
     except ArgumentError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
-    check_names(cfg)
+    check_names(cfg.as_dict())
