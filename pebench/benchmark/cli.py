@@ -53,8 +53,7 @@ def expanded(argv: Sequence[str]) -> list[str]:
 
 def preprocess(argv: Sequence[str]) -> list[str]:
     """Expand short flags and registered names into what jsonargparse understands."""
-    import yaml
-
+    from pebench.benchmark.run_parser import option_values, plugin_value
     from pebench.benchmark.spec import PLUGIN_KEYS, load_config, normalize_plugin
 
     tokens = expanded(argv)
@@ -64,21 +63,14 @@ def preprocess(argv: Sequence[str]) -> list[str]:
         flag = tokens[i]
         i += 1
         key = flag[2:]
-        if key in PLUGIN_KEYS or key == "config":
-            values = []
-            while i < len(tokens) and not tokens[i].startswith("--"):
-                values.append(tokens[i])
-                i += 1
+        if key == "config":
+            values, i = option_values(tokens, i)
             if not values:
                 raise PebenchError(f"{flag} needs a value")
-            if key == "config":
-                out.extend(item for path in values for item in ("--config", load_config(path)))
-                continue
-            parsed = [yaml.safe_load(v) if v.lstrip().startswith(("{", "[")) else v for v in values]
-            value = parsed if key == "encodings" else parsed[0]
-            if key != "encodings" and len(parsed) > 1:
-                raise PebenchError(f"{flag} takes one value, got {len(parsed)}: {' '.join(values)}")
-            value = normalize_plugin(key, value)
+            out.extend(item for path in values for item in ("--config", load_config(path)))
+        elif key in PLUGIN_KEYS:
+            values, i = option_values(tokens, i)
+            value = normalize_plugin(key, plugin_value(flag, values))
             out.extend([flag, value if isinstance(value, str) else json.dumps(value)])
         elif key.endswith(".help") and key[:-5] in PLUGIN_KEYS and i < len(tokens):
             out += [flag, normalize_plugin(key[:-5], tokens[i])]  # --task.help copy

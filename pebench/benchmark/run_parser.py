@@ -98,35 +98,55 @@ def _plugin_option(token: str) -> bool:
     return token.startswith("--") and bool(dot) and head in PLUGIN_KINDS and rest != "help"
 
 
-def generic_arguments(tokens: Sequence[str]) -> list[str]:
+def option_values(tokens: Sequence[str], i: int) -> tuple[list[str], int]:
+    """The words from ``tokens[i]`` up to the next option, and the index after them."""
+    end = i
+    while end < len(tokens) and not tokens[end].startswith("--"):
+        end += 1
+    return list(tokens[i:end]), end
+
+
+def plugin_value(flag: str, values: Sequence[str]) -> Any:
+    """What ``--task``/``--encoding`` (one) or ``--encodings`` (a list) was given: names, or
+    inline YAML mappings and lists."""
+    if not values:
+        raise PebenchError(f"{flag} needs a value")
+    parsed = [yaml.safe_load(v) if v.lstrip().startswith(("{", "[")) else v for v in values]
+    if flag == "--encodings":
+        return parsed
+    if len(parsed) > 1:
+        raise PebenchError(f"{flag} takes one value, got {len(parsed)}: {' '.join(values)}")
+    return parsed[0]
+
+
+def generic_arguments(tokens: Sequence[str]) -> tuple[list[str], list[tuple[str, Any]]]:
     """The arguments without the options of a task or an encoding (and their values), with
-    config files read here and their plug-in options dropped likewise."""
+    config files read here and their plug-in options dropped likewise; and every (key,
+    value) that names a plug-in, from the command line and the config files."""
     out: list[str] = []
+    named: list[tuple[str, Any]] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
         i += 1
         if _plugin_option(token):
-            while i < len(tokens) and not tokens[i].startswith("--"):
-                i += 1
-            continue
-        if token[2:] in PLUGIN_KINDS:  # names (or inline mappings) as the full parser reads them
-            values = []
-            while i < len(tokens) and not tokens[i].startswith("--"):
-                values.append(tokens[i])
-                i += 1
-            parsed = [yaml.safe_load(v) if v.lstrip()[:1] in "{[" else v for v in values]
-            value = parsed if token == "--encodings" else (parsed[0] if parsed else None)
-            if value is not None:
-                out += [token, value if isinstance(value, str) else json.dumps(value)]
-            continue
-        if token == "--config" and i < len(tokens):
-            doc = read_config(tokens[i])
-            i += 1
-            out += ["--config", yaml.safe_dump(_without_plugin_options(doc), sort_keys=False)]
-            continue
-        out.append(token)
-    return out
+            i = option_values(tokens, i)[1]
+        elif token[2:] in PLUGIN_KINDS:
+            values, i = option_values(tokens, i)
+            value = plugin_value(token, values)
+            named.append((token[2:], value))
+            out += [token, value if isinstance(value, str) else json.dumps(value)]
+        elif token == "--config":
+            paths, i = option_values(tokens, i)
+            if not paths:
+                raise PebenchError(f"{token} needs a value")
+            for path in paths:
+                doc = read_config(path)
+                named += [(key, doc[key]) for key in PLUGIN_KINDS if key in doc]
+                out += ["--config", yaml.safe_dump(_without_plugin_options(doc), sort_keys=False)]
+        else:
+            out.append(token)
+    return out, named
 
 
 def _without_plugin_options(doc: dict[str, Any]) -> dict[str, Any]:
@@ -145,15 +165,15 @@ def _without_plugin_options(doc: dict[str, Any]) -> dict[str, Any]:
     return keep
 
 
-def check_names(cfg: dict[str, Any]) -> None:
+def check_names(named: Sequence[tuple[str, Any]]) -> None:
     """Refuse a task or encoding name that no built-in or plug-in has (dotted paths are the
     full parser's to import)."""
     from pebench.catalog import listing
 
     known_encodings, known_tasks = listing()
     known = {"task": known_tasks, "encoding": known_encodings}
-    for key, kind in PLUGIN_KINDS.items():
-        values = cfg.get(key)
+    for key, values in named:
+        kind = PLUGIN_KINDS[key]
         for value in values if isinstance(values, list) else [values]:
             name = value.get("class_path") if isinstance(value, dict) else value
             if isinstance(name, str) and "." not in name and name not in known[kind]:
@@ -169,16 +189,11 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
         t.split("=")[0].endswith(".help") for t in tokens if t.startswith("--")
     ):
         return  # the full parser prints the full configuration
+    arguments, named = generic_arguments(tokens)
+    check_names(named)  # a misspelt name is the clearer message, so it goes first
     parser = run_parser(command, str | dict[str, Any], str | dict[str, Any])
-    arguments = generic_arguments(tokens)
-    named: dict[str, Any] = {}  # a misspelt name is the clearer message, so it goes first
-    for flag, value in zip(arguments, arguments[1:], strict=False):
-        if flag[2:] in PLUGIN_KINDS and not value.startswith("--"):
-            named[flag[2:]] = json.loads(value) if value[:1] in "[{" else value
-    check_names(named)
     try:
-        cfg = parser.parse_args(undashed(arguments))
+        parser.parse_args(undashed(arguments))
     except ArgumentError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
-    check_names(cfg.as_dict())

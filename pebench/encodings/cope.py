@@ -20,8 +20,8 @@ class CoPE(PositionalEncoding):
     invariant. In a bidirectional encoder, keys after the query count gates from i to j.
     Position embeddings are per layer and shared by heads, as in the paper. As in the paper,
     q·e[m] is computed once per integer position m and interpolated by gathering. Training on
-    CPU runs :class:`CoPEAttention`, which recomputes the (heads, n, n) intermediates one batch
-    row at a time in backward instead of keeping a dozen of them per layer.
+    CPU runs :class:`CoPEAttention`, which recomputes the (n, n) intermediates one block (batch
+    row, head) at a time in backward instead of keeping a dozen of them per layer.
     """
 
     name = "cope"
@@ -50,7 +50,7 @@ class CoPE(PositionalEncoding):
         causal = self.dims.causal
         if q.device.type != "cpu" or q.dtype != torch.float32:
             return cope_probabilities(q, k, table, additive, causal)[-1] @ v
-        grads = any(t.requires_grad for t in (q, k, v, table)) and torch.is_grad_enabled()
+        grads = any(x.requires_grad for x in (q, k, v, table)) and torch.is_grad_enabled()
         if grads:
             return CoPEAttention.apply(q, k, v, table, additive.detach(), causal)
         return blocked_attention(q, k, v, table, additive, causal)
@@ -102,8 +102,8 @@ def blocked_attention(
 
 
 class CoPEAttention(torch.autograd.Function):
-    """CoPE attention with a hand-written backward that recomputes the (heads, n, n)
-    intermediates one batch row at a time and saves only q, k, v and the output.
+    """CoPE attention with a hand-written backward that recomputes the (n, n) intermediates
+    one block (see ``BLOCK_HEADS``) at a time and saves only q, k, v and the output.
 
     With z = e(p) and ℓ = q·kᵀ/√d + z, a = softmax(ℓ), o = a·v:
     dℓ = a ⊙ (dO·vᵀ − rowsum(dO ⊙ o)); de[⌊p⌋] += dℓ·(1 − frac), de[⌈p⌉] += dℓ·frac;
