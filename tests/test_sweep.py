@@ -224,6 +224,62 @@ def test_two_worker_processes_share_postgresql_exactly(tmp_path: Path) -> None:
         _two_workers(tmp_path, url)
 
 
+GRID = {
+    "optim.lr": {"choices": [1.0e-3, 3.0e-3, 1.0e-2]},
+    "optim.weight_decay": {"choices": [0.0, 0.1]},
+}
+ROPE_BASE = {"choices": [1.0], "when": {"encoding": "rope"}}
+
+
+def test_a_grid_sweep_tries_every_combination_once_across_two_workers(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, encodings=["alibi"], sampler="grid", search_space=GRID,
+                       trials=6, seeds=[1], pruner={"type": "none"})  # fmt: skip
+    out = tmp_path / "out"
+    run_sweep(path, output_dir=out, workers=2, wandb="disabled")
+    search = trials_of(SweepStorage(str(out / JOURNAL_FILE)).optuna, "tiny/copy/alibi")
+    assert all(t.state == TrialState.COMPLETE for t in search)
+    points = sorted((t.params["optim.lr"], t.params["optim.weight_decay"]) for t in search)
+    assert points == [(lr, wd) for lr in (1e-3, 3e-3, 1e-2) for wd in (0.0, 0.1)]
+
+
+def test_a_sweep_finishes_each_task_before_starting_the_next(tmp_path: Path) -> None:
+    reverse = {**TINY["tasks"][0], "name": "reverse",
+               "task": {**TINY["tasks"][0]["task"], "class_path": "reverse"}}  # fmt: skip
+    path = write_sweep(tmp_path, tasks=[TINY["tasks"][0], reverse], seeds=[1],
+                       pruner={"type": "none"})  # fmt: skip
+    out = tmp_path / "out"
+    run_sweep(path, output_dir=out, wandb="disabled")
+    storage = SweepStorage(str(out / JOURNAL_FILE)).optuna
+    started = {
+        task: [
+            t.datetime_start
+            for encoding in ("sinusoidal", "alibi")
+            for suffix in ("", "/final")
+            for t in trials_of(storage, f"tiny/{task}/{encoding}{suffix}")
+        ]
+        for task in ("copy", "reverse")
+    }
+    assert len(started["copy"]) == len(started["reverse"]) == 6
+    assert max(started["copy"]) < min(started["reverse"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trials": 5}, "sampler is grid with 6 combinations but trials is 5; set trials: 6"),
+        ({"search_space": {**GRID, "model.dropout": {"low": 0.0, "high": 0.1}}},
+         "search_space model.dropout: the grid sampler needs choices"),
+        ({"search_space": {**GRID, "encoding.base": ROPE_BASE}},
+         "search_space encoding.base: the grid sampler takes no when conditions"),
+        ({"search_space": {}}, "sampler is grid but search_space is empty"),
+    ],
+)  # fmt: skip
+def test_invalid_grid_sweeps_fail_with_one_line(change: dict[str, Any], message: str) -> None:
+    doc = copy.deepcopy(TINY) | {"sampler": "grid", "search_space": GRID, "trials": 6} | change
+    with pytest.raises(PebenchError, match=re.escape(message)):
+        parse_sweep(doc)
+
+
 def test_conditional_parameters_follow_their_encoding() -> None:
     sweep = parse_sweep(copy.deepcopy(TINY) | {"encodings": ["alibi", "rope"]})
     by_encoding = {p.encoding_label: p for p in plans(sweep)}

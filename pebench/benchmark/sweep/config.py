@@ -8,6 +8,7 @@ of each pair is then retrained with every seed in ``seeds`` and evaluated on tes
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,10 @@ class SweepConfig:
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     #: seed of every search trial (trials differ by hyperparameters only)
     search_seed: int = 0
-    #: seed of the TPE sampler
+    #: ``tpe`` (Optuna's TPE) or ``grid`` (every combination of the choices once, as a
+    #: paper's hyperparameter grid: each parameter lists ``choices``, ``trials`` is their count)
+    sampler: Literal["tpe", "grid"] = "tpe"
+    #: seed of the sampler
     sampler_seed: int = 0
     #: fixed model size, the same for every encoding
     model: dict[str, Any] = field(default_factory=dict)
@@ -201,6 +205,8 @@ def _check(config: SweepConfig) -> None:
         raise PebenchError(
             "every task skips every encoding (skip_encodings), so the sweep has nothing to run"
         )
+    if config.sampler == "grid":
+        _check_grid(config)
     if config.pruner.type != "none":
         for entry in config.tasks:
             if not {**config.train, **entry.train}.get("eval_every"):
@@ -208,6 +214,35 @@ def _check(config: SweepConfig) -> None:
                     f"task {entry.name}: pruning needs intermediate validation; set "
                     f"train.eval_every (or pruner.type: none)"
                 )
+
+
+def grid_size(search_space: dict[str, Param]) -> int:
+    """Number of combinations of the search space's choices (a grid sampler's trials)."""
+    return math.prod(len(p.choices or ()) for p in search_space.values())
+
+
+def _check_grid(config: SweepConfig) -> None:
+    """A grid visits every combination once: all parameters need choices, none may be
+    conditional (studies would hold different grids), and ``trials`` must be the grid size."""
+    if not config.search_space:
+        raise PebenchError("sampler is grid but search_space is empty; list choices to search")
+    for key, param in config.search_space.items():
+        if param.choices is None:
+            raise PebenchError(
+                f"search_space {key}: the grid sampler needs choices (a list of values), "
+                f"not a range; write choices: [...]"
+            )
+        if param.when:
+            raise PebenchError(
+                f"search_space {key}: the grid sampler takes no when conditions; drop when "
+                f"or use sampler: tpe"
+            )
+    size = grid_size(config.search_space)
+    if config.trials != size:
+        raise PebenchError(
+            f"sampler is grid with {size} combinations but trials is {config.trials}; "
+            f"set trials: {size}"
+        )
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:

@@ -203,17 +203,19 @@ def plans(sweep: SweepConfig) -> list[StudyPlan]:
 
 def sampler(
     sweep: SweepConfig, study_name: str, worker_index: int = 0, existing: int = 0
-) -> optuna.samplers.TPESampler:
+) -> optuna.samplers.BaseSampler:
     """Seeded TPE; each study and each worker draws its own stream, and parallel workers
     avoid proposing the same point (``constant_liar``). ``existing`` (the trials the study
     already holds when the sampler is made) moves a resumed or late-joining process onto a
-    new stream: with the same seed it would replay the start-up proposals already tried."""
-    seed = (
-        sweep.sampler_seed
-        + zlib.crc32(study_name.encode()) % 100_000
-        + 1_000_003 * worker_index
-        + 7_919 * existing
-    )
+    new stream: with the same seed it would replay the start-up proposals already tried.
+    With ``sampler: grid``, Optuna's grid sampler, which skips combinations already
+    finished or running in the shared storage; it numbers the combinations in an order
+    shuffled by its seed, so every worker of a study gets the same seed."""
+    seed = sweep.sampler_seed + zlib.crc32(study_name.encode()) % 100_000
+    if sweep.sampler == "grid":
+        space = {key: list(p.choices or ()) for key, p in sweep.search_space.items()}
+        return optuna.samplers.GridSampler(space, seed=seed)
+    seed += 1_000_003 * worker_index + 7_919 * existing
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 

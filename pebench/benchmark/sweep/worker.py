@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import itertools
 import json
 import socket
 import sys
@@ -126,19 +127,22 @@ class Worker:
 
     def _claim(self) -> tuple[Work | None, bool]:
         pending = False
-        for plan in self.plans:
-            study = self.search[plan.name]
-            self.storage.fail_stale(study)
-            trials = study.get_trials(deepcopy=False)
-            states = Counter(t.state for t in trials)
-            if states[TrialState.WAITING] or sum(map(in_budget, trials)) < self.sweep.trials:
-                return Work(plan, study, study.ask(), final=False), True
-            pending |= states[TrialState.RUNNING] > 0
-        for plan in self.plans:
-            work, waiting = self._claim_final(plan)
-            if work is not None:
-                return work, True
-            pending |= waiting
+        # task by task (search, then final seeds), so a partial sweep has whole columns
+        for _, group in itertools.groupby(self.plans, key=lambda plan: plan.task.name):
+            group = list(group)
+            for plan in group:
+                study = self.search[plan.name]
+                self.storage.fail_stale(study)
+                trials = study.get_trials(deepcopy=False)
+                states = Counter(t.state for t in trials)
+                if states[TrialState.WAITING] or sum(map(in_budget, trials)) < self.sweep.trials:
+                    return Work(plan, study, study.ask(), final=False), True
+                pending |= states[TrialState.RUNNING] > 0
+            for plan in group:
+                work, waiting = self._claim_final(plan)
+                if work is not None:
+                    return work, True
+                pending |= waiting
         return None, pending
 
     def _claim_final(self, plan: StudyPlan) -> tuple[Work | None, bool]:
