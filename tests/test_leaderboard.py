@@ -46,6 +46,13 @@ def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -
         ("loss 16×", "loss_1024", True),
     ]
     assert all(c.direction == "minimize" for c in columns)
+    # another longest multiple (the reference sweep evaluates 1× and 8×) is shown and ranked
+    summary = {"loss": 1.5, "loss_64": 1.5, "loss_512": 2.5, "loss_100": 2.0}
+    columns = task_columns(lm, [{"summary": summary, "train_max_length": 64}])
+    assert [(c.label, c.key, c.primary) for c in columns] == [
+        ("loss 1×", "loss_64", False),
+        ("loss 8×", "loss_512", True),
+    ]
 
 
 def many_tasks() -> tuple[list, list]:

@@ -168,9 +168,14 @@ def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
         return [Column(task, f"test {metric}", "test", metric, direction, primary=True)]
     context = runs[0].get("train_max_length") if runs else None
     if metric == "loss" and context and f"loss_{context}" in runs[0].get("summary", {}):
-        # language models: loss at the training context and at 4× and 16× it, ranked on the
-        # longest (extrapolation, as length tasks rank on OOD)
-        multiples = [m for m in (1, 4, 16) if f"loss_{m * context}" in runs[0]["summary"]]
+        # language models: loss at the training context, at 4× and 16× it and at the longest
+        # multiple evaluated, ranked on the longest (extrapolation, as length tasks rank on OOD)
+        evaluated = {
+            int(key[5:]) // context
+            for key in runs[0]["summary"]
+            if key.startswith("loss_") and key[5:].isdigit() and int(key[5:]) % context == 0
+        }
+        multiples = sorted({m for m in (1, 4, 16) if m in evaluated} | {max(evaluated)})
         return [
             Column(task, f"loss {m}×", "summary", f"loss_{m * context}", direction,
                    primary=m == multiples[-1])
