@@ -103,7 +103,11 @@ def test_two_sweeps_racing_for_one_directory_never_both_claim_it(tmp_path: Path)
 def _wait_for_running(storage: SweepStorage, study: str, out: Path, count: int) -> list:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        running = [t for t in trials_of(storage.optuna, study) if t.state == TrialState.RUNNING]
+        try:
+            trials = trials_of(storage.optuna, study)
+        except KeyError:  # the journal file exists before the sweep has written its studies
+            trials = []
+        running = [t for t in trials if t.state == TrialState.RUNNING]
         started = [
             t for t in running if (out / t.user_attrs.get("output_dir", "?") / "logs").exists()
         ]
