@@ -95,3 +95,20 @@ def test_unimportable_plugin_is_a_clear_error(monkeypatch, capsys) -> None:
     monkeypatch.setenv("PEBENCH_PLUGINS", "no_such_plugin_module")
     assert main(["list"]) == 2
     assert "PEBENCH_PLUGINS" in capsys.readouterr().err
+
+
+def test_readme_headline_is_the_committed_reference_leaderboard() -> None:
+    """The README's headline table is results/reference/leaderboard_compact.md verbatim, so
+    regenerating the reference leaderboard without updating the README fails here."""
+    root = Path(__file__).parents[1]
+    generated = root / "results" / "reference" / "leaderboard_compact.md"
+    if not generated.exists():
+        pytest.skip("results/reference/leaderboard_compact.md is not in this checkout")
+    readme = (root / "README.md").read_text()
+    match = re.search(
+        r"<!-- reference-leaderboard: [^>]*-->\n(.*?)<!-- /reference-leaderboard -->",
+        readme,
+        re.S,
+    )
+    assert match, "README.md has lost its reference-leaderboard block"
+    assert match.group(1) == generated.read_text()

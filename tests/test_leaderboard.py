@@ -106,38 +106,51 @@ def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path)
     data = __import__("json").loads(paths["json"].read_text())
     cell = data["rows"][0]["metrics"][columns[0].header]
     assert cell["tied_with_best"] and cell["seeds"] == [1, 2, 3] and len(cell["ci95"]) == 2
+    compact = paths["compact"].read_text().splitlines()
+    assert compact[0] == "| encoding | " + " | ".join(c.header for c in columns) + " | mean rank |"
+    assert compact[2].startswith("| rope | **0.91±0.02*** |")  # the best, in bold
+    assert compact[4].startswith("| a_very_long_encoding_label_that_does_not_fit | 0.31±0.02 |")
 
 
-def committed_copy(tmp_path):
-    """A copy of results/recent-encodings with only its git-tracked files."""
+def committed_copy(tmp_path, name: str = "recent-encodings"):
+    """A copy of results/<name> with only its git-tracked files."""
     import shutil
     import subprocess
     from pathlib import Path
 
-    source = Path(__file__).parents[1] / "results" / "recent-encodings"
+    source = Path(__file__).parents[1] / "results" / name
     tracked = subprocess.run(
         ["git", "ls-files", "."], cwd=source, capture_output=True, text=True, check=True
     ).stdout.split()
     if not tracked:
-        pytest.skip("results/recent-encodings is not tracked in this checkout")
-    copy = tmp_path / "recent-encodings"
+        pytest.skip(f"results/{name} is not tracked in this checkout")
+    copy = tmp_path / name
     for name in tracked:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / name, copy / name)
     return source, copy
 
 
-def test_committed_results_regenerate_byte_identical_tables(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("results", "tables"),
+    [
+        ("recent-encodings", ["leaderboard.md", "leaderboard.csv"]),
+        ("reference", ["leaderboard.md", "leaderboard.csv", "leaderboard_compact.md"]),
+    ],
+)
+def test_committed_results_regenerate_byte_identical_tables(
+    tmp_path, results: str, tables: list[str]
+) -> None:
     """The leaderboard of a committed results directory is rebuilt from its journal, run
     metrics and configs alone."""
     from pebench.benchmark.cli import main
 
-    source, copy = committed_copy(tmp_path)
-    for name in ("leaderboard.md", "leaderboard.csv"):
+    source, copy = committed_copy(tmp_path, results)
+    for name in tables:
         (copy / name).unlink()
     assert main(["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]) == 0
-    for name in ("leaderboard.md", "leaderboard.csv"):
-        assert (copy / name).read_bytes() == (source / name).read_bytes()
+    for name in tables:
+        assert (copy / name).read_bytes() == (source / name).read_bytes(), name
 
 
 def test_missing_and_unreadable_results_are_reported_not_fatal(tmp_path, capsys) -> None:

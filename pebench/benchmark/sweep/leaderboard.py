@@ -2,9 +2,9 @@
 W&B, which may be offline): rows are encodings, columns each task's metrics as mean ± std
 over the final seeds, the mean rank across tasks, parameter count and training tokens/s.
 
-Written as ``leaderboard.md``, ``leaderboard.csv``, ``leaderboard.html`` and
-``leaderboard.json``, with PNG plots, printed in the terminal and logged to a W&B
-``leaderboard`` run.
+Written as ``leaderboard.md``, ``.csv``, ``.html`` and ``.json``, with
+``leaderboard_compact.md`` (one ranked column per task, the README's headline) and PNG plots;
+printed in the terminal and logged to a W&B ``leaderboard`` run.
 """
 
 from __future__ import annotations
@@ -308,6 +308,31 @@ def rows(
     return header, body
 
 
+def compact_rows(
+    columns: list[Column], entries: list[Entry]
+) -> tuple[list[Column], list[tuple[str, list[str], str]]]:
+    """The headline view: each task's ranked column only (``mean±half-width``, ``*`` when tied
+    with the best) and the mean rank, one (label, cells, rank) row per encoding."""
+    primary = [c for c in columns if c.primary] or columns
+    body = [
+        (e.label, [e.cells.get(c.header, Cell()).text(compact=True) for c in primary],
+         _rank_text(e))
+        for e in entries
+    ]  # fmt: skip
+    return primary, body
+
+
+def compact_markdown(columns: list[Column], entries: list[Entry]) -> str:
+    """:func:`compact_rows` as a markdown table (tied cells in bold), the README's headline."""
+    primary, body = compact_rows(columns, entries)
+    lines = ["| " + " | ".join(["encoding", *(c.header for c in primary), "mean rank"]) + " |"]
+    lines.append("|---|" + "---:|" * (len(primary) + 1))
+    for label, cells, rank in body:
+        shown = [f"**{c}**" if c.endswith("*") else c for c in cells]
+        lines.append("| " + " | ".join([label, *shown, rank]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_files(
     root: Path,
     title: str,
@@ -320,6 +345,8 @@ def write_files(
     of :func:`rows` and the entries behind it; returns their paths."""
     header, body = table
     paths = {ext: root / f"leaderboard.{ext}" for ext in ("md", "csv", "html", "json")}
+    paths["compact"] = root / "leaderboard_compact.md"
+    paths["compact"].write_text(compact_markdown(columns or [], entries))
     note = METHOD + (
         f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged."
     )
@@ -432,7 +459,7 @@ def terminal_tables(
     """The leaderboard for a terminal of ``width`` columns: encodings as rows, each task's
     ranked metric as one column (compact mean±half-width), the mean rank; tasks split over
     several tables when they do not fit, long names wrapped rather than cut."""
-    primary = [c for c in columns if c.primary] or columns
+    primary, body = compact_rows(columns, entries)
     name_width = min(18, max([len("encoding"), *(len(e.label) for e in entries)]))
     cell_width = max(11, *(len(c.header) for c in primary)) if primary else 11
     rank_width = len("14.50 [12.0, 17.0]")
@@ -451,12 +478,11 @@ def terminal_tables(
         for column in group:
             table.add_column(column.header, justify="right", overflow="fold")
         table.add_column("mean rank", justify="right", overflow="fold")
-        for e in entries:
-            cells = []
-            for column in group:
-                text = e.cells.get(column.header, Cell()).text(compact=True)
-                cells.append(f"[bold]{text}[/bold]" if text.endswith("*") else text)
-            table.add_row(e.label, *cells, _rank_text(e))
+        first = primary.index(group[0]) if group else 0
+        for label, texts, rank in body:
+            cells = texts[first : first + len(group)]
+            cells = [f"[bold]{t}[/bold]" if t.endswith("*") else t for t in cells]
+            table.add_row(label, *cells, rank)
         tables.append(table)
     return tables
 
