@@ -387,3 +387,15 @@ def test_a_scale_overrides_the_file_and_names_the_sweep(tmp_path: Path) -> None:
         load_sweep(path, "huge")
     with pytest.raises(PebenchError, match="defines no scales"):
         load_sweep(write_sweep(tmp_path), "paper")
+
+
+def test_worker_threads_share_the_cores_unless_pebench_num_threads_says(monkeypatch) -> None:
+    import os
+
+    from pebench.benchmark.sweep.run import worker_threads
+
+    monkeypatch.delenv("PEBENCH_NUM_THREADS", raising=False)
+    cores = os.cpu_count() or 1
+    assert worker_threads(1) == cores and worker_threads(cores * 2) == 1
+    monkeypatch.setenv("PEBENCH_NUM_THREADS", "1")
+    assert worker_threads(1) == 1  # e.g. a second sweep sharing the machine

@@ -191,8 +191,11 @@ def run_sweep(
     progress = SweepProgress(storage.url, sweep, console, poll=not in_process)
     with progress:
         if in_process:
+            import torch
+
             from pebench.benchmark.sweep.worker import Worker
 
+            torch.set_num_threads(threads)
             with _sigterm_as_interrupt() as asked:
                 worker = Worker(storage, sweep, root, tracker, on_trial_end=progress.trial_ended)
                 worker.stop_asked = asked
@@ -206,9 +209,12 @@ def run_sweep(
 
 
 def worker_threads(n_workers: int) -> int:
-    """CPU threads each worker's torch uses: the machine's cores shared out (two workers
-    with every core each would oversubscribe the CPU many times over)."""
-    return max(1, (os.cpu_count() or 1) // n_workers)
+    """CPU threads each worker's torch uses: ``$PEBENCH_NUM_THREADS`` when set (e.g. to share
+    the machine with another sweep), else the machine's cores shared out (two workers with
+    every core each would oversubscribe the CPU many times over)."""
+    return int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or max(
+        1, (os.cpu_count() or 1) // n_workers
+    )
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
