@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,6 +54,13 @@ class Column:
     @property
     def header(self) -> str:
         return f"{self.task} {self.label}"
+
+    @property
+    def stacked_header(self) -> str:
+        """The header over several lines for narrow tables: the task name broken after each
+        ``_`` (``duplicate_`` / ``encoder``), then the metric."""
+        pieces = re.findall(r"[^_]+_?", self.task) or [self.task]
+        return "\n".join([*pieces, *self.label.split()])
 
     def describe(self) -> dict[str, Any]:
         """The column as recorded in leaderboard.json (read back by :func:`task_rankings`)."""
@@ -280,10 +288,14 @@ METHOD = (
 )
 
 
-def _rank_text(entry: Entry) -> str:
+def _rank_text(entry: Entry, terse: bool = False) -> str:
+    """``mean [low, high]``; ``terse`` (narrow terminals) rounds the mean to one decimal and
+    drops the space inside the interval."""
     if entry.mean_rank is None:
         return "–"
     low, high = entry.rank_interval or (entry.mean_rank, entry.mean_rank)
+    if terse:
+        return f"{entry.mean_rank:.1f} [{low:.1f},{high:.1f}]"
     return f"{entry.mean_rank:.2f} [{low:.1f}, {high:.1f}]"
 
 
@@ -461,25 +473,40 @@ def terminal_tables(
     several tables when they do not fit, long names wrapped rather than cut."""
     primary, body = compact_rows(columns, entries)
     name_width = min(18, max([len("encoding"), *(len(e.label) for e in entries)]))
-    cell_width = max(11, *(len(c.header) for c in primary)) if primary else 11
-    rank_width = len("14.50 [12.0, 17.0]")
-    room = width - (name_width + 4) - (rank_width + 3)
-    per_table = max(1, room // (cell_width + 3))
-    groups = [primary[i : i + per_table] for i in range(0, len(primary), per_table)] or [[]]
+    # a column is as wide as its longest value or header line (headers are stacked)
+    widths = {
+        c.header: min(16, max([len(w) for w in c.stacked_header.splitlines()]
+                              + [len(texts[i]) for _, texts, _ in body]))
+        for i, c in enumerate(primary)
+    }  # fmt: skip
+    ranks = [_rank_text(e, terse=True) for e in entries]
+    rank_width = max([len("rank"), *(len(rank) for rank in ranks)])
+    # rich spends 3 characters per column on padding and its left border, 1 on the right
+    room = width - 1 - (name_width + 3) - (rank_width + 3)
+    groups: list[list[Column]] = [[]]
+    for column in primary:  # as many tasks per table as fit, in order
+        used = sum(widths[c.header] + 3 for c in groups[-1])
+        if groups[-1] and used + widths[column.header] + 3 > room:
+            groups.append([])
+        groups[-1].append(column)
     tables = []
     for k, group in enumerate(groups):
         part = f" ({k + 1}/{len(groups)})" if len(groups) > 1 else ""
         table = Table(
             title=title + part,
             caption="mean±95% half-width over seeds; * = not worse than the best (Holm)",
-            width=width,
         )
         table.add_column("encoding", style="bold", overflow="fold", max_width=name_width)
         for column in group:
-            table.add_column(column.header, justify="right", overflow="fold")
-        table.add_column("mean rank", justify="right", overflow="fold")
+            table.add_column(
+                column.stacked_header,
+                justify="right",
+                overflow="fold",
+                max_width=widths[column.header],
+            )
+        table.add_column("mean rank", justify="right", overflow="fold", max_width=rank_width)
         first = primary.index(group[0]) if group else 0
-        for label, texts, rank in body:
+        for (label, texts, _), rank in zip(body, ranks, strict=True):
             cells = texts[first : first + len(group)]
             cells = [f"[bold]{t}[/bold]" if t.endswith("*") else t for t in cells]
             table.add_row(label, *cells, rank)
