@@ -187,3 +187,39 @@ def test_run_length_table_names_its_split_and_dashes_empty_buckets() -> None:
     assert "validation accuracy by input length" in " ".join(text.split())
     assert "0.800" in text and "0.000" not in text
     assert any(line.strip("│ ").startswith("6-10") and "–" in line for line in text.splitlines())
+
+
+def test_budget_comparison_reports_kendall_tau_and_is_remembered(tmp_path) -> None:
+    """--budget-of adds Kendall's tau per task under the table; a later plain rebuild keeps it
+    (the reference leaderboard regenerates with its notes), --budget-of none drops it."""
+    import json
+
+    from scipy import stats
+
+    from pebench.benchmark.cli import main
+
+    _, copy = committed_copy(tmp_path)
+    other = tmp_path / "other-budget"
+    other.mkdir()
+    board = json.loads((copy / "leaderboard.json").read_text())
+    column = next(c["header"] for c in board["columns"] if c["primary"])
+    means = {r["encoding"]: r["metrics"][column]["mean"] for r in board["rows"]}
+    shuffled = dict(zip(means, [means[n] for n in reversed(list(means))], strict=True))
+    for row in board["rows"]:  # the other budget ranks the encodings in reverse
+        row["metrics"][column]["mean"] = shuffled[row["encoding"]]
+    (other / "leaderboard.json").write_text(json.dumps(board))
+    names = sorted(means)
+    expected = stats.kendalltau([means[n] for n in names], [shuffled[n] for n in names])
+    leaderboard = ["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]
+
+    assert main([*leaderboard, "--budget-of", str(other)]) == 0
+    note = "Budget sensitivity, copy: Kendall's tau between this ranking and other-budget = "
+    note += f"{expected.statistic:.2f} (p = {expected.pvalue:.3f}, {len(names)} encodings)."
+    assert note in (copy / "leaderboard.md").read_text()
+    assert expected.statistic < 0
+    assert main(leaderboard) == 0  # remembered
+    assert note in (copy / "leaderboard.md").read_text()
+    assert main([*leaderboard, "--budget-of", "none"]) == 0
+    assert "Budget sensitivity" not in (copy / "leaderboard.md").read_text()
+    assert main(leaderboard) == 0  # and stays forgotten
+    assert "Budget sensitivity" not in (copy / "leaderboard.md").read_text()

@@ -224,7 +224,8 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
         "--budget_of",
         type=str | None,
         default=None,
-        help="another budget's leaderboard.json (or its directory): Kendall's tau per task",
+        help="another budget's leaderboard.json (or its directory): Kendall's tau per task; "
+        "remembered for later rebuilds of this leaderboard, 'none' forgets it",
     )
     _wandb_option(parser)
     cfg = _parse_simple(parser, argv)
@@ -244,8 +245,10 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     handle = open_sweep(storage, cfg.sweep, out)
     mode, _ = resolve_mode(cfg.wandb)
     tracker = Tracker(mode, handle.output_dir, handle.sweep.wandb_project)
-    budget = Path(cfg.budget_of) if cfg.budget_of else None
-    if budget is not None and budget.is_dir():
+    budget: Path | bool | None = None  # None: the one this leaderboard recorded last time
+    if cfg.budget_of is not None:
+        budget = False if cfg.budget_of == "none" else Path(cfg.budget_of)
+    if isinstance(budget, Path) and budget.is_dir():
         budget = budget / "leaderboard.json"
     publish(handle, tracker, console, bench_tokens, budget)
     return []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
 import statistics
 from collections import Counter
@@ -352,6 +353,7 @@ def write_files(
     entries: list[Entry],
     columns: list[Column] | None = None,
     extra_notes: list[str] | None = None,
+    budget_of: Path | None = None,
 ) -> dict[str, Path]:
     """leaderboard.{md,csv,html,json} under ``root`` from the text ``table`` (header, body)
     of :func:`rows` and the entries behind it; returns their paths."""
@@ -417,6 +419,8 @@ def write_files(
     ]
     described = [c.describe() for c in columns or []]
     document = {"title": title, "columns": described, "rows": data, "notes": extra_notes}
+    if budget_of is not None:
+        document["budget_of"] = os.path.relpath(budget_of, root)
     paths["json"].write_text(json.dumps(document, indent=2) + "\n")
     return paths
 
@@ -433,6 +437,17 @@ def task_rankings(columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> 
         ranks = mean_ranks({column["task"]: means}, {column["task"]: column["direction"]})
         rankings[column["task"]] = ranks
     return rankings
+
+
+def remembered_budget(root: Path) -> Path | None:
+    """The other budget's leaderboard.json that ``root``'s leaderboard was last compared with
+    (recorded in its leaderboard.json), so a plain ``pebench leaderboard`` rebuilds the same
+    notes."""
+    try:
+        recorded = json.loads((root / "leaderboard.json").read_text()).get("budget_of")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return root / recorded if isinstance(recorded, str) else None
 
 
 def budget_notes(
@@ -519,13 +534,15 @@ def publish(
     tracker: Tracker,
     console: Console | None = None,
     bench_tokens_per_s: dict[str, float] | None = None,
-    budget_of: Path | None = None,
+    budget_of: Path | None | bool = None,
 ) -> dict[str, Path]:
     """Build, write, print and log the leaderboard of an opened sweep.
 
     ``bench_tokens_per_s`` (from a ``pebench bench`` file) replaces the tokens/s measured in
     the sweep's own runs for the encodings it holds: one controlled measurement instead of
-    runs that shared a machine with other workers.
+    runs that shared a machine with other workers. ``budget_of`` is another budget's
+    leaderboard.json to report Kendall's τ against; ``None`` reuses the one recorded by the
+    last leaderboard of this directory, ``False`` drops it.
     """
     from pebench.benchmark.sweep.plots import plot_grids, plot_lengths, plot_throughput
 
@@ -544,12 +561,21 @@ def publish(
         + plot_grids(sweep_plans, entries, root)
         + plot_throughput(columns, entries, root)
     )
-    notes = budget_notes(columns, entries, budget_of, str(budget_of.parent)) if budget_of else []
+    if budget_of is None:
+        budget_of = remembered_budget(root)
+        if budget_of is not None and not budget_of.is_file():
+            problems.append(
+                f"the budget comparison this leaderboard recorded, {budget_of}, is missing; "
+                f"write that sweep's leaderboard first or pass --budget-of none"
+            )
+            budget_of = None
+    budget_of = budget_of or None
+    notes = budget_notes(columns, entries, budget_of, budget_of.parent.name) if budget_of else []
     for problem in problems:
         console.print(f"[yellow]warning:[/yellow] {problem}")
     notes += [f"Missing result: {p}" for p in problems]
     header, body = rows(columns, entries)
-    paths = write_files(root, title, (header, body), entries, columns, notes)
+    paths = write_files(root, title, (header, body), entries, columns, notes, budget_of)
     for table in terminal_tables(title, columns, entries, min(console.width, 100)):
         console.print(table)
     for note in notes:
