@@ -147,6 +147,11 @@ def test_committed_results_regenerate_byte_identical_tables(
     from pebench.benchmark.cli import main
 
     source, copy = committed_copy(tmp_path, results)
+    recorded = __import__("json").loads((source / "leaderboard.json").read_text())
+    if "budget_of" in recorded:  # the other budget it compares with, at the same relative place
+        other = (copy / recorded["budget_of"]).resolve()
+        other.parent.mkdir(parents=True, exist_ok=True)
+        other.write_bytes((source / recorded["budget_of"]).read_bytes())
     for name in tables:
         (copy / name).unlink()
     assert main(["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]) == 0
@@ -223,3 +228,8 @@ def test_budget_comparison_reports_kendall_tau_and_is_remembered(tmp_path) -> No
     assert "Budget sensitivity" not in (copy / "leaderboard.md").read_text()
     assert main(leaderboard) == 0  # and stays forgotten
     assert "Budget sensitivity" not in (copy / "leaderboard.md").read_text()
+    (other / "leaderboard.json").write_text(json.dumps({**board, "rows": board["rows"][:1]}))
+    assert main([*leaderboard, "--budget-of", str(other)]) == 0  # one encoding in common
+    md = (copy / "leaderboard.md").read_text()
+    assert "Budget sensitivity, copy: not measured yet (1 encoding(s) ranked both" in md
+    assert "nan" not in md

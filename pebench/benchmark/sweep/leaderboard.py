@@ -473,6 +473,12 @@ def budget_notes(
         if task not in their_rankings:
             continue
         tau, p, n = kendall_tau(ranking, their_rankings[task])
+        if n < 2:
+            notes.append(
+                f"Budget sensitivity, {task}: not measured yet ({n} encoding(s) ranked both "
+                f"here and in {label})."
+            )
+            continue
         notes.append(
             f"Budget sensitivity, {task}: Kendall's tau between this ranking and {label} = "
             f"{tau:.2f} (p = {p:.3f}, {n} encodings)."
