@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from pebench.choices import Activation, AttentionBackend, Norm
+from pebench.choices import Activation, AttentionBackend, Init, Norm
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
 from pebench.positions import plain_positions, randomized_positions
@@ -70,9 +70,13 @@ class SelfAttention(nn.Module):
         layer: int,
         dropout: float,
         bias: bool = True,
+        unscaled: bool = False,
     ):
         super().__init__()
         self.dims, self.encoding, self.layer = dims, encoding, layer
+        #: T5 computes q·kᵀ without the 1/√d_head; q is pre-multiplied by √d_head so every
+        #: encoding's own scaling cancels
+        self.q_gain = dims.head_dim**0.5 if unscaled else 1.0
         self.qkv = nn.Linear(dims.d_model, 3 * dims.d_model, bias=bias)
         self.out = nn.Linear(dims.d_model, dims.d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
@@ -83,6 +87,8 @@ class SelfAttention(nn.Module):
         b, t, _ = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.dims.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k = self.encoding.transform_qk(q, k, positions)
+        if self.q_gain != 1.0:
+            q = q * self.q_gain
         if cache is not None:
             k, v = cache.extend(self.layer, k, v)
         y = self.encoding.attend(q, k, v, mask, positions, self.layer, x)
@@ -113,10 +119,11 @@ class Block(nn.Module):
         activation: Activation = "gelu",
         norm: Norm = "layernorm",
         bias: bool = True,
+        unscaled: bool = False,
     ):
         super().__init__()
         self.norm1 = make_norm(norm, dims.d_model, bias)
-        self.attn = SelfAttention(dims, encoding, layer, dropout, bias)
+        self.attn = SelfAttention(dims, encoding, layer, dropout, bias, unscaled)
         self.norm2 = make_norm(norm, dims.d_model, bias)
         self.ffn = nn.Sequential(
             nn.Linear(dims.d_model, d_ff, bias=bias),
@@ -155,7 +162,8 @@ class Transformer(nn.Module):
     ``auto`` = flex on CUDA for encodings that use the standard attention with a bias, SDPA
     otherwise. ``d_ff`` (default ``ffn_mult × d_model``), ``activation``, ``norm`` and
     ``bias`` (biases in every linear layer and LayerNorm) shape the blocks; ``relu``,
-    ``rmsnorm`` and ``bias=False`` give T5's layer (Raffel et al. 2020).
+    ``rmsnorm`` and ``bias=False`` give T5's layer (Raffel et al. 2020); ``init="t5"`` its
+    initialization and unscaled attention logits.
     """
 
     def __init__(
@@ -172,9 +180,12 @@ class Transformer(nn.Module):
         activation: Activation = "gelu",
         norm: Norm = "layernorm",
         bias: bool = True,
+        init: Init = "default",
     ) -> None:
         super().__init__()
         check_dims(dims)
+        if init not in ("default", "t5"):
+            raise PebenchError(f"model init must be 'default' or 't5', got {init!r}")
         if activation not in ACTIVATIONS:
             raise PebenchError(
                 f"model activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
@@ -205,11 +216,32 @@ class Transformer(nn.Module):
         self.encoding = encoding
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            Block(dims, encoding, layer, d_ff, dropout, activation, norm, bias)
+            Block(dims, encoding, layer, d_ff, dropout, activation, norm, bias, init == "t5")
             for layer in range(dims.num_layers)
         )
         self.norm = make_norm(norm, dims.d_model, bias)
+        if init == "t5":
+            self._t5_init()
         self._mask_cache: dict[tuple[int, torch.device, torch.dtype], AttentionMask] = {}
+
+    @torch.no_grad()
+    def _t5_init(self) -> None:
+        """T5's initialization (Mesh TensorFlow, as in Hugging Face's ``T5PreTrainedModel``):
+        embeddings N(0, 1); W_q N(0, (d_model·d_head)^-½), folding in the 1/√d_head its
+        attention does not apply; W_k, W_v, W_o and the first FFN layer N(0, d_model^-½); the
+        second FFN layer N(0, d_ff^-½); biases (if any) zero."""
+        d, hd = self.dims.d_model, self.dims.head_dim
+        nn.init.normal_(self.embedding.weight, std=1.0)
+        for block in self.blocks:
+            qkv = block.attn.qkv.weight  # rows: q, then k, then v
+            nn.init.normal_(qkv[:d], std=(d * hd) ** -0.5)
+            nn.init.normal_(qkv[d:], std=d**-0.5)
+            nn.init.normal_(block.attn.out.weight, std=d**-0.5)
+            nn.init.normal_(block.ffn[0].weight, std=d**-0.5)
+            nn.init.normal_(block.ffn[2].weight, std=block.ffn[2].in_features**-0.5)
+            for linear in (block.attn.qkv, block.attn.out, block.ffn[0], block.ffn[2]):
+                if linear.bias is not None:
+                    nn.init.zeros_(linear.bias)
 
     def uses_flex(self, device: torch.device) -> bool:
         """Whether score biases go through FlexAttention on ``device``."""

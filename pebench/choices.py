@@ -1,5 +1,6 @@
-"""Named choices of the backbone (attention kernel, activation, norm), importable without
-torch so the command line can show and check them before the training stack loads."""
+"""Named choices of the backbone (attention kernel, activation, norm, initialization),
+importable without torch so the command line can show and check them before the training
+stack loads."""
 
 from __future__ import annotations
 
@@ -8,3 +9,4 @@ from typing import Literal
 AttentionBackend = Literal["auto", "sdpa", "flex"]
 Activation = Literal["gelu", "relu"]
 Norm = Literal["layernorm", "rmsnorm"]
+Init = Literal["default", "t5"]

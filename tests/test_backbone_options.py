@@ -75,3 +75,41 @@ def test_schedule_warms_up_then_decays_to_the_floor(schedule: str) -> None:
     assert factor(60) == pytest.approx(0.5)  # half-way through the decay, either shape
     assert factor(35) == pytest.approx(0.75 if schedule == "linear" else 0.8535, abs=1e-3)
     assert factor(110) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_t5_init_draws_each_weight_at_t5s_scale_and_leaves_logits_unscaled() -> None:
+    """init='t5' follows Hugging Face's T5PreTrainedModel._init_weights (Mesh TensorFlow):
+    q (d_model·d_head)^-1/2, k/v/o/wi d_model^-1/2, wo d_ff^-1/2, embeddings 1, and softmax
+    over q·kᵀ without 1/√d_head."""
+    dims = ModelDims(d_model=64, num_heads=2, num_layers=1, causal=True)
+    torch.manual_seed(0)
+    model = Transformer(50, dims, encodings.get("none")(dims), d_ff=256, init="t5", bias=False)
+    block = model.blocks[0]
+    qkv = block.attn.qkv.weight
+    expected = {
+        "q": (qkv[:64], (64 * 32) ** -0.5),
+        "k": (qkv[64:128], 64**-0.5),
+        "v": (qkv[128:], 64**-0.5),
+        "o": (block.attn.out.weight, 64**-0.5),
+        "wi": (block.ffn[0].weight, 64**-0.5),
+        "wo": (block.ffn[2].weight, 256**-0.5),
+        "embedding": (model.embedding.weight, 1.0),
+    }
+    for name, (weight, std) in expected.items():
+        assert abs(weight.std().item() / std - 1) < 0.1, name
+        assert abs(weight.mean().item()) < 0.1 * std, name
+    x = torch.randn(1, 5, 64)
+    q, k, v = block.attn.qkv(x).view(1, 5, 3, 2, 32).permute(2, 0, 3, 1, 4)
+    causal = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    scores = (q @ k.transpose(-1, -2)).masked_fill(causal, float("-inf"))  # no 1/√32
+    y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, 5, 64)
+    mask = model.attention_mask(torch.arange(5)[None], None, x.dtype)
+    out = block.attn(x, mask, torch.arange(5)[None])
+    assert torch.allclose(out, block.attn.out(y), atol=1e-5)
+    default = Transformer(50, dims, encodings.get("none")(dims), d_ff=256, bias=False)
+    assert default.blocks[0].attn.q_gain == 1.0  # today's behaviour by default
+
+
+def test_unknown_init_is_one_line() -> None:
+    with pytest.raises(PebenchError, match="model init must be 'default' or 't5'"):
+        Transformer(10, DIMS, encodings.get("none")(DIMS), init="xavier")

@@ -127,3 +127,27 @@ def test_cached_decoding_equals_recomputing_the_prefix(name: str) -> None:
     stepwise = [model(prefix, cache=cache)]
     stepwise += [model(sequence[:, i : i + 1], cache=cache) for i in range(7, 13)]
     assert torch.allclose(torch.cat(stepwise, dim=1), model(sequence)[:, :13], atol=1e-5)
+
+
+T5_LAYER = {"d_ff": 48, "activation": "relu", "norm": "rmsnorm", "bias": False, "init": "t5"}
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_t5_layer_options_keep_the_contract(name: str) -> None:
+    """The T5-style options (d_ff, ReLU, RMS norm, no biases, T5 init with unscaled logits)
+    work with every encoding: finite outputs, causality, cached decoding = recomputing."""
+    torch.manual_seed(0)
+    dims = ModelDims(d_model=32, num_heads=4, num_layers=2, causal=True)
+    backbone = Transformer(VOCAB, dims, encodings.get(name)(dims), **T5_LAYER).eval()
+    x = tokens(batch=2, length=10)
+    changed = x.clone()
+    changed[:, 7:] = (changed[:, 7:] + 1) % VOCAB
+    out = backbone(x)
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out[:, :7], backbone(changed)[:, :7], atol=1e-5)
+    if encodings.get(name).kv_cache:
+        model = Decoder(backbone).eval()
+        cache = KVCache(2)
+        stepwise = [model(x[:, :7], cache=cache)]
+        stepwise += [model(x[:, i : i + 1], cache=cache) for i in range(7, 10)]
+        assert torch.allclose(torch.cat(stepwise, dim=1), model(x), atol=1e-4)

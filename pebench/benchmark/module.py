@@ -40,6 +40,7 @@ class PEModule(LightningModule):
             activation=model.activation,
             norm=model.norm,
             bias=model.bias,
+            init=model.init,
         )
         self.head = task.build_head(model.d_model)
         self.metric = task.build_metric()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pebench.choices import Activation, AttentionBackend, Norm
+from pebench.choices import Activation, AttentionBackend, Init, Norm
 
 Schedule = Literal["cosine", "linear"]
 
@@ -28,6 +28,9 @@ class ModelConfig:
     norm: Norm = "layernorm"
     #: biases in the linear layers and LayerNorms (T5: false)
     bias: bool = True
+    #: default (PyTorch's), or t5: T5's initialization with attention logits not divided by
+    #: √d_head (its query initialization carries the scale)
+    init: Init = "default"
     dropout: float = 0.0
     #: train on a sorted random subset of positions in [0, N) (Ruoss et al. 2023); None = 0..n−1
     randomized_positions: int | None = None
