@@ -126,9 +126,9 @@ def committed_copy(tmp_path, name: str = "recent-encodings"):
     if not tracked:
         pytest.skip(f"results/{name} is not tracked in this checkout")
     copy = tmp_path / name
-    for name in tracked:
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source / name, copy / name)
+    for path in tracked:
+        (copy / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source / path, copy / path)
     return source, copy
 
 

@@ -322,17 +322,23 @@ def rows(
 
 
 def compact_rows(
-    columns: list[Column], entries: list[Entry]
+    columns: list[Column], entries: list[Entry], terse: bool = False
 ) -> tuple[list[Column], list[tuple[str, list[str], str]]]:
     """The headline view: each task's ranked column only (``mean±half-width``, ``*`` when tied
-    with the best) and the mean rank, one (label, cells, rank) row per encoding."""
+    with the best) and the mean rank (``terse`` as in :func:`_rank_text`), one (label, cells,
+    rank) row per encoding."""
     primary = [c for c in columns if c.primary] or columns
     body = [
         (e.label, [e.cells.get(c.header, Cell()).text(compact=True) for c in primary],
-         _rank_text(e))
+         _rank_text(e, terse))
         for e in entries
     ]  # fmt: skip
     return primary, body
+
+
+def _md_cell(text: str) -> str:
+    """A markdown cell, bold when tied with the best (its text ends with ``*``)."""
+    return f"**{text}**" if text.endswith("*") else text
 
 
 def compact_markdown(columns: list[Column], entries: list[Entry]) -> str:
@@ -341,8 +347,7 @@ def compact_markdown(columns: list[Column], entries: list[Entry]) -> str:
     lines = ["| " + " | ".join(["encoding", *(c.header for c in primary), "mean rank"]) + " |"]
     lines.append("|---|" + "---:|" * (len(primary) + 1))
     for label, cells, rank in body:
-        shown = [f"**{c}**" if c.endswith("*") else c for c in cells]
-        lines.append("| " + " | ".join([label, *shown, rank]) + " |")
+        lines.append("| " + " | ".join([label, *map(_md_cell, cells), rank]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -368,7 +373,7 @@ def write_files(
     md = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |"]
     md.append("|" + "|".join("---" for _ in header) + "|")
     for row in body:  # cells tied with the best in bold
-        md.append("| " + " | ".join(f"**{c}**" if c.endswith("*") else c for c in row) + " |")
+        md.append("| " + " | ".join(map(_md_cell, row)) + " |")
     md += ["", *extra_notes] if extra_notes else []
     paths["md"].write_text("\n".join(md) + "\n")
     with paths["csv"].open("w", newline="") as handle:
@@ -492,7 +497,7 @@ def terminal_tables(
     """The leaderboard for a terminal of ``width`` columns: encodings as rows, each task's
     ranked metric as one column (compact mean±half-width), the mean rank; tasks split over
     several tables when they do not fit, long names wrapped rather than cut."""
-    primary, body = compact_rows(columns, entries)
+    primary, body = compact_rows(columns, entries, terse=True)
     name_width = min(18, max([len("encoding"), *(len(e.label) for e in entries)]))
     # a column is as wide as its longest value or header line (headers are stacked)
     widths = {
@@ -500,8 +505,7 @@ def terminal_tables(
                               + [len(texts[i]) for _, texts, _ in body]))
         for i, c in enumerate(primary)
     }  # fmt: skip
-    ranks = [_rank_text(e, terse=True) for e in entries]
-    rank_width = max([len("rank"), *(len(rank) for rank in ranks)])
+    rank_width = max([len("rank"), *(len(rank) for _, _, rank in body)])
     # rich spends 3 characters per column on padding and its left border, 1 on the right
     room = width - 1 - (name_width + 3) - (rank_width + 3)
     groups: list[list[Column]] = [[]]
@@ -527,7 +531,7 @@ def terminal_tables(
             )
         table.add_column("mean rank", justify="right", overflow="fold", max_width=rank_width)
         first = primary.index(group[0]) if group else 0
-        for (label, texts, _), rank in zip(body, ranks, strict=True):
+        for label, texts, rank in body:
             cells = texts[first : first + len(group)]
             cells = [f"[bold]{t}[/bold]" if t.endswith("*") else t for t in cells]
             table.add_row(label, *cells, rank)
@@ -567,7 +571,9 @@ def publish(
         + plot_grids(sweep_plans, entries, root)
         + plot_throughput(columns, entries, root)
     )
-    if budget_of is None:
+    if budget_of is False:
+        budget_of = None
+    elif budget_of is None:
         budget_of = remembered_budget(root)
         if budget_of is not None and not budget_of.is_file():
             problems.append(
@@ -575,7 +581,6 @@ def publish(
                 f"write that sweep's leaderboard first or pass --budget-of none"
             )
             budget_of = None
-    budget_of = budget_of or None
     notes = budget_notes(columns, entries, budget_of, budget_of.parent.name) if budget_of else []
     for problem in problems:
         console.print(f"[yellow]warning:[/yellow] {problem}")

@@ -212,9 +212,12 @@ def worker_threads(n_workers: int) -> int:
     """CPU threads each worker's torch uses: ``$PEBENCH_NUM_THREADS`` when set (e.g. to share
     the machine with another sweep), else the machine's cores shared out (two workers with
     every core each would oversubscribe the CPU many times over)."""
-    return int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or max(
-        1, (os.cpu_count() or 1) // n_workers
-    )
+    return requested_threads() or max(1, (os.cpu_count() or 1) // n_workers)
+
+
+def requested_threads() -> int | None:
+    """``$PEBENCH_NUM_THREADS`` (set by the user, or by ``pebench sweep`` for its workers)."""
+    return int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or None
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
@@ -316,7 +319,7 @@ def run_worker(
     ``threads`` (else ``$PEBENCH_NUM_THREADS``, set by ``pebench sweep --workers``) caps the
     worker's CPU threads."""
     console = console or Console()
-    threads = threads or int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or None
+    threads = threads or requested_threads()
     import torch
 
     if threads:
