@@ -136,7 +136,15 @@ def committed_copy(tmp_path, name: str = "recent-encodings"):
     ("results", "tables"),
     [
         ("recent-encodings", ["leaderboard.md", "leaderboard.csv"]),
-        ("reference", ["leaderboard.md", "leaderboard.csv", "leaderboard_compact.md"]),
+        (
+            "reference",
+            [
+                "leaderboard.md",
+                "leaderboard.csv",
+                "leaderboard_compact.md",
+                "leaderboard_ood_selected.md",
+            ],
+        ),
     ],
 )
 def test_committed_results_regenerate_byte_identical_tables(
@@ -233,3 +241,35 @@ def test_budget_comparison_reports_kendall_tau_and_is_remembered(tmp_path) -> No
     md = (copy / "leaderboard.md").read_text()
     assert "Budget sensitivity, copy: not measured yet (1 encoding(s) ranked both" in md
     assert "nan" not in md
+
+
+def test_ood_selected_view_sets_the_oracle_choice_beside_the_protocol_one(tmp_path) -> None:
+    """leaderboard_ood_selected.md scores the trial selected on ID validation and the trial
+    with the best OOD validation score, both on OOD validation; the leaderboard is unchanged."""
+    import json
+
+    from pebench.benchmark.cli import main
+
+    _, copy = committed_copy(tmp_path, "reference")
+    leaderboard_command = ["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]
+    leaderboard_command += ["--budget-of", "none"]
+    assert main(leaderboard_command) == 0
+    leaderboard = (copy / "leaderboard.md").read_text()
+    trials = sorted((copy / "trials" / "copy" / "alibi").glob("trial-*/metrics.json"))
+    docs = [json.loads(path.read_text()) for path in trials]
+    ids = [doc["summary"]["id_exact_match"] for doc in docs]
+    assert len(docs) == 3 and len(set(ids)) == 3  # a clear protocol choice
+    selected = ids.index(max(ids))
+    for k, (path, doc) in enumerate(zip(trials, docs, strict=True)):
+        # the protocol's choice gets the worst OOD score, another trial the best
+        doc["summary"]["ood_exact_match"] = 0.125 if k == selected else 0.5 + 0.25 * k
+        path.write_text(json.dumps(doc))
+    assert main(leaderboard_command) == 0
+    view = (copy / "leaderboard_ood_selected.md").read_text()
+    assert "oracle, not the leaderboard" in view
+    header = next(line for line in view.splitlines() if line.startswith("| encoding |"))
+    assert header.split(" | ")[1:3] == ["copy ID-selected", "copy OOD-selected"]
+    alibi = next(line for line in view.splitlines() if line.startswith("| alibi |"))
+    oracle = max(0.5 + 0.25 * k for k in range(3) if k != selected)
+    assert alibi.split(" | ")[1:3] == ["0.12", f"{oracle:.2f}"]
+    assert (copy / "leaderboard.md").read_text() == leaderboard  # final seeds, untouched

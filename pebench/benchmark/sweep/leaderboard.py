@@ -3,7 +3,8 @@ W&B, which may be offline): rows are encodings, columns each task's metrics as m
 over the final seeds, the mean rank across tasks, parameter count and training tokens/s.
 
 Written as ``leaderboard.md``, ``.csv``, ``.html`` and ``.json``, with
-``leaderboard_compact.md`` (one ranked column per task, the README's headline) and PNG plots;
+``leaderboard_compact.md`` (one ranked column per task, the README's headline),
+``leaderboard_ood_selected.md`` for length tasks (a labelled oracle view) and PNG plots;
 printed in the terminal and logged to a W&B ``leaderboard`` run.
 """
 
@@ -24,6 +25,7 @@ import optuna
 from rich.console import Console
 from rich.table import Table
 
+from pebench.benchmark.sweep.ood_selected import ood_selected_markdown
 from pebench.benchmark.sweep.significance import (
     kendall_tau,
     mean_rank_intervals,
@@ -587,6 +589,13 @@ def publish(
     notes += [f"Missing result: {p}" for p in problems]
     header, body = rows(columns, entries)
     paths = write_files(root, title, (header, body), entries, columns, notes, budget_of)
+    order = [e.encoding for e in entries]
+    oracle = ood_selected_markdown(
+        sweep.name, sweep_plans, handle.storage.optuna, root, order, sweep.trials
+    )
+    if oracle is not None:
+        paths["ood_selected"] = root / "leaderboard_ood_selected.md"
+        paths["ood_selected"].write_text(oracle)
     for table in terminal_tables(title, columns, entries, min(console.width, 100)):
         console.print(table)
     for note in notes:
