@@ -67,6 +67,19 @@ def test_t5_bias_is_table_lookup_shared_by_layers() -> None:
         assert torch.equal(bias[0, :, i, j], enc.bias.weight[bucket])
 
 
+def test_t5_bias_table_starts_at_the_requested_scale() -> None:
+    """0.02 by default; init_std = d_model^-1/2 reproduces T5's own initialization (Hugging
+    Face's T5PreTrainedModel._init_weights), 0.125 at d_model 64."""
+    torch.manual_seed(0)
+    dims = ModelDims(d_model=64, num_heads=64, num_layers=1, causal=True)
+    default = T5Bias(dims, num_buckets=256, max_distance=512).bias.weight
+    t5 = T5Bias(dims, num_buckets=256, max_distance=512, init_std=64**-0.5).bias.weight
+    assert default.std().item() == pytest.approx(0.02, rel=0.03)  # 16,384 draws
+    assert t5.std().item() == pytest.approx(0.125, rel=0.03)
+    with pytest.raises(PebenchError, match="init_std must be >= 0"):
+        T5Bias(dims, init_std=-1.0)
+
+
 def test_alibi_directional_tells_left_from_right() -> None:
     dims = ModelDims(d_model=32, num_heads=8, num_layers=1, causal=False)
     pos = torch.arange(5).unsqueeze(0)

@@ -35,12 +35,22 @@ def t5_buckets(
 
 class T5Bias(PositionalEncoding):
     """score(i, j) += b_h[bucket(j − i)], one learned scalar per head and bucket, shared by all
-    layers (Raffel et al. 2020)."""
+    layers (Raffel et al. 2020).
+
+    The table starts as N(0, ``init_std``²): 0.02 by default; T5's own initialization (Mesh
+    TensorFlow, Hugging Face's ``T5PreTrainedModel``) uses d_model^-½, 0.125 at d_model 64.
+    """
 
     name = "t5"
     relative = True
 
-    def __init__(self, dims: ModelDims, num_buckets: int = 32, max_distance: int = 128) -> None:
+    def __init__(
+        self,
+        dims: ModelDims,
+        num_buckets: int = 32,
+        max_distance: int = 128,
+        init_std: float = 0.02,
+    ) -> None:
         super().__init__(dims)
         exact = num_buckets // (2 if dims.causal else 4)  # exact buckets per direction
         if exact < 1:
@@ -55,9 +65,11 @@ class T5Bias(PositionalEncoding):
                 f"{'causal' if dims.causal else 'bidirectional'}); raise max_distance above "
                 f"{exact} or lower num_buckets"
             )
+        if init_std < 0:
+            raise PebenchError(f"t5 init_std must be >= 0 (a standard deviation), got {init_std}")
         self.num_buckets, self.max_distance = num_buckets, max_distance
         self.bias = nn.Embedding(num_buckets, dims.num_heads)
-        nn.init.normal_(self.bias.weight, std=0.02)
+        nn.init.normal_(self.bias.weight, std=init_std)
 
     def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
         distance = -offsets(q_positions, k_positions)  # key − query, as in T5
