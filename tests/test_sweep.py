@@ -19,7 +19,7 @@ import yaml
 from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.sweep.config import load_sweep, parse_sweep
+from pebench.benchmark.sweep.config import extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.leaderboard import HEADERS_AFTER
 from pebench.benchmark.sweep.run import create_studies, run_sweep
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage, worker_id
@@ -355,6 +355,53 @@ def test_a_changed_definition_under_the_same_name_is_refused(tmp_path: Path) -> 
     create_studies(storage, sweep, text, out)
     with pytest.raises(PebenchError, match="different definition"):
         create_studies(storage, sweep, text.replace("trials: 2", "trials: 5"), out)
+
+
+def test_a_sweep_grows_by_added_encodings_and_tasks_and_keeps_its_studies(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """Adding encodings or tasks (e.g. a newly registered encoding to the reference sweep)
+    extends a started sweep; any other change is still refused."""
+    out = tmp_path / "out"
+    storage = SweepStorage(str(out / JOURNAL_FILE))
+    sweep, text = load_sweep(write_sweep(tmp_path))
+    create_studies(storage, sweep, text, out)
+    study = optuna.load_study(study_name="tiny/copy/alibi", storage=storage.optuna)
+    study.add_trial(optuna.trial.create_trial(value=0.5, params={}, distributions={}))
+    reverse = copy.deepcopy(TINY["tasks"][0]) | {"name": "reverse", "skip_encodings": ["rope"]}
+    grown = write_sweep(tmp_path, encodings=["sinusoidal", "rope", "alibi"],
+                        tasks=[TINY["tasks"][0], reverse])  # fmt: skip
+    sweep, text = load_sweep(grown)
+    create_studies(storage, sweep, text, out)
+    assert "grows by encodings rope and tasks reverse" in capsys.readouterr().err
+    names = optuna.get_all_study_names(storage.optuna)
+    assert {"tiny/copy/rope", "tiny/reverse/alibi", "tiny/reverse/sinusoidal"} <= set(names)
+    assert "tiny/reverse/rope" not in names  # skipped there
+    kept = optuna.load_study(study_name="tiny/copy/alibi", storage=storage.optuna)
+    assert [t.value for t in kept.get_trials()] == [0.5]
+    create_studies(storage, sweep, text, out)  # the grown definition is now the stored one
+    with pytest.raises(PebenchError, match="only adding encodings or tasks"):
+        bigger = copy.deepcopy(yaml.safe_load(text)) | {"trials": 5}
+        create_studies(storage, sweep, yaml.safe_dump(bigger), out)
+    assert extension(TINY, TINY | {"encodings": ["sinusoidal"]}) is None  # removing is a change
+    added = copy.deepcopy(TINY) | {"encodings": ["sinusoidal", "alibi", "rope"], "seeds": [1]}
+    assert extension(TINY, added) is None  # an addition with another change
+
+
+def test_the_reference_sweep_runs_every_built_in_encoding() -> None:
+    """Issue 15's reference covers every registered encoding: a new one is added to
+    configs/sweeps/reference.yaml, and the started sweep grows to include it."""
+    from pebench import encodings
+
+    sweep, _ = load_sweep("configs/sweeps/reference.yaml")
+    ran = {encodings.get(sweep.encoding_spec(e)["class_path"]) for e in sweep.encodings}
+    built_in = {
+        cls
+        for cls in encodings.available().values()
+        if cls.__module__.startswith("pebench.encodings.")
+    }
+    missing = sorted(cls.name for cls in built_in - ran)
+    assert not missing, f"add {missing} to the encodings of configs/sweeps/reference.yaml"
 
 
 @pytest.mark.parametrize("preset", sorted(Path("configs/sweeps").glob("*.yaml")), ids=str)

@@ -7,6 +7,7 @@ of each pair is then retrained with every seed in ``seeds`` and evaluated on tes
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -22,6 +23,13 @@ from pebench.errors import PebenchError
 #: run-configuration sections a search-space key may point into (``optim.lr``, ...)
 SECTIONS = ("model", "optim", "train", "task", "encoding")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def encoding_label(entry: Any) -> str:
+    """The label of an encodings entry: its name, or ``label`` for a configured variant."""
+    if isinstance(entry, str):
+        return entry
+    return str(entry.get("label") or entry.get("class_path"))
 
 
 @dataclass
@@ -120,9 +128,7 @@ class SweepConfig:
 
     def encoding_label(self, entry: Any) -> str:
         """The label of an encodings entry: its name, or ``label`` for a configured variant."""
-        if isinstance(entry, str):
-            return entry
-        return str(entry.get("label") or entry.get("class_path"))
+        return encoding_label(entry)
 
     def encoding_spec(self, entry: Any) -> dict[str, Any]:
         """An encodings entry as ``{class_path, init_args}``."""
@@ -357,3 +363,39 @@ def load_sweep(path: str | Path, scale: str | None = None) -> tuple[SweepConfig,
         doc = select_scale(doc, scale, str(path))
         text = yaml.safe_dump(doc, sort_keys=False)
     return parse_sweep(doc, str(path)), text
+
+
+def _without(doc: dict[str, Any], encodings: set[str], tasks: set[str]) -> dict[str, Any]:
+    """A resolved sweep document with the given encoding and task labels removed wherever a
+    label is listed (the lists themselves, skip_encodings, a search space's ``when``); empty
+    lists left behind are dropped, so a definition compares equal to the one before them."""
+    doc = copy.deepcopy(doc)
+    doc["encodings"] = [e for e in doc.get("encodings") or [] if encoding_label(e) not in encodings]
+    doc["tasks"] = [t for t in doc.get("tasks") or [] if t.get("name") not in tasks]
+    for task in doc["tasks"]:
+        skips = [e for e in task.get("skip_encodings") or [] if e not in encodings]
+        task.pop("skip_encodings", None)
+        if skips:
+            task["skip_encodings"] = skips
+    for param in (doc.get("search_space") or {}).values():
+        when = param.get("when") if isinstance(param, dict) else None
+        for key, removed in (("encoding", encodings), ("task", tasks)):
+            if isinstance(when, dict) and isinstance(when.get(key), list):
+                when[key] = [v for v in when[key] if v not in removed]
+    return doc
+
+
+def extension(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+    """The encodings and tasks that ``new`` adds to the stored definition ``old`` when adding
+    them is its only change (the existing studies stay valid and the sweep grows), else
+    None. Both are resolved, validated documents."""
+    labels = [encoding_label(e) for e in old.get("encodings") or []]
+    added_encodings = [
+        label for label in map(encoding_label, new.get("encodings") or []) if label not in labels
+    ]
+    names = [t.get("name") for t in old.get("tasks") or []]
+    added_tasks = [t.get("name") for t in new.get("tasks") or [] if t.get("name") not in names]
+    if not added_encodings and not added_tasks:
+        return None
+    reduced = _without(new, set(added_encodings), set(added_tasks))
+    return (added_encodings, added_tasks) if reduced == _without(old, set(), set()) else None

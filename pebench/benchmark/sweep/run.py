@@ -26,7 +26,7 @@ import optuna
 import yaml
 from rich.console import Console
 
-from pebench.benchmark.sweep.config import SweepConfig, load_sweep, parse_sweep
+from pebench.benchmark.sweep.config import SweepConfig, extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
 from pebench.benchmark.sweep.studies import plans
@@ -58,9 +58,20 @@ def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_
         index.set_user_attr(SWEEP_ATTR, text)
         index.set_user_attr(OUTPUT_ATTR, str(output_dir.resolve()))
     elif yaml.safe_load(stored) != yaml.safe_load(text):
-        raise PebenchError(
-            f"sweep {sweep.name!r} in {storage.describe()} was started from a different "
-            f"definition; rename the sweep (name:) or use another --output-dir/--storage"
+        added = extension(yaml.safe_load(stored), yaml.safe_load(text))
+        if added is None:
+            raise PebenchError(
+                f"sweep {sweep.name!r} in {storage.describe()} was started from a different "
+                f"definition (only adding encodings or tasks is allowed); rename the sweep "
+                f"(name:) or use another --output-dir/--storage"
+            )
+        index.set_user_attr(SWEEP_ATTR, text)
+        grown = [f"encodings {', '.join(added[0])}"] if added[0] else []
+        grown += [f"tasks {', '.join(added[1])}"] if added[1] else []
+        print(
+            f"pebench: sweep {sweep.name} grows by {' and '.join(grown)}; its finished "
+            f"studies are kept",
+            file=sys.stderr,
         )
     for plan in plans(sweep):
         for name in (plan.name, plan.final_name):
