@@ -147,6 +147,26 @@ def test_leaderboard_command_rebuilds_from_storage(swept: Path, capsys: Any) -> 
     assert "pebench leaderboard: tiny" in capsys.readouterr().out
 
 
+def test_a_sweep_logging_to_a_file_writes_a_line_per_finished_trial(tmp_path: Path) -> None:
+    """Run in the background (output not a terminal), a sweep shows its progress as one
+    timestamped line per finished trial, since live bars would print nothing until the end."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    log = io.StringIO()
+    sweep = write_sweep(tmp_path, encodings=["alibi"], trials=1, seeds=[1], search_space={})
+    sweep.write_text(sweep.read_text().replace("trials: 1", "trials: 0"))
+    run_sweep(sweep, output_dir=tmp_path / "out", wandb="disabled", console=Console(file=log))
+    lines = [line for line in log.getvalue().splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]
+    assert len(lines) == 2, log.getvalue()
+    assert lines[0][9:] == "0/1 trials and seeds finished"
+    assert re.fullmatch(r"1/1 copy/alibi seed 1: complete \w+ \d\.\d{3}", lines[1][9:]), lines
+    run_sweep(sweep, output_dir=tmp_path / "out", wandb="disabled", console=Console(file=log))
+    assert "1/1 trials and seeds finished" in log.getvalue()  # resumed: nothing left to run
+
+
 def test_a_pruned_trial_is_really_pruned(tmp_path: Path) -> None:
     path = write_sweep(
         tmp_path, encodings=["alibi"], pruner={"type": "threshold", "lower": 2.0}, seeds=[1]

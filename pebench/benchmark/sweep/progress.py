@@ -1,10 +1,12 @@
 """Live sweep progress in the terminal (rich): trials done / budget per study, the best
 value so far, and the estimated time left, read from the storage so that it also shows the
-work of worker processes and of other machines."""
+work of worker processes and of other machines. When the output is not a terminal (a sweep
+run in the background into a log file), one timestamped line per finished trial instead."""
 
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -63,17 +65,23 @@ class SweepProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._storage: SweepStorage | None = None
+        #: log lines instead of live bars (a live display prints nothing until it stops)
+        self.lines = not console.is_terminal
+        self._seen: set[tuple[str, int]] | None = None
 
     def refresh(self) -> None:
         """Read every study's trials and update the rows."""
         if self._storage is None:
             self._storage = SweepStorage(self.storage_url)
-        done_all = 0
+        done_all, ended = 0, []
         for plan in self.plans:
             search = optuna.load_study(study_name=plan.name, storage=self._storage.optuna)
             final = optuna.load_study(study_name=plan.final_name, storage=self._storage.optuna)
             trials = search.get_trials(deepcopy=False)
-            done = sum(map(finished, trials)) + sum(map(finished, final.get_trials(deepcopy=False)))
+            final_trials = final.get_trials(deepcopy=False)
+            done = sum(map(finished, trials)) + sum(map(finished, final_trials))
+            for study, group in ((search, trials), (final, final_trials)):
+                ended += [(plan, study.study_name, t) for t in group if finished(t)]
             complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
             best = ""
             if complete:
@@ -82,6 +90,35 @@ class SweepProgress:
             self.progress.update(self.rows[plan.name], completed=done, best=best)
             done_all += done
         self.progress.update(self.total, completed=done_all)
+        if self.lines:
+            self._log(ended, done_all)
+
+    def _log(self, ended: list[tuple[Any, str, Any]], done_all: int) -> None:
+        """One line per trial finished since the last refresh (a summary on the first)."""
+        keys = {(name, t.number) for _, name, t in ended}
+        total = self.progress.tasks[self.total].total
+        stamp = time.strftime("%H:%M:%S")
+        if self._seen is None:
+            self.console.print(
+                f"{stamp} {done_all}/{total:.0f} trials and seeds finished", soft_wrap=True
+            )
+        else:
+            for plan, name, trial in ended:
+                if (name, trial.number) in self._seen:
+                    continue
+                what = (
+                    f"seed {trial.user_attrs.get('seed')}"
+                    if name == plan.final_name
+                    else f"trial {trial.number}"
+                )
+                value = "" if trial.value is None else f" {plan.metric} {trial.value:.3f}"
+                self.console.print(
+                    f"{stamp} {done_all}/{total:.0f} {plan.task.name}/{plan.encoding_label} "
+                    f"{what}: {trial.state.name.lower()}{value}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        self._seen = keys
 
     def trial_ended(self, work: Any, state: str) -> None:
         """Called by an in-process worker after each trial: refresh right away."""
@@ -96,7 +133,8 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         self.refresh()
-        self.progress.start()
+        if not self.lines:
+            self.progress.start()
         if self.poll:
             self._thread = threading.Thread(target=self._loop, name="pebench-progress", daemon=True)
             self._thread.start()
@@ -114,4 +152,5 @@ class SweepProgress:
         try:
             self.refresh()
         finally:
-            self.progress.stop()
+            if not self.lines:
+                self.progress.stop()
