@@ -3,7 +3,7 @@ length 512, head 32, causal, 2 threads; median of 3 after the first). Used for
 docs/performance.md.
 
     python docs/scripts/cope_time.py              # the kernel as committed
-    python docs/scripts/cope_time.py --block-heads 8
+    python docs/scripts/cope_time.py --block-elements 2097152   # 8 (n, n) blocks at n = 512
     python docs/scripts/cope_time.py --formula    # autograd through the plain formula
 """
 
@@ -29,13 +29,13 @@ def timed(fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--block-heads", type=int, default=cope.BLOCK_HEADS)
+    parser.add_argument("--block-elements", type=int, default=cope.BLOCK_ELEMENTS)
     parser.add_argument("--formula", action="store_true", help="plain autograd formula")
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
-    cope.BLOCK_HEADS = args.block_heads
+    cope.BLOCK_ELEMENTS = args.block_elements
     b, h, n, d = 8, 8, 512, 32
     enc = cope.CoPE(ModelDims(h * d, h, 4, True))
     torch.nn.init.normal_(enc.embeddings)
@@ -52,7 +52,7 @@ def main() -> None:
 
     sdpa = timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
     ours = timed(formula if args.formula else kernel)
-    what = "formula" if args.formula else f"kernel, {args.block_heads}-head blocks"
+    what = "formula" if args.formula else f"kernel, blocks of {args.block_elements} elements"
     print(f"sdpa {sdpa:.3f} s   cope ({what}) {ours:.3f} s")
 
 

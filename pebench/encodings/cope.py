@@ -20,8 +20,8 @@ class CoPE(PositionalEncoding):
     invariant. In a bidirectional encoder, keys after the query count gates from i to j.
     Position embeddings are per layer and shared by heads, as in the paper. As in the paper,
     q·e[m] is computed once per integer position m and interpolated by gathering. Training on
-    CPU runs :class:`CoPEAttention`, which recomputes the (n, n) intermediates one block (batch
-    row, head) at a time in backward instead of keeping a dozen of them per layer.
+    CPU runs :class:`CoPEAttention`, which recomputes the (n, n) intermediates one block of
+    (batch row, head) pairs at a time in backward instead of keeping a dozen of them per layer.
     """
 
     name = "cope"
@@ -93,17 +93,19 @@ def blocked_attention(
     q: Tensor, k: Tensor, v: Tensor, table: Tensor, mask: Tensor, causal: bool
 ) -> Tensor:
     """CoPE attention of (batch, heads, n, d) tensors computed block by block (see
-    ``BLOCK_HEADS``), without gradients."""
-    out = torch.empty(*q.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)
-    for b in _blocks(q):
-        weights = cope_probabilities(q[b], k[b], table, _block_mask(mask, b), causal)[-1]
-        torch.matmul(weights, v[b], out=out[b])
-    return out
+    ``BLOCK_ELEMENTS``), without gradients."""
+    qf, kf, vf = _rows(q), _rows(k), _rows(v)
+    out = torch.empty(*qf.shape[:-1], v.shape[-1], dtype=q.dtype, device=q.device)
+    for rows in _blocks(q):
+        mask_rows = _block_mask(mask, rows, q.shape[1])
+        weights = cope_probabilities(qf[rows], kf[rows], table, mask_rows, causal)[-1]
+        torch.bmm(weights, vf[rows], out=out[rows])
+    return out.view(*q.shape[:-1], v.shape[-1])
 
 
 class CoPEAttention(torch.autograd.Function):
     """CoPE attention with a hand-written backward that recomputes the (n, n) intermediates
-    one block (see ``BLOCK_HEADS``) at a time and saves only q, k, v and the output.
+    one block (see ``BLOCK_ELEMENTS``) at a time and saves only q, k, v and the output.
 
     With z = e(p) and ℓ = q·kᵀ/√d + z, a = softmax(ℓ), o = a·v:
     dℓ = a ⊙ (dO·vᵀ − rowsum(dO ⊙ o)); de[⌊p⌋] += dℓ·(1 − frac), de[⌈p⌉] += dℓ·frac;
@@ -121,18 +123,19 @@ class CoPEAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        q, k, v, table, mask, out = ctx.saved_tensors
-        causal, npos = ctx.causal, table.shape[-1]
-        scale = 1 / math.sqrt(q.shape[-1])
+        q4, k4, v4, table, mask, out = ctx.saved_tensors
+        causal, npos, heads = ctx.causal, table.shape[-1], q4.shape[1]
+        scale = 1 / math.sqrt(q4.shape[-1])
+        q, k, v, grad = _rows(q4), _rows(k4), _rows(v4), _rows(grad)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         dtable = torch.zeros_like(table)
-        delta = (grad * out).sum(-1, keepdim=True)
-        for b in _blocks(q):
+        delta = (grad * _rows(out)).sum(-1, keepdim=True)
+        for b in _blocks(q4):
             (_, gates, pos, low_index, high_index, frac, per_position, low, high, weights) = (
-                cope_probabilities(q[b], k[b], table, _block_mask(mask, b), causal)
+                cope_probabilities(q[b], k[b], table, _block_mask(mask, b, heads), causal)
             )
-            torch.matmul(weights.transpose(-1, -2), grad[b], out=dv[b])
-            dscores = torch.matmul(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]).mul_(weights)
+            torch.bmm(weights.transpose(-1, -2), grad[b], out=dv[b])
+            dscores = torch.bmm(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]).mul_(weights)
             dper_position = torch.zeros_like(per_position)
             to_high = dscores * frac
             dper_position.scatter_add_(-1, high_index, to_high)
@@ -149,31 +152,41 @@ class CoPEAttention(torch.autograd.Function):
                 after = dpos.masked_fill(lower, 0).flip(-1).cumsum(-1).flip(-1)
                 dgates = before.add_(after.masked_fill_(lower.tril(-1), 0))
             dlogits = torch.ops.aten.sigmoid_backward(dgates, gates).add_(dscores)
-            torch.matmul(dlogits, k[b], out=dq[b]).mul_(scale)
+            torch.bmm(dlogits, k[b], out=dq[b]).mul_(scale)
             dq[b] += torch.matmul(dper_position, table.transpose(-1, -2))
-            torch.matmul(dlogits.transpose(-1, -2), q[b], out=dk[b]).mul_(scale)
+            torch.bmm(dlogits.transpose(-1, -2), q[b], out=dk[b]).mul_(scale)
             dtable += torch.einsum("htd,htp->dp", q[b], dper_position)
-        return dq, dk, dv, dtable, None, None
+        shaped = (dq.view_as(q4), dk.view_as(k4), dv.view_as(v4))
+        return *shaped, dtable, None, None
 
 
-#: heads per block of the CPU kernel: one (n, n) block (1 MB at n = 512) stays in cache;
-#: measured at length 512: 0.27 s per layer forward + backward with 1 head, 0.44 s with 8
-BLOCK_HEADS = 1
+#: elements of one (n, n) intermediate per kernel block: as many (batch row, head) pairs
+#: as fit (at least one), so that a block stays in cache at long lengths (one pair at
+#: n = 512, 1 MB) and short sequences are not run pair by pair. Measured at n = 512: 0.27 s
+#: per layer forward + backward with 1-head blocks, 0.44 s with 8
+BLOCK_ELEMENTS = 512 * 512
 
 
-def _blocks(q: Tensor) -> list[tuple[int, slice]]:
-    """(batch row, head slice) blocks covering a (batch, heads, n, d) tensor."""
-    heads = q.shape[1]
-    return [
-        (b, slice(h, min(h + BLOCK_HEADS, heads)))
-        for b in range(q.shape[0])
-        for h in range(0, heads, BLOCK_HEADS)
-    ]
+def _rows(x: Tensor) -> Tensor:
+    """A (batch, heads, n, d) tensor as (batch·heads, n, d) rows."""
+    return x.reshape(-1, *x.shape[-2:])
 
 
-def _block_mask(mask: Tensor, block: tuple[int, slice]) -> Tensor:
-    """The part of an additive mask (shared along batch or heads, or not) for one block."""
+def _blocks(q: Tensor) -> list[slice]:
+    """Slices of the (batch·heads) rows of a (batch, heads, n, d) tensor, one per block."""
+    rows, n = q.shape[0] * q.shape[1], q.shape[-2]
+    per_block = max(1, BLOCK_ELEMENTS // (n * n))
+    return [slice(start, min(start + per_block, rows)) for start in range(0, rows, per_block)]
+
+
+def _block_mask(mask: Tensor, rows: slice, heads: int) -> Tensor:
+    """The part of an additive mask (shared along batch or heads, or not) for a block of
+    (batch·heads) rows: (n, n) when shared by all, else (rows, n, n)."""
     if mask.dim() < 4:
         return mask
-    b, heads = block
-    return mask[b if mask.shape[0] > 1 else 0, heads if mask.shape[1] > 1 else slice(None)]
+    if mask.shape[0] == 1 and mask.shape[1] == 1:
+        return mask[0, 0]
+    index = torch.arange(rows.start, rows.stop, device=mask.device)
+    batch = index // heads if mask.shape[0] > 1 else 0
+    head = index % heads if mask.shape[1] > 1 else 0
+    return mask[batch, head]
