@@ -19,7 +19,14 @@ def _reference(q, k, v, mask):
 
 
 @pytest.mark.parametrize("mask_shape", [(1, 4, 9, 9), (3, 4, 9, 9), (3, 1, 9, 9), (1, 1, 9, 9)])
-def test_learned_bias_gradient_matches_explicit_softmax(mask_shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize("rows_per_block", [1, 2, None])  # None: the whole batch in one block
+def test_learned_bias_gradient_matches_explicit_softmax(
+    mask_shape: tuple[int, ...], rows_per_block: int | None, monkeypatch
+) -> None:
+    from pebench.encodings import attention as kernels
+
+    if rows_per_block is not None:
+        monkeypatch.setattr(kernels, "BLOCK_ELEMENTS", rows_per_block * 4 * 9 * 9)
     torch.manual_seed(0)
     qkv = torch.randn(3, 9, 3, 4, 8).permute(2, 0, 3, 1, 4)  # strided like the model's q, k, v
     causal = torch.full((9, 9), float("-inf")).triu(1)
@@ -38,12 +45,18 @@ def test_learned_bias_gradient_matches_explicit_softmax(mask_shape: tuple[int, .
 
 @pytest.mark.parametrize("shared_index", [True, False], ids=["shared", "per-row"])
 @pytest.mark.parametrize("padded", [False, True])
-def test_bucket_bias_kernel_matches_explicit_softmax(shared_index: bool, padded: bool) -> None:
-    """The per-row kernel of Shaw and Transformer-XL: values and gradients (q, k, v and the
+@pytest.mark.parametrize("rows_per_block", [1, 2, None])  # None: the whole batch in one block
+def test_bucket_bias_kernel_matches_explicit_softmax(
+    shared_index: bool, padded: bool, rows_per_block: int | None, monkeypatch
+) -> None:
+    """The blocked kernel of Shaw and Transformer-XL: values and gradients (q, k, v and the
     bucket scores) equal autograd through the gathered bias and an explicit softmax."""
+    from pebench.encodings import attention as kernels
     from pebench.encodings.attention import BucketBiasedAttention, bucket_biased_attention
     from pebench.encodings.relative import gather_offsets
 
+    if rows_per_block is not None:
+        monkeypatch.setattr(kernels, "BLOCK_ELEMENTS", rows_per_block * 4 * 9 * 9)
     torch.manual_seed(0)
     qkv = torch.randn(3, 9, 3, 4, 8).permute(2, 0, 3, 1, 4)
     buckets = torch.randn(3, 4, 9, 5)

@@ -362,11 +362,11 @@ def _cope_reference(q, k, v, table, mask, npos):
 def test_cope_kernel_values_and_gradients_equal_the_plain_formula(
     causal: bool, npos: int, padded: bool, rows_per_block: int | None, monkeypatch
 ) -> None:
-    from pebench.encodings import cope
+    from pebench.encodings import attention
     from pebench.encodings.cope import CoPEAttention
 
     if rows_per_block is not None:  # else every (batch row, head) pair in one block
-        monkeypatch.setattr(cope, "BLOCK_ELEMENTS", rows_per_block * 7 * 7)
+        monkeypatch.setattr(attention, "BLOCK_ELEMENTS", rows_per_block * 7 * 7)
     torch.manual_seed(0)
     b, h, t, d = 3, 2, 7, 4
     q, k, v = (torch.randn(b, h, t, d, dtype=torch.float64, requires_grad=True) for _ in "qkv")

@@ -6,7 +6,7 @@ or memory-efficient) whenever the mask needs no gradient. On CPU, a mask that ca
 learned bias needs a gradient, and PyTorch then falls back to the unfused "math" kernel,
 which keeps the (batch, heads, q_len, k_len) probabilities of every layer for backward. There
 :class:`BiasedAttention` runs the fused CPU flash kernel forward and backward for q, k, v and
-recomputes the bias gradient one batch row at a time, saving only the output and the
+recomputes the bias gradient a block of batch rows at a time, saving only the output and the
 log-sum-exp, as flash attention does.
 
 :func:`flex_attention_biased` is the GPU path for score biases: FlexAttention adds the bias
@@ -28,6 +28,19 @@ from pebench.encodings.relative import gather_offsets
 
 #: lowest exponent still on the vectorized fast path of exp in float32
 EXP_FLOOR = -87.0
+
+#: elements of the score intermediates one block of a CPU kernel may hold: a block takes
+#: as many rows (batch rows, or (batch row, head) pairs) as fit, at least one, so long
+#: sequences stay in cache row by row (one (n, n) block is 1 MB at n = 512) and short ones
+#: are not run row by row (at n = 42, 64 rows of 4 heads would be 64 rounds of tiny kernels)
+BLOCK_ELEMENTS = 512 * 512
+
+
+def blocks(rows: int, row_elements: int) -> list[slice]:
+    """Consecutive slices of ``rows`` rows, each holding at most ``BLOCK_ELEMENTS`` elements
+    (``row_elements`` per row), at least one row each."""
+    per_block = max(1, BLOCK_ELEMENTS // max(1, row_elements))
+    return [slice(start, min(start + per_block, rows)) for start in range(0, rows, per_block)]
 
 _flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 _flash_backward = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
@@ -58,28 +71,33 @@ class BiasedAttention(torch.autograd.Function):
 def _mask_gradient(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor, out: Tensor, lse: Tensor, grad: Tensor
 ) -> Tensor:
-    """dS = P ⊙ (dO·vᵀ − rowsum(dO ⊙ O)), one batch row at a time, reduced to mask's shape."""
-    batch, heads = q.shape[:2]
+    """dS = P ⊙ (dO·vᵀ − rowsum(dO ⊙ O)), a block of batch rows at a time (see
+    :func:`blocks`), reduced to mask's shape."""
+    batch, heads, n = q.shape[:3]
     scale = q.shape[-1] ** -0.5
     delta = (grad * out).sum(-1, keepdim=True)
     full = mask.expand(batch, heads, -1, -1)
     dmask = torch.zeros(mask.shape[0], heads, *mask.shape[2:], dtype=q.dtype, device=q.device)
-    for b in range(batch):
-        p = torch.baddbmm(full[b], q[b], k[b].transpose(-1, -2), alpha=scale)
+    for rows in blocks(batch, heads * n * k.shape[-2]):
+        p = torch.matmul(q[rows], k[rows].transpose(-1, -2)).mul_(scale).add_(full[rows])
         # exp of inputs below −87 (masked −inf included) takes a scalar slow path, ~7× slower;
         # clamping there moves those probabilities from 0 to e^−87 < 2e−38.
-        p = p.sub_(lse[b].unsqueeze(-1)).clamp_(min=EXP_FLOOR).exp_()
-        ds = p.mul_(torch.matmul(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]))
-        dmask[b if mask.shape[0] > 1 else 0] += ds
+        p = p.sub_(lse[rows].unsqueeze(-1)).clamp_(min=EXP_FLOOR).exp_()
+        ds = p.mul_(torch.matmul(grad[rows], v[rows].transpose(-1, -2)).sub_(delta[rows]))
+        if mask.shape[0] > 1:
+            dmask[rows] += ds
+        else:
+            dmask[0] += ds.sum(0)
     return dmask.sum(1, keepdim=True) if mask.shape[1] == 1 else dmask
 
 
 class BucketBiasedAttention(torch.autograd.Function):
     """softmax(q·kᵀ/√d + B[b, h, i, index[i, j]] + mask)·v for per-query bucket scores B
-    (Shaw et al.'s clipped distances, Transformer-XL's distances), one batch row at a time:
-    the (heads, n, n) bias is gathered per row in forward and again in backward, and its
-    gradient dS = P ⊙ (dO·vᵀ − rowsum(dO ⊙ O)) is summed straight into the buckets, so no
-    (batch, heads, n, n) tensor outlives a row (Dao et al. 2022 for the backward)."""
+    (Shaw et al.'s clipped distances, Transformer-XL's distances), a block of batch rows at a
+    time (see :func:`blocks`): the (rows, heads, n, n) bias is gathered per block in forward
+    and again in backward, and its gradient dS = P ⊙ (dO·vᵀ − rowsum(dO ⊙ O)) is summed
+    straight into the buckets, so no (batch, heads, n, n) tensor outlives a block (Dao et
+    al. 2022 for the backward)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -87,10 +105,9 @@ class BucketBiasedAttention(torch.autograd.Function):
     ) -> Tensor:
         out = torch.empty_like(q)
         lse = q.new_empty(q.shape[:-1])
-        for b in range(q.shape[0]):
-            bias = _row_bias(buckets, index, mask, b)
-            o, l_ = _flash(q[b : b + 1], k[b : b + 1], v[b : b + 1], 0.0, False, attn_mask=bias)
-            out[b], lse[b] = o[0], l_[0]
+        for rows in blocks(q.shape[0], q.shape[1] * q.shape[2] ** 2):
+            bias = _rows_bias(buckets, index, mask, rows)
+            out[rows], lse[rows] = _flash(q[rows], k[rows], v[rows], 0.0, False, attn_mask=bias)
         ctx.save_for_backward(q, k, v, buckets, index, mask, out, lse)
         return out
 
@@ -102,33 +119,33 @@ class BucketBiasedAttention(torch.autograd.Function):
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         dbuckets = torch.zeros_like(buckets)
         delta = (grad * out).sum(-1, keepdim=True)
-        for b in range(q.shape[0]):
-            rows = slice(b, b + 1)
-            bias = _row_bias(buckets, index, mask, b)
-            dq_, dk_, dv_ = _flash_backward(
+        for rows in blocks(q.shape[0], q.shape[1] * q.shape[2] ** 2):
+            bias = _rows_bias(buckets, index, mask, rows)
+            dq[rows], dk[rows], dv[rows] = _flash_backward(
                 grad[rows], q[rows], k[rows], v[rows], out[rows], lse[rows], 0.0, False,
                 attn_mask=bias,
             )  # fmt: skip
-            dq[b], dk[b], dv[b] = dq_[0], dk_[0], dv_[0]
-            p = torch.baddbmm(bias[0], q[b], k[b].transpose(-1, -2), alpha=scale)
-            p = p.sub_(lse[b].unsqueeze(-1)).clamp_(min=EXP_FLOOR).exp_()
-            ds = p.mul_(torch.matmul(grad[b], v[b].transpose(-1, -2)).sub_(delta[b]))
-            dbuckets[b].scatter_add_(-1, _row_index(index, b, q.shape[1]), ds)
+            p = torch.matmul(q[rows], k[rows].transpose(-1, -2)).mul_(scale).add_(bias)
+            p = p.sub_(lse[rows].unsqueeze(-1)).clamp_(min=EXP_FLOOR).exp_()
+            ds = p.mul_(torch.matmul(grad[rows], v[rows].transpose(-1, -2)).sub_(delta[rows]))
+            dbuckets[rows].scatter_add_(-1, _rows_index(index, rows, q.shape[1]), ds)
         return dq, dk, dv, dbuckets, None, None
 
 
-def _row_index(index: Tensor, b: int, heads: int) -> Tensor:
-    """The (heads, n, n) bucket index of batch row ``b`` (index may be shared by the batch)."""
-    row = index[b if index.shape[0] > 1 else 0]
-    return row.unsqueeze(0).expand(heads, -1, -1)
+def _rows_index(index: Tensor, rows: slice, heads: int) -> Tensor:
+    """The (rows, heads, n, n) bucket index of a block of batch rows (index may be shared by
+    the batch)."""
+    part = index[rows] if index.shape[0] > 1 else index
+    return part.unsqueeze(1).expand(rows.stop - rows.start, heads, -1, -1)
 
 
-def _row_bias(buckets: Tensor, index: Tensor, mask: Tensor, b: int) -> Tensor:
-    """Additive mask plus gathered bucket scores for batch row ``b``: (1, heads, n, n)."""
-    bias = buckets[b].gather(-1, _row_index(index, b, buckets.shape[1]))
-    if mask.dim() == 4:
-        mask = mask[b if mask.shape[0] > 1 else 0]
-    return bias.add_(mask).unsqueeze(0)
+def _rows_bias(buckets: Tensor, index: Tensor, mask: Tensor, rows: slice) -> Tensor:
+    """Additive mask plus gathered bucket scores for a block of batch rows:
+    (rows, heads, n, n)."""
+    bias = buckets[rows].gather(-1, _rows_index(index, rows, buckets.shape[1]))
+    if mask.dim() == 4 and mask.shape[0] > 1:
+        mask = mask[rows]
+    return bias.add_(mask)
 
 
 def bucket_biased_attention(
