@@ -114,22 +114,40 @@ def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path)
 
 
 def committed_copy(tmp_path, name: str = "recent-encodings"):
-    """A copy of results/<name> with only its git-tracked files."""
+    """results/<name> as committed (HEAD, so a sweep writing into the working tree meanwhile
+    does not matter): the pristine files under ``tmp_path/head`` and a copy to rebuild."""
+    import io
     import shutil
+    import subprocess
+    import tarfile
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD", f"results/{name}"],
+        cwd=root, capture_output=True, check=False,
+    )  # fmt: skip
+    if archive.returncode != 0:
+        pytest.skip(f"results/{name} is not committed in this checkout")
+    head = tmp_path / "head"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(head, filter="data")
+    source = head / "results" / name
+    copy = tmp_path / name
+    shutil.copytree(source, copy)
+    return source, copy
+
+
+def committed_file(relative: str) -> bytes:
+    """A file as committed (HEAD), by its path from the repository root."""
+    import os
     import subprocess
     from pathlib import Path
 
-    source = Path(__file__).parents[1] / "results" / name
-    tracked = subprocess.run(
-        ["git", "ls-files", "."], cwd=source, capture_output=True, text=True, check=True
-    ).stdout.split()
-    if not tracked:
-        pytest.skip(f"results/{name} is not tracked in this checkout")
-    copy = tmp_path / name
-    for path in tracked:
-        (copy / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(source / path, copy / path)
-    return source, copy
+    return subprocess.run(
+        ["git", "show", f"HEAD:{os.path.normpath(relative)}"],
+        cwd=Path(__file__).parents[1], capture_output=True, check=True,
+    ).stdout  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -159,7 +177,7 @@ def test_committed_results_regenerate_byte_identical_tables(
     if "budget_of" in recorded:  # the other budget it compares with, at the same relative place
         other = (copy / recorded["budget_of"]).resolve()
         other.parent.mkdir(parents=True, exist_ok=True)
-        other.write_bytes((source / recorded["budget_of"]).read_bytes())
+        other.write_bytes(committed_file(f"results/{results}/{recorded['budget_of']}"))
     for name in tables:
         (copy / name).unlink()
     assert main(["leaderboard", "--output-dir", str(copy), "--wandb", "disabled"]) == 0
