@@ -74,15 +74,16 @@ def ood_selected_markdown(
     if not found:
         return None
     tasks = list(dict.fromkeys(task for task, _ in found))
-    metric = next(p.metric for p in sweep_plans if p.task.name == tasks[0])
-    ood = OOD_PREFIX + metric.removeprefix(ID_PREFIX)
+    # each task's OOD twin of its selection metric (exact match, or token accuracy in encoders)
+    metrics = {p.metric for p in sweep_plans if p.task.name in tasks}
+    ood = " / ".join(f"`{OOD_PREFIX + m.removeprefix(ID_PREFIX)}`" for m in sorted(metrics))
     header = ["encoding"]
     for task in tasks:
         header += [f"{task} ID-selected", f"{task} OOD-selected"]
     lines = [
         f"# OOD-selected view (oracle, not the leaderboard): {title}",
         "",
-        f"Each cell is the `{ood}` of one search run on the validation split's lengths beyond "
+        f"Each cell is the {ood} of one search run on the validation split's lengths beyond "
         f"training. Of the {expected} search trials of each pair, *ID-selected* is the one "
         "chosen on in-distribution validation (the protocol, as in the leaderboard) and "
         "*OOD-selected* the one with the best score on those same lengths (an oracle choice). "
@@ -94,7 +95,8 @@ def ood_selected_markdown(
         "|---|" + "---:|" * (len(header) - 1),
     ]
     any_short = False
-    for label in [e for e in order if any(enc == e for _, enc in found)]:
+    labels = {enc for _, enc in found}
+    for label in [e for e in order if e in labels]:
         cells = [label]
         for task in tasks:
             chosen = found.get((task, label))

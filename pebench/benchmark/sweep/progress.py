@@ -80,8 +80,9 @@ class SweepProgress:
             trials = search.get_trials(deepcopy=False)
             final_trials = final.get_trials(deepcopy=False)
             done = sum(map(finished, trials)) + sum(map(finished, final_trials))
-            for study, group in ((search, trials), (final, final_trials)):
-                ended += [(plan, study.study_name, t) for t in group if finished(t)]
+            if self.lines:  # the finished trials, for the log lines
+                for study, group in ((search, trials), (final, final_trials)):
+                    ended += [(plan, study.study_name, t) for t in group if finished(t)]
             complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
             best = ""
             if complete:

@@ -57,8 +57,8 @@ def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_
     if stored is None:
         index.set_user_attr(SWEEP_ATTR, text)
         index.set_user_attr(OUTPUT_ATTR, str(output_dir.resolve()))
-    elif yaml.safe_load(stored) != yaml.safe_load(text):
-        added = extension(yaml.safe_load(stored), yaml.safe_load(text))
+    elif (old := yaml.safe_load(stored)) != (new := yaml.safe_load(text)):
+        added = extension(old, new)
         if added is None:
             raise PebenchError(
                 f"sweep {sweep.name!r} in {storage.describe()} was started from a different "
