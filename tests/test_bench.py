@@ -80,3 +80,41 @@ def test_bench_errors_are_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(PebenchError, match="is not a pebench bench result"):
         bench.tokens_per_second(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("peak_tflops", [None, 312.0])
+def test_bench_tables_fit_80_columns_without_cutting_a_figure(peak_tflops) -> None:
+    from rich.console import Console
+
+    def row(name: str, step_ms: float) -> bench.Measurement:
+        mfu = None if peak_tflops is None else 0.123
+        ratios = {f"throughput_vs_{bench.BASELINE}": 1.25, f"step_vs_{bench.REFERENCE}": 3.5}
+        return bench.Measurement(
+            name, 1_234_567, step_ms, 12_345_678.0, 98_765_432.0, 123_456.0, 45.6, mfu, ratios
+        )
+
+    results = [row(bench.BASELINE, 1.0), row("stick_breaking", 12_345.6), row("none", 2.0)]
+    options = bench.BenchOptions(peak_tflops=peak_tflops)
+    console = Console(width=80, record=True, color_system=None)
+    for table in bench.tables(results, bench.BenchSize(), options):
+        console.print(table)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for figure in ("1,234,567", "12,345.6", "12,345,678", "98,765,432", "123,456", "3.50×"):
+        assert figure in text
+    assert ("12.3%" in text) == (peak_tflops is not None)
+
+
+def test_bench_honours_the_requested_cpu_threads(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PEBENCH_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    try:
+        out = tmp_path / "bench.json"
+        argv = ["bench", "--encodings", "none", "--d-model", "16", "--num-layers", "1"]
+        argv += ["--num-heads", "2", "--seq-len", "8", "--batch-size", "2", "--warmup", "0"]
+        argv += ["--repeats", "1", "--steps", "1", "--isolate", "false", "--output", str(out)]
+        assert main(argv) == 0
+        assert json.loads(out.read_text())["environment"]["threads"] == 1
+    finally:
+        torch.set_num_threads(before)

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from pebench import encodings
 from pebench.backbone import Transformer
+from pebench.benchmark.settings import requested_threads
 from pebench.encodings.base import ModelDims
 from pebench.encodings.sinusoidal import sinusoid_table
 from pebench.errors import PebenchError
@@ -214,6 +215,7 @@ def _median_seconds(fn: Callable[[], None], options: BenchOptions, device: torch
 def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     """Time training and inference of one model in this process."""
     device = torch.device(options.device)
+    _apply_requested_threads()
     torch.manual_seed(0)
     torch.set_flush_denormal(True)  # as pebench.benchmark.train does
     rss_before = _rss_mb() if device.type == "cpu" else 0.0
@@ -257,6 +259,13 @@ def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     if device_peak:
         result.mfu = result.model_tflops * 1e12 / device_peak
     return result
+
+
+def _apply_requested_threads() -> None:
+    """Honour ``$PEBENCH_NUM_THREADS`` as training runs do, so a timing taken beside a sweep
+    does not oversubscribe the cores it shares."""
+    if threads := requested_threads():
+        torch.set_num_threads(threads)
 
 
 def _child_main(request_file: str) -> None:
@@ -330,6 +339,7 @@ def run_bench(
     if min(options.repeats, options.steps) < 1 or options.warmup < 0:
         raise PebenchError("--repeats and --steps must be at least 1, --warmup at least 0")
     measure_one = measure_isolated if options.isolate else measure
+    _apply_requested_threads()  # the parent too: it reports the thread count in the JSON
     results = []
     usable = check_names(names, size)
     first = [n for n in (BASELINE, REFERENCE) if n == BASELINE or n in usable]
@@ -403,8 +413,12 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
-def table(results: Sequence[Measurement], size: BenchSize, options: BenchOptions) -> Table:
-    """The terminal table: one row per model, ratios to the baseline and to ``none``."""
+def tables(
+    results: Sequence[Measurement], size: BenchSize, options: BenchOptions
+) -> list[Table]:
+    """The terminal tables, one row per model: absolute costs, then ratios to the baseline
+    and to ``none``. Two tables of at most six columns each stay readable at 80 columns
+    without cutting a figure to ``…``."""
     kind = "causal" if size.causal else "bidirectional"
     title = (
         f"Training step and inference, {options.device} {options.precision}"
@@ -412,27 +426,36 @@ def table(results: Sequence[Measurement], size: BenchSize, options: BenchOptions
         f"{size.num_layers} layers, {size.num_heads} heads, length {size.seq_len}, "
         f"batch {size.batch_size}, {kind}"
     )
-    out = Table(title=title)
-    headers = ["model", "params", "step ms", "train tok/s", "infer tok/s", "peak MiB"]
-    headers += ["tok/s vs torch", "step vs none", "mem vs none"]
-    with_mfu = any(r.mfu is not None for r in results)
-    if with_mfu:
-        headers += ["TFLOP/s", "MFU"]
-    for i, header in enumerate(headers):
-        out.add_column(header, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    headers = ["model", "params", "step\nms", "train\ntok/s", "infer\ntok/s", "peak\nMiB"]
+    costs = _table(title, headers)
     for r in results:
-        row = [
+        costs.add_row(
             r.name,
             f"{r.params:,}",
             f"{r.train_step_ms:,.1f}",
             f"{r.train_tokens_per_s:,.0f}",
             f"{r.infer_tokens_per_s:,.0f}",
             "–" if r.peak_memory_mb is None else f"{r.peak_memory_mb:,.0f}",
+        )
+    with_mfu = any(r.mfu is not None for r in results)
+    headers = ["model", "tok/s\nvs torch", "step\nvs none", "memory\nvs none"]
+    relative = _table("Relative cost", headers + (["TFLOP/s", "MFU"] if with_mfu else []))
+    for r in results:
+        row = [
+            r.name,
             _ratio(r.ratios.get(f"throughput_vs_{BASELINE}")),
             _ratio(r.ratios.get(f"step_vs_{REFERENCE}")),
             _ratio(r.ratios.get(f"memory_vs_{REFERENCE}")),
         ]
         if with_mfu:
             row += [f"{r.model_tflops:.1f}", "–" if r.mfu is None else f"{100 * r.mfu:.1f}%"]
-        out.add_row(*row)
+        relative.add_row(*row)
+    return [costs, relative]
+
+
+def _table(title: str, headers: Sequence[str]) -> Table:
+    out = Table(title=title)
+    for i, header in enumerate(headers):
+        # figures never wrap or shorten (the headers are split over two lines instead)
+        out.add_column(header, justify="left" if i == 0 else "right", no_wrap=True)
     return out

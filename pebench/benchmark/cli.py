@@ -333,7 +333,8 @@ def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         )
     data_ms = 1e3 * bench.data_seconds(size)
     bench.write_json(output, results, size, options, data_ms)
-    console.print(bench.table(results, size, options))
+    for table in bench.tables(results, size, options):
+        console.print(table)
     none = next((r for r in results if r.name == bench.REFERENCE), None)
     share = f" ({100 * data_ms / none.train_step_ms:.1f}% of a `none` step)" if none else ""
     console.print(f"synthetic data: {data_ms:.2f} ms per batch{share}")

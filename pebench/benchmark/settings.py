@@ -4,12 +4,19 @@ torch and Lightning load; :mod:`pebench.benchmark.config` adds the instantiated 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
 from pebench.choices import Activation, AttentionBackend, Init, Norm
 
 Schedule = Literal["cosine", "linear"]
+
+
+def requested_threads() -> int | None:
+    """CPU threads asked for in ``$PEBENCH_NUM_THREADS`` (by the user, to share the machine,
+    or by ``pebench sweep`` for its workers); None when unset."""
+    return int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or None
 
 
 @dataclass

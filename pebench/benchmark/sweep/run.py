@@ -26,6 +26,7 @@ import optuna
 import yaml
 from rich.console import Console
 
+from pebench.benchmark.settings import requested_threads
 from pebench.benchmark.sweep.config import SweepConfig, extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
@@ -224,11 +225,6 @@ def worker_threads(n_workers: int) -> int:
     the machine with another sweep), else the machine's cores shared out (two workers with
     every core each would oversubscribe the CPU many times over)."""
     return requested_threads() or max(1, (os.cpu_count() or 1) // n_workers)
-
-
-def requested_threads() -> int | None:
-    """``$PEBENCH_NUM_THREADS`` (set by the user, or by ``pebench sweep`` for its workers)."""
-    return int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or None
 
 
 def _parent_death_signal() -> Callable[[], None] | None:
