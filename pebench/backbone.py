@@ -282,7 +282,9 @@ class Transformer(nn.Module):
             self._mask_cache[key] = mask
         return mask
 
-    def incremental_mask(self, q_positions: Tensor, k_positions: Tensor, dtype) -> AttentionMask:
+    def incremental_mask(
+        self, q_positions: Tensor, k_positions: Tensor, dtype: torch.dtype
+    ) -> AttentionMask:
         """The mask of new queries over cached plus new keys: query i of n new tokens sees the
         cached keys and new keys up to itself, plus the encoding's bias."""
         n, total = q_positions.shape[-1], k_positions.shape[-1]

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from pebench.backbone import KVCache, Transformer, check_dims, greedy_decode
 from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
-from pebench.encodings.base import ModelDims
+from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import DivergedError
 from pebench.tasks.base import Batch, Task
 
@@ -59,7 +59,7 @@ class PEModule(LightningModule):
         self._step_ended: float | None = None
 
     @property
-    def encoding(self):
+    def encoding(self) -> PositionalEncoding:
         return self.backbone.encoding
 
     def forward(

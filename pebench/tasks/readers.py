@@ -18,7 +18,9 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pebench.errors import PebenchError
 
@@ -205,7 +207,7 @@ def _label(value: object) -> str:
 
 
 def _pick(
-    record,
+    record: Mapping[str, Any] | Sequence[Any],
     text_columns: list[Column],
     label_column: Column,
     path: Path,
