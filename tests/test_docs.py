@@ -112,3 +112,18 @@ def test_readme_headline_is_the_committed_reference_leaderboard() -> None:
     )
     assert match, "README.md has lost its reference-leaderboard block"
     assert match.group(1) == generated.read_text()
+
+
+@pytest.mark.parametrize("group", ["model", "optim", "train"])
+def test_readme_option_table_lists_every_setting(group: str) -> None:
+    """A new model, optimiser or training option cannot be added without its README row."""
+    from dataclasses import fields
+
+    from pebench.benchmark import settings
+
+    kind = {"model": settings.ModelConfig, "optim": settings.OptimConfig}
+    kind["train"] = settings.TrainConfig
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith(f"| `--{group}.*` |"))
+    missing = [f.name for f in fields(kind[group]) if f"`{f.name}`" not in row]
+    assert not missing, f"README's --{group}.* row lacks {missing}"
