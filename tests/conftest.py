@@ -15,6 +15,10 @@ for key, value in {
     "HF_HOME": os.path.join(_CACHE, "huggingface"),
     "MPLCONFIGDIR": os.path.join(_CACHE, "matplotlib"),
     "TORCHINDUCTOR_CACHE_DIR": os.path.join(_CACHE, "inductor"),
+    # One CPU thread per process, for the tests and the sweep workers they start: the models
+    # are tiny, and two threads on a machine whose other core is busy spin-wait for each
+    # other (a fault test measured 634 s with two threads beside a sweep, 44 s with one).
+    "PEBENCH_NUM_THREADS": "1",
 }.items():
     os.environ.setdefault(key, value)
 
@@ -23,7 +27,7 @@ import torch  # noqa: E402
 
 from pebench.encodings.base import ModelDims  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture
