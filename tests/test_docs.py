@@ -121,8 +121,11 @@ def test_readme_option_table_lists_every_setting(group: str) -> None:
 
     from pebench.benchmark import settings
 
-    kind = {"model": settings.ModelConfig, "optim": settings.OptimConfig}
-    kind["train"] = settings.TrainConfig
+    kind = {
+        "model": settings.ModelConfig,
+        "optim": settings.OptimConfig,
+        "train": settings.TrainConfig,
+    }
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith(f"| `--{group}.*` |"))
     missing = [f.name for f in fields(kind[group]) if f"`{f.name}`" not in row]

@@ -215,7 +215,6 @@ def _median_seconds(fn: Callable[[], None], options: BenchOptions, device: torch
 def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     """Time training and inference of one model in this process."""
     device = torch.device(options.device)
-    _apply_requested_threads()
     torch.manual_seed(0)
     torch.set_flush_denormal(True)  # as pebench.benchmark.train does
     rss_before = _rss_mb() if device.type == "cpu" else 0.0
@@ -270,6 +269,7 @@ def _apply_requested_threads() -> None:
 
 def _child_main(request_file: str) -> None:
     """Entry point of the measuring process: read the request, write the result beside it."""
+    _apply_requested_threads()
     request = json.loads(Path(request_file).read_text())
     size, options = BenchSize(**request["size"]), BenchOptions(**request["options"])
     result = measure(request["name"], size, options)
@@ -339,7 +339,7 @@ def run_bench(
     if min(options.repeats, options.steps) < 1 or options.warmup < 0:
         raise PebenchError("--repeats and --steps must be at least 1, --warmup at least 0")
     measure_one = measure_isolated if options.isolate else measure
-    _apply_requested_threads()  # the parent too: it reports the thread count in the JSON
+    _apply_requested_threads()  # each isolated child applies it again in _child_main
     results = []
     usable = check_names(names, size)
     first = [n for n in (BASELINE, REFERENCE) if n == BASELINE or n in usable]
