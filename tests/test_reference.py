@@ -115,3 +115,25 @@ def test_shipped_spec_matches_the_shared_figures() -> None:
                     == (model, where.dataset, where.split, released)
                     for r in rows
                 ), (model, where, released)
+
+
+@pytest.mark.parametrize(
+    ("results", "scale"),
+    [("kazemnejad2023-xsmall", "xsmall"), ("kazemnejad2023-xsmall-t5", "xsmall-t5")],
+)
+def test_committed_comparison_regenerates_byte_identical(
+    tmp_path: Path, results: str, scale: str
+) -> None:
+    """The committed comparison tables are rebuilt from the committed runs and the released
+    figures alone (no result was typed into them)."""
+    from tests.test_leaderboard import committed_copy
+
+    if not Path("../shared/reference/kazemnejad2023/results.csv").is_file():
+        pytest.skip("../shared/reference is not beside the project")
+    source, copy = committed_copy(tmp_path, results)
+    for name in ("reference_comparison.md", "reference_comparison.csv"):
+        (copy / name).unlink()
+    spec = "configs/references/kazemnejad2023.yaml"
+    assert main(["compare-reference", spec, str(copy), "--scale", scale]) == 0
+    for name in ("reference_comparison.md", "reference_comparison.csv"):
+        assert (copy / name).read_bytes() == (source / name).read_bytes(), name
