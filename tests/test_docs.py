@@ -114,6 +114,19 @@ def test_readme_headline_is_the_committed_reference_leaderboard() -> None:
     assert match.group(1) == generated.read_text()
 
 
+def test_reproduction_tables_are_rows_of_the_committed_comparisons() -> None:
+    """Each table the reproductions page copies from a generated comparison (marked with the
+    file it comes from) holds only rows of that file, so figures cannot drift from the runs."""
+    root = Path(__file__).parents[1]
+    page = (DOCS / "reproductions.md").read_text()
+    blocks = re.findall(r"<!-- rows of (\S+) -->\n((?:\|.*\n)+)", page)
+    assert len(blocks) == 2, "docs/reproductions.md has lost a marked comparison table"
+    for source, rows in blocks:
+        generated = (root / source).read_text().splitlines()
+        for row in rows.splitlines():
+            assert row in generated, f"{source} has no row {row!r}"
+
+
 @pytest.mark.parametrize("group", ["model", "optim", "train"])
 def test_readme_option_table_lists_every_setting(group: str) -> None:
     """A new model, optimiser or training option cannot be added without its README row."""
