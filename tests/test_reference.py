@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.reference import REFERENCE_DIR_ENV, compare, load_reference_spec
+from pebench.benchmark.reference import (
+    REFERENCE_DIR_ENV,
+    compare,
+    load_reference_spec,
+    reference_dir,
+)
 from pebench.errors import PebenchError
 
 HEADER = (
@@ -128,8 +133,8 @@ def test_committed_comparison_regenerates_byte_identical(
     figures alone (no result was typed into them)."""
     from tests.test_leaderboard import committed_copy
 
-    if not Path("../shared/reference/kazemnejad2023/results.csv").is_file():
-        pytest.skip("../shared/reference is not beside the project")
+    if not (reference_dir() / "kazemnejad2023" / "results.csv").is_file():
+        pytest.skip(f"{reference_dir()} holds no kazemnejad2023 figures")
     source, copy = committed_copy(tmp_path, results)
     for name in ("reference_comparison.md", "reference_comparison.csv"):
         (copy / name).unlink()
