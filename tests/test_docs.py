@@ -12,7 +12,8 @@ from pebench import encodings
 from pebench.benchmark.cli import main
 from pebench.encodings.base import ModelDims
 
-DOCS = Path(__file__).parents[1] / "docs"
+ROOT = Path(__file__).parents[1]
+DOCS = ROOT / "docs"
 REFERENCE = ModelDims(d_model=64, num_heads=4, num_layers=2, causal=True)
 
 
@@ -100,11 +101,10 @@ def test_unimportable_plugin_is_a_clear_error(monkeypatch, capsys) -> None:
 def test_readme_headline_is_the_committed_reference_leaderboard() -> None:
     """The README's headline table is results/reference/leaderboard_compact.md verbatim, so
     regenerating the reference leaderboard without updating the README fails here."""
-    root = Path(__file__).parents[1]
-    generated = root / "results" / "reference" / "leaderboard_compact.md"
+    generated = ROOT / "results" / "reference" / "leaderboard_compact.md"
     if not generated.exists():
         pytest.skip("results/reference/leaderboard_compact.md is not in this checkout")
-    readme = (root / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     match = re.search(
         r"<!-- reference-leaderboard: [^>]*-->\n(.*?)<!-- /reference-leaderboard -->",
         readme,
@@ -117,12 +117,11 @@ def test_readme_headline_is_the_committed_reference_leaderboard() -> None:
 def test_reproduction_tables_are_rows_of_the_committed_comparisons() -> None:
     """Each table the reproductions page copies from a generated comparison (marked with the
     file it comes from) holds only rows of that file, so figures cannot drift from the runs."""
-    root = Path(__file__).parents[1]
     page = (DOCS / "reproductions.md").read_text()
     blocks = re.findall(r"<!-- rows of (\S+) -->\n((?:\|.*\n)+)", page)
     assert len(blocks) == 2, "docs/reproductions.md has lost a marked comparison table"
     for source, rows in blocks:
-        generated = (root / source).read_text().splitlines()
+        generated = (ROOT / source).read_text().splitlines()
         for row in rows.splitlines():
             assert row in generated, f"{source} has no row {row!r}"
 
@@ -139,7 +138,7 @@ def test_readme_option_table_lists_every_setting(group: str) -> None:
         "optim": settings.OptimConfig,
         "train": settings.TrainConfig,
     }
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith(f"| `--{group}.*` |"))
     missing = [f.name for f in fields(kind[group]) if f"`{f.name}`" not in row]
     assert not missing, f"README's --{group}.* row lacks {missing}"
