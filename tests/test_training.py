@@ -64,6 +64,20 @@ def test_short_run_writes_metrics(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
 
 
+def test_a_run_honours_the_requested_cpu_threads(tmp_path: Path, monkeypatch) -> None:
+    """`pebench train` beside a sweep takes the threads `$PEBENCH_NUM_THREADS` gives it (a run
+    that kept torch's default of every core went 10× slower beside one)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    monkeypatch.setenv("PEBENCH_NUM_THREADS", "1")
+    try:
+        assert train(spec(tmp_path, "copy", "none", "decoder", max_steps=1))["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_existing_results_are_not_overwritten(tmp_path: Path) -> None:
     train(spec(tmp_path, "copy", "alibi", "decoder", max_steps=2))
     before = (tmp_path / "run" / "metrics.json").read_text()

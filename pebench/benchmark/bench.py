@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from pebench import encodings
 from pebench.backbone import Transformer
-from pebench.benchmark.settings import requested_threads
+from pebench.benchmark.settings import apply_requested_threads
 from pebench.encodings.base import ModelDims
 from pebench.encodings.sinusoidal import sinusoid_table
 from pebench.errors import PebenchError
@@ -260,16 +260,9 @@ def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     return result
 
 
-def _apply_requested_threads() -> None:
-    """Honour ``$PEBENCH_NUM_THREADS`` as training runs do, so a timing taken beside a sweep
-    does not oversubscribe the cores it shares."""
-    if threads := requested_threads():
-        torch.set_num_threads(threads)
-
-
 def _child_main(request_file: str) -> None:
     """Entry point of the measuring process: read the request, write the result beside it."""
-    _apply_requested_threads()
+    apply_requested_threads()
     request = json.loads(Path(request_file).read_text())
     size, options = BenchSize(**request["size"]), BenchOptions(**request["options"])
     result = measure(request["name"], size, options)
@@ -339,7 +332,7 @@ def run_bench(
     if min(options.repeats, options.steps) < 1 or options.warmup < 0:
         raise PebenchError("--repeats and --steps must be at least 1, --warmup at least 0")
     measure_one = measure_isolated if options.isolate else measure
-    _apply_requested_threads()  # each isolated child applies it again in _child_main
+    apply_requested_threads()  # each isolated child applies it again in _child_main
     results = []
     usable = check_names(names, size)
     first = [n for n in (BASELINE, REFERENCE) if n == BASELINE or n in usable]

@@ -19,6 +19,17 @@ def requested_threads() -> int | None:
     return int(os.environ.get("PEBENCH_NUM_THREADS") or 0) or None
 
 
+def apply_requested_threads(threads: int | None = None) -> int:
+    """Cap torch's CPU threads at ``threads`` (else ``$PEBENCH_NUM_THREADS``; unset: leave
+    torch's default) and return the count in use. Two processes that each take every core
+    spin-wait on each other: a run beside a sweep went 10× slower."""
+    import torch
+
+    if threads := threads or requested_threads():
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 @dataclass
 class ModelConfig:
     """Transformer size, the same for every encoding in a comparison."""

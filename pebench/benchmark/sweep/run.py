@@ -26,7 +26,7 @@ import optuna
 import yaml
 from rich.console import Console
 
-from pebench.benchmark.settings import requested_threads
+from pebench.benchmark.settings import apply_requested_threads, requested_threads
 from pebench.benchmark.sweep.config import SweepConfig, extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
@@ -326,12 +326,8 @@ def run_worker(
     ``threads`` (else ``$PEBENCH_NUM_THREADS``, set by ``pebench sweep --workers``) caps the
     worker's CPU threads."""
     console = console or Console()
-    threads = threads or requested_threads()
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    console.print(f"worker {worker_index}: {torch.get_num_threads()} CPU thread(s)")
+    in_use = apply_requested_threads(threads)
+    console.print(f"worker {worker_index}: {in_use} CPU thread(s)")
     storage = SweepStorage(storage_url)
     handle = open_sweep(storage, name, output_dir)
     mode, note = resolve_mode(wandb)
