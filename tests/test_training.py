@@ -64,16 +64,24 @@ def test_short_run_writes_metrics(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
 
 
-def test_a_run_honours_the_requested_cpu_threads(tmp_path: Path, monkeypatch) -> None:
-    """`pebench train` beside a sweep takes the threads `$PEBENCH_NUM_THREADS` gives it (a run
-    that kept torch's default of every core went 10× slower beside one)."""
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_a_run_honours_the_requested_cpu_threads(
+    command: str, fast_args: list[str], tmp_path: Path, monkeypatch
+) -> None:
+    """`pebench train` and `compare` beside a sweep take the threads `$PEBENCH_NUM_THREADS`
+    gives them (a run that kept torch's default of every core went 10× slower beside one)."""
     import torch
+
+    from pebench.benchmark.cli import main
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     monkeypatch.setenv("PEBENCH_NUM_THREADS", "1")
+    flag = "--encoding" if command == "train" else "--encodings"
+    argv = [command, "--task", "copy", flag, "none", "--output-dir", str(tmp_path / "run")]
     try:
-        assert train(spec(tmp_path, "copy", "none", "decoder", max_steps=1))["threads"] == 1
+        assert main([*argv, *fast_args]) == 0
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 

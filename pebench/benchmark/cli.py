@@ -86,6 +86,7 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
     precheck("train", expanded(argv))  # help and generic mistakes without loading torch
+    from pebench.benchmark.settings import apply_requested_threads
     from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
     from pebench.benchmark.train import train
 
@@ -95,6 +96,7 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     encoding_name = plugin_name("encoding", cfg.encoding.class_path)
     default = Path("runs") / f"{task_name}-{encoding_name}-seed{cfg.seed}"
     spec = run_spec(parser, cfg, Path(cfg.output_dir) if cfg.output_dir else default)
+    apply_requested_threads()
     metrics = train(spec)
     console.print(f"results written to {spec.output_dir}")
     return [metrics]
@@ -104,6 +106,7 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
     precheck("compare", expanded(argv))
+    from pebench.benchmark.settings import apply_requested_threads
     from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
     from pebench.benchmark.train import train
 
@@ -120,6 +123,7 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         del run_cfg["encodings"]
         run_cfg.encoding = encoding
         specs.append(run_spec(run_parser, run_cfg, root / name))
+    apply_requested_threads()
     runs = []
     for spec, name in zip(specs, names, strict=True):
         console.rule(f"[bold]{name}")

@@ -26,7 +26,6 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from pebench.backbone import FLEX_ON_CPU
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
-from pebench.benchmark.settings import apply_requested_threads
 from pebench.errors import PebenchError
 from pebench.registry import dotted_path
 
@@ -146,7 +145,6 @@ def train(
     entered = time.perf_counter() if started_at is None else started_at
     output_dir = Path(spec.output_dir)
     _quiet_lightning()
-    apply_requested_threads()
     # Softmax over strongly negative biases (ALiBi, KERPLE) underflows into denormal floats,
     # which x86 CPUs process many times slower; flushing them to zero changes no result.
     torch.set_flush_denormal(True)
