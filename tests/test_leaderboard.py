@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pebench.benchmark.sweep.leaderboard import Cell, Entry, rows, task_columns
+from pebench.benchmark.sweep.leaderboard import Cell, Entry, rows, sweep_columns, task_columns
 
 
 def plan(metric: str) -> SimpleNamespace:
@@ -53,6 +53,23 @@ def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -
         ("loss 1×", "loss_64", False),
         ("loss 8×", "loss_512", True),
     ]
+
+
+def test_a_partly_run_task_shows_its_real_columns_without_the_placeholder() -> None:
+    def study(encoding: str, task: str, metric: str) -> SimpleNamespace:
+        named = SimpleNamespace(name=task)
+        return SimpleNamespace(metric=metric, direction="minimize", task=named, encoding=encoding)
+
+    run = {"summary": {"loss": 1.5, "loss_64": 1.5, "loss_512": 2.5}, "train_max_length": 64}
+    studies = [
+        (study("none", "lm", "loss"), []),  # not finished yet, listed first
+        (study("rope", "lm", "loss"), [run]),
+        (study("rope", "sst2", "accuracy"), []),  # no study of this task has finished
+    ]
+    by_task = sweep_columns(studies)
+    assert list(by_task) == ["lm", "sst2"]
+    assert [c.header for c in by_task["lm"]] == ["lm loss 1×", "lm loss 8×"]
+    assert [c.header for c in by_task["sst2"]] == ["sst2 val accuracy"]
 
 
 def many_tasks() -> tuple[list, list]:

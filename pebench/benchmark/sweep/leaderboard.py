@@ -203,6 +203,24 @@ def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
     return [Column(task, f"val {metric}", "summary", metric, direction, primary=True)]
 
 
+def sweep_columns(
+    studies: list[tuple[StudyPlan, list[dict[str, Any]]]],
+) -> dict[str, list[Column]]:
+    """Each task's columns (tasks in sweep order) from the final runs of its studies; only a
+    task that no study has finished yet gets the placeholder column its metric implies, so a
+    partly run task does not show its real columns and the placeholder side by side."""
+    by_task: dict[str, list[Column]] = {plan.task.name: [] for plan, _ in studies}
+    for plan, runs in studies:
+        known = by_task[plan.task.name]
+        if runs:
+            headers = {c.header for c in known}
+            known += [c for c in task_columns(plan, runs) if c.header not in headers]
+    for plan, runs in studies:
+        if not by_task[plan.task.name]:
+            by_task[plan.task.name] = task_columns(plan, runs)
+    return by_task
+
+
 def _value(run: dict[str, Any], column: Column) -> float | None:
     values = run.get("test", {}).get("summary", {}) if column.where == "test" else run["summary"]
     value = values.get(column.key)
@@ -214,18 +232,19 @@ def build(
 ) -> tuple[list[Column], list[Entry]]:
     """Collect the leaderboard's columns and one entry per encoding, sorted by mean rank;
     finished runs without readable results are reported in ``problems``."""
-    columns: list[Column] = []
     entries: dict[str, Entry] = {}
+    studies: list[tuple[StudyPlan, list[dict[str, Any]]]] = []
     for plan in sweep_plans:
+        studies.append((plan, final_runs(plan, storage, root, problems)))
+    by_task = sweep_columns(studies)
+    columns = [column for task in by_task.values() for column in task]
+    for plan, runs in studies:
         entry = entries.setdefault(plan.encoding_label, Entry(plan.encoding_label))
-        runs = final_runs(plan, storage, root, problems)
         entry.runs[plan.task.name] = runs
         search = optuna.load_study(study_name=plan.name, storage=storage)
         states = Counter(t.state.name.lower() for t in search.get_trials(deepcopy=False))
         entry.search[plan.task.name] = dict(states)
-        for column in task_columns(plan, runs):
-            if column.header not in [c.header for c in columns]:
-                columns.append(column)
+        for column in by_task[plan.task.name]:
             scored = [(r.get("seed", i), _value(r, column)) for i, r in enumerate(runs)]
             scored = [(seed, v) for seed, v in scored if v is not None]
             entry.cells[column.header] = Cell(
