@@ -72,6 +72,12 @@ def test_a_partly_run_task_shows_its_real_columns_without_the_placeholder() -> N
     assert [c.header for c in by_task["sst2"]] == ["sst2 val accuracy"]
 
 
+def test_finished_runs_without_a_score_read_n_a_not_not_run_yet() -> None:
+    assert Cell(expected=3).text() == "–"
+    assert Cell(expected=3, unscorable=True).text(compact=True) == "n/a"
+    assert Cell([1.5], [1], expected=3, unscorable=False).text().startswith("1.500")
+
+
 def many_tasks() -> tuple[list, list]:
     from pebench.benchmark.sweep.leaderboard import Column, _rank
 

@@ -85,6 +85,9 @@ class Cell:
     tied_with_best: bool = False
     #: seeds the sweep asked for; fewer results are shown as (n/expected)
     expected: int | None = None
+    #: runs finished but none could be scored on this metric (e.g. learned positions asked
+    #: for a context longer than their table): shown as ``n/a``, not as "not run yet"
+    unscorable: bool = False
 
     @property
     def mean(self) -> float | None:
@@ -102,7 +105,7 @@ class Cell:
     def text(self, compact: bool = False) -> str:
         """``mean ± half-width of the 95% interval``, ``*`` when tied with the best."""
         if self.mean is None:
-            return "–"
+            return "n/a" if self.unscorable else "–"
         low, high = self.interval
         half = (high - low) / 2
         mark = "*" if self.tied_with_best else ""
@@ -248,7 +251,10 @@ def build(
             scored = [(r.get("seed", i), _value(r, column)) for i, r in enumerate(runs)]
             scored = [(seed, v) for seed, v in scored if v is not None]
             entry.cells[column.header] = Cell(
-                [v for _, v in scored], [s for s, _ in scored], expected=len(plan.sweep.seeds)
+                [v for _, v in scored],
+                [s for s, _ in scored],
+                expected=len(plan.sweep.seeds),
+                unscorable=bool(runs) and not scored,
             )
         if runs:
             entry.parameters[plan.task.name] = int(runs[0]["parameters"])
