@@ -236,9 +236,7 @@ def build(
     """Collect the leaderboard's columns and one entry per encoding, sorted by mean rank;
     finished runs without readable results are reported in ``problems``."""
     entries: dict[str, Entry] = {}
-    studies: list[tuple[StudyPlan, list[dict[str, Any]]]] = []
-    for plan in sweep_plans:
-        studies.append((plan, final_runs(plan, storage, root, problems)))
+    studies = [(plan, final_runs(plan, storage, root, problems)) for plan in sweep_plans]
     by_task = sweep_columns(studies)
     columns = [column for task in by_task.values() for column in task]
     for plan, runs in studies:
