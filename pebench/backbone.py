@@ -15,13 +15,11 @@ from torch import Tensor, nn
 from pebench.choices import Activation, AttentionBackend, Init, Norm
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
+from pebench.kernels.dispatch import FLEX_ON_CPU, Path, score_bias_path
 from pebench.positions import plain_positions, randomized_positions
 
-__all__ = ["Activation", "AttentionBackend", "Norm"]  # re-exported: the backbone's choices
+__all__ = ["FLEX_ON_CPU", "Activation", "AttentionBackend", "Norm"]  # re-exported
 ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU}
-FLEX_ON_CPU = (
-    "FlexAttention has no backward on CPU; train with --model.attention sdpa (or auto) on CPU"
-)
 
 #: cached static masks kept per model (one per sequence length seen, e.g. per eval length)
 MASK_CACHE_SIZE = 256
@@ -243,14 +241,14 @@ class Transformer(nn.Module):
                 if linear.bias is not None:
                     nn.init.zeros_(linear.bias)
 
+    def attention_path(self, device: torch.device) -> Path:
+        """How attention runs on ``device`` (:func:`pebench.kernels.dispatch.score_bias_path`)."""
+        own = type(self.encoding).attend is not PositionalEncoding.attend
+        return score_bias_path(self.attention_backend, device, own)
+
     def uses_flex(self, device: torch.device) -> bool:
         """Whether score biases go through FlexAttention on ``device``."""
-        standard = type(self.encoding).attend is PositionalEncoding.attend
-        if self.attention_backend == "flex":
-            if device.type == "cpu" and torch.is_grad_enabled():
-                raise PebenchError(FLEX_ON_CPU)
-            return True
-        return self.attention_backend == "auto" and standard and device.type == "cuda"
+        return self.attention_path(device) == "flex"
 
     def attention_mask(
         self, positions: Tensor, padding_mask: Tensor | None, dtype: torch.dtype
@@ -264,11 +262,16 @@ class Transformer(nn.Module):
         cacheable = positions.shape[0] == 1 and padding_mask is None and self.encoding.static_bias
         if cacheable and key in self._mask_cache:
             return self._mask_cache[key]
-        bias = self.encoding.attention_bias(positions, positions)
+        if self.uses_flex(positions.device):
+            table = self.encoding.offset_bias(positions, positions)
+            bias = None if table is not None else self.encoding.attention_bias(positions, positions)
+            if table is not None or bias is not None:
+                flex = FlexInputs(self.dims.causal, padding_mask, table, positions, bias)
+                return AttentionMask(None, False, flex)
+        else:
+            bias = self.encoding.attention_bias(positions, positions)
         if bias is None and padding_mask is None:
             return AttentionMask(None, self.dims.causal)
-        if bias is not None and self.uses_flex(positions.device):
-            return AttentionMask(None, False, FlexInputs(bias, self.dims.causal, padding_mask))
         t = positions.shape[-1]
         blocked = torch.zeros(1, 1, t, t, dtype=torch.bool, device=positions.device)
         if self.dims.causal:

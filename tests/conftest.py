@@ -30,6 +30,16 @@ from pebench.encodings.base import ModelDims  # noqa: E402
 torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``cuda`` tests are collected everywhere and skipped, with the reason, without a GPU."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def fast_args() -> list[str]:
     """Command-line flags for a tiny, two-step run on CPU."""

@@ -9,13 +9,13 @@ import torch.nn.functional as F
 
 from pebench import encodings
 from pebench.backbone import Transformer
-from pebench.encodings.attention import attention
 from pebench.encodings.base import ModelDims
+from pebench.kernels.reference import naive_attention
+from pebench.kernels.sdpa import attention
 
 
 def _reference(q, k, v, mask):
-    scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + mask
-    return scores.softmax(-1) @ v
+    return naive_attention(q, k, v, mask)
 
 
 @pytest.mark.parametrize("mask_shape", [(1, 4, 9, 9), (3, 4, 9, 9), (3, 1, 9, 9), (1, 1, 9, 9)])
@@ -23,7 +23,7 @@ def _reference(q, k, v, mask):
 def test_learned_bias_gradient_matches_explicit_softmax(
     mask_shape: tuple[int, ...], rows_per_block: int | None, monkeypatch
 ) -> None:
-    from pebench.encodings import attention as kernels
+    from pebench.kernels import cpu_blocks as kernels
 
     if rows_per_block is not None:
         monkeypatch.setattr(kernels, "BLOCK_ELEMENTS", rows_per_block * 4 * 9 * 9)
@@ -51,9 +51,10 @@ def test_bucket_bias_kernel_matches_explicit_softmax(
 ) -> None:
     """The blocked kernel of Shaw and Transformer-XL: values and gradients (q, k, v and the
     bucket scores) equal autograd through the gathered bias and an explicit softmax."""
-    from pebench.encodings import attention as kernels
-    from pebench.encodings.attention import BucketBiasedAttention, bucket_biased_attention
     from pebench.encodings.relative import gather_offsets
+    from pebench.kernels import cpu_blocks as kernels
+    from pebench.kernels.cpu_blocks import BucketBiasedAttention
+    from pebench.kernels.sdpa import bucket_biased_attention
 
     if rows_per_block is not None:
         monkeypatch.setattr(kernels, "BLOCK_ELEMENTS", rows_per_block * 4 * 9 * 9)

@@ -151,3 +151,17 @@ def test_t5_layer_options_keep_the_contract(name: str) -> None:
         stepwise = [model(x[:, :7], cache=cache)]
         stepwise += [model(x[:, i : i + 1], cache=cache) for i in range(7, 10)]
         assert torch.allclose(torch.cat(stepwise, dim=1), model(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64], ids=str)
+def test_whole_model_in_any_dtype(name: str, dtype: torch.dtype) -> None:
+    """With every parameter in ``dtype`` (Lightning's ``bf16-true``, half, double), each
+    encoding runs forward and backward and keeps outputs finite and in that dtype."""
+    model = build(name, causal=True).train().to(dtype)
+    out = model(tokens(batch=2, length=9))
+    assert out.dtype == dtype
+    assert torch.isfinite(out).all()
+    out.float().square().mean().backward()
+    grads = [p.grad for p in model.encoding.parameters()]
+    assert all(g is not None and g.dtype == dtype for g in grads)

@@ -1,7 +1,8 @@
 """The FlexAttention path for score biases, pinned to the SDPA path on CPU.
 
 FlexAttention has no CPU backward, so these compare forward passes without gradients; the
-path is chosen automatically only on CUDA, where it has not yet run in this project.
+path is chosen automatically only on CUDA, where ``tests/test_cuda.py`` pins forward and
+backward (including the offset tables' gradients) to SDPA.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pebench import encodings
 from pebench.backbone import Transformer
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
+from pebench.kernels import flex as flex_kernels
+from pebench.kernels.bias import OffsetTable
+from pebench.kernels.reference import naive_attention
 
 VOCAB = 11
 
@@ -32,12 +36,14 @@ def bias_encodings() -> list[str]:
 BIAS = bias_encodings()
 
 
-def pair(name: str, causal: bool) -> tuple[Transformer, Transformer]:
+def pair(name: str, causal: bool, **options) -> tuple[Transformer, Transformer]:
     dims = ModelDims(d_model=32, num_heads=4, num_layers=2, causal=causal)
     torch.manual_seed(0)
-    sdpa = Transformer(VOCAB, dims, encodings.get(name)(dims), attention="sdpa").eval()
+    sdpa = Transformer(VOCAB, dims, encodings.get(name)(dims, **options), attention="sdpa")
+    sdpa.eval()
     torch.manual_seed(0)
-    flex = Transformer(VOCAB, dims, encodings.get(name)(dims), attention="flex").eval()
+    flex = Transformer(VOCAB, dims, encodings.get(name)(dims, **options), attention="flex")
+    flex.eval()
     for param in sdpa.parameters():  # trained-looking biases, not the zero/small inits
         param.data.add_(0.1 * torch.randn_like(param))
     flex.load_state_dict(sdpa.state_dict())
@@ -51,19 +57,88 @@ def test_the_bias_encodings_are_found() -> None:
 @pytest.mark.parametrize("name", BIAS)
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
 @pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
-def test_flex_forward_equals_sdpa(name: str, causal: bool, padded: bool) -> None:
+@pytest.mark.parametrize("length", [13, 130], ids=["one-block", "two-blocks"])
+def test_flex_forward_equals_sdpa(name: str, causal: bool, padded: bool, length: int) -> None:
     sdpa, flex = pair(name, causal)
-    tokens = torch.randint(0, VOCAB, (3, 13), generator=torch.Generator().manual_seed(1))
+    tokens = torch.randint(0, VOCAB, (3, length), generator=torch.Generator().manual_seed(1))
     padding = None
     if padded:
-        padding = torch.zeros(3, 13, dtype=torch.bool)
-        padding[0, 9:] = True
+        padding = torch.zeros(3, length, dtype=torch.bool)
+        padding[0, length - 4 :] = True
         padding[2, 5:] = True
     with torch.no_grad():
         want = sdpa(tokens, padding_mask=padding)
         got = flex(tokens, padding_mask=padding)
-    real = ~padding if padded else torch.ones(3, 13, dtype=torch.bool)
+    real = ~padding if padded else torch.ones(3, length, dtype=torch.bool)
     assert torch.allclose(got[real], want[real], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BIAS)
+def test_flex_forward_equals_sdpa_with_per_row_positions(name: str) -> None:
+    """Randomized positions (Ruoss et al.): every row its own sorted positions, so the table
+    is indexed per batch row inside the kernel."""
+    sdpa, flex = pair(name, causal=True)
+    gen = torch.Generator().manual_seed(2)
+    tokens = torch.randint(0, VOCAB, (3, 20), generator=gen)
+    positions = torch.stack([torch.randperm(300, generator=gen)[:20].sort().values for _ in "abc"])
+    with torch.no_grad():
+        assert torch.allclose(flex(tokens, positions), sdpa(tokens, positions), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["alibi", "t5", "kerple_log", "kerple_power", "dynamic_bias"])
+def test_offset_biases_reach_flex_as_a_table_not_a_dense_tensor(name: str) -> None:
+    _, flex = pair(name, causal=True)
+    positions = torch.arange(50).unsqueeze(0)
+    with torch.no_grad():
+        mask = flex.attention_mask(positions, None, torch.float32)
+    assert mask.flex is not None and mask.flex.bias is None
+    assert mask.flex.table.values.shape == (4, 99)  # heads × offsets −49..49, not 50 × 50
+
+
+def test_fire_past_its_threshold_falls_back_to_the_dense_bias() -> None:
+    """Past L the normalizer depends on the query, so FIRE's bias is not an offset table:
+    the dense bias is indexed instead, with the same result as SDPA."""
+    sdpa, flex = pair("fire", causal=True, init_L=8.0)
+    tokens = torch.randint(0, VOCAB, (2, 20), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        mask = flex.attention_mask(torch.arange(20).unsqueeze(0), None, torch.float32)
+        assert mask.flex.table is None and mask.flex.bias is not None
+        assert torch.allclose(flex(tokens), sdpa(tokens), atol=1e-5)
+
+
+def test_flex_kernel_matches_the_reference_and_pads_to_whole_blocks() -> None:
+    """The kernel itself against the eager reference at lengths around the block size; the
+    padded rows and keys never show."""
+    gen = torch.Generator().manual_seed(4)
+    for n in (1, 127, 128, 129):
+        q, k, v = (torch.randn(2, 3, n, 8, generator=gen) for _ in "qkv")
+        values = torch.randn(3, 2 * n - 1, generator=gen)
+        positions = torch.arange(n).unsqueeze(0)
+        table = OffsetTable(values, -(n - 1))
+        with torch.no_grad():
+            got = flex_kernels.flex_attention(q, k, v, True, None, table, positions)
+        want = naive_attention(q, k, v, table.dense(positions, positions), causal=True)
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-5)
+    assert flex_kernels.padded_length(129) == 256 and flex_kernels.padded_length(128) == 128
+
+
+def test_flex_runs_in_the_autocast_dtype() -> None:
+    """FlexAttention is not covered by autocast: q, k and v are cast to its dtype."""
+    q, k, v = (torch.randn(1, 2, 9, 8) for _ in "qkv")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = flex_kernels.flex_attention(q, k, v, causal=True)
+    assert out.dtype == torch.bfloat16
+
+
+def test_float32_kernels_get_tiles_that_fit_shared_memory(monkeypatch) -> None:
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    options = flex_kernels.kernel_options(torch.float32, cuda)
+    assert options is not None and options["BLOCK_M"] <= 64 and options["BLOCK_N"] <= 64
+    assert flex_kernels.kernel_options(torch.bfloat16, cuda) is None  # the autotuned defaults
+    assert flex_kernels.kernel_options(torch.float32, cpu) is None
+    monkeypatch.setenv("PEBENCH_FLEX_KERNEL_OPTIONS", '{"BLOCK_M": 32}')
+    assert flex_kernels.kernel_options(torch.bfloat16, cuda) == {"BLOCK_M": 32}
 
 
 def test_flex_refuses_cpu_training_and_attend_overrides() -> None:

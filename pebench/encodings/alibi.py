@@ -9,8 +9,9 @@ import torch
 from torch import Tensor
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
+from pebench.encodings.relative import offset_range
 from pebench.errors import PebenchError
+from pebench.kernels.bias import OffsetTable
 
 
 def alibi_slopes(num_heads: int) -> Tensor:
@@ -64,9 +65,10 @@ class ALiBi(PositionalEncoding):
     def variant(self) -> str:
         return "" if self.dims.causal else self.bidirectional
 
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        d = offsets(q_positions, k_positions).unsqueeze(1).to(self.slopes.dtype)  # (B, 1, Tq, Tk)
-        left = -self.slopes.view(1, -1, 1, 1) * d.clamp(min=0)
-        if self.dims.causal:
-            return left
-        return left - self.right_slopes.view(1, -1, 1, 1) * (-d).clamp(min=0)
+    def offset_bias(self, q_positions: Tensor, k_positions: Tensor) -> OffsetTable:
+        d = offset_range(q_positions, k_positions)
+        distance = d.to(self.slopes.dtype)
+        left = -self.slopes.unsqueeze(-1) * distance.clamp(min=0)  # (heads, offsets)
+        if not self.dims.causal:
+            left = left - self.right_slopes.unsqueeze(-1) * (-distance).clamp(min=0)
+        return OffsetTable(left, int(d[0]))

@@ -5,8 +5,10 @@ An encoding overrides only the hooks where it acts; each hook defaults to a no-o
 * :meth:`PositionalEncoding.embed` adds to token embeddings (absolute encodings),
 * :meth:`PositionalEncoding.transform_qk` rewrites per-head queries and keys (rotary family),
 * :meth:`PositionalEncoding.attention_bias` returns an additive score bias for query/key
-  positions (ALiBi, T5, ...); the model builds it once per forward pass and shares it
-  across layers,
+  positions; the model builds it once per forward pass and shares it across layers. A bias
+  that depends only on the offset i − j (ALiBi, T5, KERPLE, ...) is better given by
+  :meth:`PositionalEncoding.offset_bias`, a per-head table over the offsets that occur:
+  ``attention_bias`` follows from it, and FlexAttention indexes it inside the kernel,
 * :meth:`PositionalEncoding.attend` is the escape hatch that owns the whole attention
   computation for content-dependent schemes (it also receives the layer's input).
 
@@ -25,8 +27,10 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.attention import attention, flex_attention_biased
 from pebench.errors import PebenchError
+from pebench.kernels.bias import OffsetTable
+from pebench.kernels.flex import flex_attention
+from pebench.kernels.sdpa import attention
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,15 @@ class ModelDims:
 
 @dataclass(frozen=True)
 class FlexInputs:
-    """What FlexAttention needs to mask and bias scores without a dense mask: the encoding's
-    bias (broadcastable to (batch, heads, q_len, k_len)), causality and key padding."""
+    """What FlexAttention needs to mask and bias scores without a dense mask: causality, key
+    padding, and the encoding's bias as an offset table over ``positions`` or, failing
+    that, dense (broadcastable to (batch, heads, q_len, k_len))."""
 
-    bias: Tensor | None
     causal: bool
     padding: Tensor | None
+    table: OffsetTable | None = None
+    positions: Tensor | None = None
+    bias: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +149,17 @@ class PositionalEncoding(nn.Module):
         """Return queries and keys (batch, heads, length, head_dim) carrying positions."""
         return q, k
 
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor | None:
-        """Additive score bias broadcastable to (batch, heads, q_len, k_len), or ``None``."""
+    def offset_bias(self, q_positions: Tensor, k_positions: Tensor) -> OffsetTable | None:
+        """The score bias as a per-head table over the offsets i − j these positions form
+        (see :func:`~pebench.encodings.relative.offset_range`), for biases that depend on
+        the offset only; ``None`` otherwise. Kernels index it without a (T × T) tensor."""
         return None
+
+    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor | None:
+        """Additive score bias broadcastable to (batch, heads, q_len, k_len), or ``None``;
+        by default the dense form of :meth:`offset_bias`."""
+        table = self.offset_bias(q_positions, k_positions)
+        return None if table is None else table.dense(q_positions, k_positions)
 
     def attend(
         self,
@@ -164,7 +179,7 @@ class PositionalEncoding(nn.Module):
         """
         if mask.flex is not None:
             f = mask.flex
-            return flex_attention_biased(q, k, v, f.bias, f.causal, f.padding)
+            return flex_attention(q, k, v, f.causal, f.padding, f.table, f.positions, f.bias)
         return attention(q, k, v, mask.additive, mask.is_causal)
 
     def extra_repr(self) -> str:

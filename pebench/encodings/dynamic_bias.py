@@ -4,11 +4,11 @@ Transformer V2, Liu et al. 2022, and x-transformers' DynamicPositionBias)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
+from pebench.encodings.relative import offset_range
+from pebench.kernels.bias import OffsetTable
 
 
 class DynamicBias(PositionalEncoding):
@@ -25,11 +25,9 @@ class DynamicBias(PositionalEncoding):
             layers += [nn.Linear(hidden, hidden), nn.SiLU()]
         self.mlp = nn.Sequential(*layers, nn.Linear(hidden, dims.num_heads))
 
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        d = offsets(q_positions, k_positions)
-        lo, hi = int(d.min()), int(d.max())
-        # Evaluate the MLP once per distinct offset, then index: O(range) MLP calls, not O(T²).
-        table = torch.arange(lo, hi + 1, device=d.device, dtype=torch.float32)
+    def offset_bias(self, q_positions: Tensor, k_positions: Tensor) -> OffsetTable:
+        d = offset_range(q_positions, k_positions)
+        # The MLP runs once per offset (O(T) calls, not O(T²)), in the model's dtype.
+        table = d.to(self.mlp[0].weight.dtype)
         feature = table.sign() * torch.log1p(table.abs())
-        bias = self.mlp(feature.unsqueeze(-1))  # (range, heads)
-        return F.embedding(d - lo, bias).permute(0, 3, 1, 2)
+        return OffsetTable(self.mlp(feature.unsqueeze(-1)).t(), int(d[0]))

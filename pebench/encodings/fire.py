@@ -7,7 +7,8 @@ import torch
 from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
+from pebench.encodings.relative import offset_range, offsets
+from pebench.kernels.bias import OffsetTable
 
 
 class FIRE(PositionalEncoding):
@@ -32,15 +33,23 @@ class FIRE(PositionalEncoding):
         self.c = nn.Parameter(torch.tensor(init_c))
         self.L = nn.Parameter(torch.tensor(init_L))
 
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
+    def offset_bias(self, q_positions: Tensor, k_positions: Tensor) -> OffsetTable | None:
         c, limit = self.c.abs(), self.L.abs()
-        distance = offsets(q_positions, k_positions).abs()
-        if bool(q_positions.max() < limit):
-            # Every normalizer is ψ(L): the MLP runs once per distinct distance, then is indexed.
-            table = torch.arange(int(distance.max()) + 1, device=distance.device).float()
-            normalized = torch.log(c * table + 1) / torch.log(c * limit + 1).clamp(min=1e-6)
-            return self.mlp(normalized.unsqueeze(-1))[distance].permute(0, 3, 1, 2)
-        query = q_positions.float().unsqueeze(-1)
+        if not bool(q_positions.max() < limit):
+            return None  # the normalizer depends on the query: see attention_bias
+        # Every normalizer is ψ(L): the MLP runs once per offset, then is indexed.
+        d = offset_range(q_positions, k_positions)
+        distance = d.abs().to(c.dtype)
+        normalized = torch.log(c * distance + 1) / torch.log(c * limit + 1).clamp(min=1e-6)
+        return OffsetTable(self.mlp(normalized.unsqueeze(-1)).t(), int(d[0]))
+
+    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
+        table = self.offset_bias(q_positions, k_positions)
+        if table is not None:
+            return table.dense(q_positions, k_positions)
+        c, limit = self.c.abs(), self.L.abs()
+        distance = offsets(q_positions, k_positions).abs().to(c.dtype)
+        query = q_positions.to(c.dtype).unsqueeze(-1)
         normalizer = torch.log(c * torch.maximum(limit, query) + 1)
-        normalized = torch.log(c * distance.float() + 1) / normalizer.clamp(min=1e-6)
+        normalized = torch.log(c * distance + 1) / normalizer.clamp(min=1e-6)
         return self.mlp(normalized.unsqueeze(-1)).permute(0, 3, 1, 2)

@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
+from pebench.encodings.relative import offset_range
+from pebench.kernels.bias import OffsetTable
 
 EPS = 1e-2
 
@@ -36,12 +37,11 @@ class KerpleBias(PositionalEncoding):
     def kernel(self, distance: Tensor, r1: Tensor, r2: Tensor) -> Tensor:
         """The (positive) penalty for ``distance`` (n_distances,), r1 and r2 (heads, 1)."""
 
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        distance = offsets(q_positions, k_positions).abs()
-        # The kernel is evaluated once per distinct distance, then indexed for every pair.
-        table = torch.arange(int(distance.max()) + 1, device=distance.device).float()
+    def offset_bias(self, q_positions: Tensor, k_positions: Tensor) -> OffsetTable:
+        d = offset_range(q_positions, k_positions)
         with torch.no_grad():
             self.r1.data.clamp_(min=EPS)
             self.r2.data.clamp_(min=EPS, max=self.max_r2)
-        per_distance = -self.kernel(table, self.r1.unsqueeze(-1), self.r2.unsqueeze(-1))
-        return per_distance[:, distance].transpose(0, 1)
+        distance = d.abs().to(self.r1.dtype)
+        penalty = self.kernel(distance, self.r1.unsqueeze(-1), self.r2.unsqueeze(-1))
+        return OffsetTable(-penalty, int(d[0]))

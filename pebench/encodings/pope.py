@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pebench.encodings.attention import attention
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.kernels.sdpa import attention
 
 
 class PoPE(PositionalEncoding):

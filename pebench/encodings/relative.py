@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pebench.kernels.bias import gather_offsets
+
+__all__ = ["gather_offsets", "is_contiguous_range", "offset_range", "offsets"]
+
 
 def offsets(q_positions: Tensor, k_positions: Tensor) -> Tensor:
     """Signed distances i − j between query and key positions, shape (batch, q_len, k_len).
@@ -14,17 +18,14 @@ def offsets(q_positions: Tensor, k_positions: Tensor) -> Tensor:
     return q_positions.unsqueeze(-1) - k_positions.unsqueeze(-2)
 
 
-def gather_offsets(per_offset: Tensor, index: Tensor) -> Tensor:
-    """Pick per-offset scores for every (query, key) pair.
-
-    ``per_offset`` (batch, heads, q_len, n_offsets) holds a score for each query and each
-    offset bucket; ``index`` (batch, q_len, k_len) holds the bucket of each pair. Returns
-    (batch, heads, q_len, k_len). This is how Shaw et al. and Transformer-XL avoid building
-    a (q_len × k_len × head_dim) tensor of relative embeddings.
-    """
-    b, h, q_len, _ = per_offset.shape
-    index = index.unsqueeze(1).expand(b if index.shape[0] == 1 else index.shape[0], h, q_len, -1)
-    return per_offset.expand(index.shape[0], -1, -1, -1).gather(-1, index)
+def offset_range(q_positions: Tensor, k_positions: Tensor) -> Tensor:
+    """Every offset i − j that query and key positions can form, as one ascending range
+    (what an :class:`~pebench.kernels.bias.OffsetTable` is evaluated over)."""
+    q_min, q_max, k_min, k_max = torch.stack(  # one device sync, not four
+        [q_positions.min(), q_positions.max(), k_positions.min(), k_positions.max()]
+    ).tolist()
+    low, high = q_min - k_max, q_max - k_min
+    return torch.arange(low, high + 1, device=q_positions.device)
 
 
 def is_contiguous_range(positions: Tensor) -> bool:

@@ -8,9 +8,9 @@ import math
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.attention import bucket_biased_attention
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.encodings.relative import gather_offsets, offsets
+from pebench.kernels.sdpa import bucket_biased_attention
 
 
 class Shaw(PositionalEncoding):
@@ -20,7 +20,7 @@ class Shaw(PositionalEncoding):
     The q·a^K term is computed once per distinct clipped distance (2k + 1 of them) and
     gathered, never as a (T × T × d) tensor; it rides into the attention kernel as a bias
     whose gradient is summed straight back into the distances
-    (:func:`~pebench.encodings.attention.bucket_biased_attention`). Value embeddings need the
+    (:func:`~pebench.kernels.sdpa.bucket_biased_attention`). Value embeddings need the
     attention weights, so ``values`` takes the explicit softmax path.
     """
 

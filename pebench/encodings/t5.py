@@ -9,8 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.encodings.relative import offsets
+from pebench.encodings.relative import offset_range
 from pebench.errors import PebenchError
+from pebench.kernels.bias import OffsetTable
 
 
 def t5_buckets(
@@ -71,7 +72,8 @@ class T5Bias(PositionalEncoding):
         self.bias = nn.Embedding(num_buckets, dims.num_heads)
         nn.init.normal_(self.bias.weight, std=init_std)
 
-    def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
-        distance = -offsets(q_positions, k_positions)  # key − query, as in T5
-        buckets = t5_buckets(distance, not self.dims.causal, self.num_buckets, self.max_distance)
-        return self.bias(buckets).permute(0, 3, 1, 2)
+    def offset_bias(self, q_positions: Tensor, k_positions: Tensor) -> OffsetTable:
+        d = offset_range(q_positions, k_positions)
+        # key − query, as in T5
+        buckets = t5_buckets(-d, not self.dims.causal, self.num_buckets, self.max_distance)
+        return OffsetTable(self.bias(buckets).t(), int(d[0]))

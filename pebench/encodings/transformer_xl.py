@@ -8,10 +8,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from pebench.encodings.attention import bucket_biased_attention
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.encodings.relative import is_contiguous_range, offsets
 from pebench.encodings.sinusoidal import sinusoid_table
+from pebench.kernels.sdpa import bucket_biased_attention
 
 
 class TransformerXL(PositionalEncoding):
@@ -21,7 +21,7 @@ class TransformerXL(PositionalEncoding):
 
     The position terms (q_i + v)·W_R R_r are computed once per distance r and gathered per
     (i, j) inside the attention kernel, whose backward sums their gradient straight back
-    into the distances (:func:`~pebench.encodings.attention.bucket_biased_attention`; the
+    into the distances (:func:`~pebench.kernels.sdpa.bucket_biased_attention`; the
     relative shift of Dai et al. without its (n, 2n − 1) intermediates); u·k_j rides in the
     kernel as (q_i + u)·k_j.
     """

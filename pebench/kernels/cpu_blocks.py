@@ -1,30 +1,19 @@
-"""Attention kernels shared by the encodings (not an encoding itself).
+"""Fused CPU attention kernels for score biases that need a gradient.
 
-:func:`attention` is scaled dot-product attention with an optional additive mask. It calls
-:func:`torch.nn.functional.scaled_dot_product_attention`, which picks a fused kernel (flash
-or memory-efficient) whenever the mask needs no gradient. On CPU, a mask that carries a
-learned bias needs a gradient, and PyTorch then falls back to the unfused "math" kernel,
-which keeps the (batch, heads, q_len, k_len) probabilities of every layer for backward. There
-:class:`BiasedAttention` runs the fused CPU flash kernel forward and backward for q, k, v and
-recomputes the bias gradient a block of batch rows at a time, saving only the output and the
-log-sum-exp, as flash attention does.
-
-:func:`flex_attention_biased` is the GPU path for score biases: FlexAttention adds the bias
-in a ``score_mod`` and masks causal and padded keys with a block mask, so a fused kernel
-computes forward and backward with gradients for the bias (compiled on CUDA). FlexAttention
-has no backward on CPU; its eager forward there serves the tests that pin it to SDPA.
+On CPU, :func:`torch.nn.functional.scaled_dot_product_attention` with a mask that requires
+a gradient falls back to the unfused "math" kernel, which keeps the (batch, heads, q_len,
+k_len) probabilities of every layer for backward. :class:`BiasedAttention` instead runs the
+fused CPU flash kernel forward and backward for q, k, v and recomputes the bias gradient a
+block of batch rows at a time, saving only the output and the log-sum-exp, as flash attention
+does; :class:`BucketBiasedAttention` does the same for per-query bucket scores (Shaw et al.,
+Transformer-XL) without materializing their (batch, heads, n, n) bias. Both are pinned to
+the eager reference (:mod:`pebench.kernels.reference`) by the tests.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch.nn.attention import flex_attention as flex
-
-from pebench.encodings.relative import gather_offsets
 
 #: lowest exponent still on the vectorized fast path of exp in float32
 EXP_FLOOR = -87.0
@@ -146,79 +135,3 @@ def _rows_bias(buckets: Tensor, index: Tensor, mask: Tensor, rows: slice) -> Ten
     if mask.dim() == 4 and mask.shape[0] > 1:
         mask = mask[rows]
     return bias.add_(mask)
-
-
-def bucket_biased_attention(
-    q: Tensor, k: Tensor, v: Tensor, buckets: Tensor, index: Tensor, mask: Tensor
-) -> Tensor:
-    """softmax(q·kᵀ/√d + buckets[b, h, i, index[b, i, j]] + mask)·v for (batch, heads, n, d)
-    tensors, per-query bucket scores ``buckets`` (batch, heads, n, buckets), ``index``
-    (batch or 1, n, n) and a static additive ``mask``. Training on CPU runs
-    :class:`BucketBiasedAttention`; elsewhere the bias is gathered whole."""
-    if (
-        buckets.requires_grad
-        and torch.is_grad_enabled()
-        and q.device.type == "cpu"
-        and q.dtype == buckets.dtype == torch.float32
-    ):
-        return BucketBiasedAttention.apply(q, k, v, buckets, index, mask.detach().to(q.dtype))
-    return attention(q, k, v, mask + gather_offsets(buckets, index), False)
-
-
-def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
-    """Scaled dot-product attention of (batch, heads, length, head_dim) tensors; ``mask`` is
-    additive, broadcastable to (batch, heads, q_len, k_len)."""
-    if (
-        mask is not None
-        and mask.requires_grad
-        and torch.is_grad_enabled()
-        and q.device.type == "cpu"
-        and q.dtype == mask.dtype == torch.float32
-    ):
-        return BiasedAttention.apply(q, k, v, mask)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
-
-
-_compiled_flex = None
-
-
-def _flex_kernel():
-    """FlexAttention compiled once (CUDA), or eager (CPU: unfused, forward only)."""
-    global _compiled_flex
-    if _compiled_flex is None:
-        _compiled_flex = torch.compile(flex.flex_attention, dynamic=False)
-    return _compiled_flex
-
-
-def flex_attention_biased(
-    q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None, causal: bool, padding: Tensor | None
-) -> Tensor:
-    """softmax(q·kᵀ/√d + bias, causal and padded keys masked)·v through FlexAttention.
-
-    ``bias`` broadcasts to (batch, heads, q_len, k_len) (its batch and head dimensions may be
-    1); ``padding`` (batch, k_len) is True at padded keys.
-    """
-    batch, q_len, k_len = q.shape[0], q.shape[-2], k.shape[-2]
-    offset = k_len - q_len  # queries are the last q_len positions (incremental decoding)
-
-    def score_mod(score, b, h, q_idx, kv_idx):
-        if bias is None:
-            return score
-        bb = b if bias.shape[0] > 1 else 0
-        hh = h if bias.shape[1] > 1 else 0
-        return score + bias[bb, hh, q_idx, kv_idx]
-
-    def mask_mod(b, h, q_idx, kv_idx):
-        keep = kv_idx <= q_idx + offset if causal else kv_idx >= 0
-        if padding is not None:
-            keep = keep & ~padding[b, kv_idx]
-        return keep
-
-    block_mask = flex.create_block_mask(
-        mask_mod, batch if padding is not None else None, None, q_len, k_len, device=q.device
-    )
-    if q.device.type == "cuda":
-        return _flex_kernel()(q, k, v, score_mod=score_mod, block_mask=block_mask)
-    with warnings.catch_warnings():  # the unfused eager path is the intended CPU behaviour
-        warnings.simplefilter("ignore", UserWarning)
-        return flex.flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask)

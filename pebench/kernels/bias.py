@@ -1,0 +1,39 @@
+"""Compact forms of a score bias, so a kernel can apply it without a (batch, heads, q, k)
+tensor: a per-head table over query−key offsets, and per-query bucket scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class OffsetTable:
+    """A score bias that depends on the offset only: bias[b, h, i, j] = values[h, d − low]
+    with d = q_positions[b, i] − k_positions[b, j].
+
+    ``values`` (heads, n_offsets) covers every offset in ``low .. low + n_offsets − 1``; it
+    is computed once per forward pass (with autograd), H·(2T−1) entries instead of H·T².
+    """
+
+    values: Tensor
+    low: int
+
+    def dense(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
+        """The bias as one (batch, heads, q_len, k_len) tensor (the SDPA path)."""
+        index = q_positions.unsqueeze(-1) - k_positions.unsqueeze(-2) - self.low
+        return self.values[:, index].transpose(0, 1)
+
+
+def gather_offsets(per_offset: Tensor, index: Tensor) -> Tensor:
+    """Pick per-offset scores for every (query, key) pair.
+
+    ``per_offset`` (batch, heads, q_len, n_offsets) holds a score for each query and each
+    offset bucket; ``index`` (batch, q_len, k_len) holds the bucket of each pair. Returns
+    (batch, heads, q_len, k_len). This is how Shaw et al. and Transformer-XL avoid building
+    a (q_len × k_len × head_dim) tensor of relative embeddings.
+    """
+    b, h, q_len, _ = per_offset.shape
+    index = index.unsqueeze(1).expand(b if index.shape[0] == 1 else index.shape[0], h, q_len, -1)
+    return per_offset.expand(index.shape[0], -1, -1, -1).gather(-1, index)

@@ -1,0 +1,42 @@
+"""Scaled dot-product attention through PyTorch's SDPA (flash, memory-efficient or math
+kernel, chosen by PyTorch), with the fused CPU kernels of :mod:`pebench.kernels.cpu_blocks`
+where a bias needs a gradient on CPU."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pebench.kernels.bias import gather_offsets
+from pebench.kernels.cpu_blocks import BiasedAttention, BucketBiasedAttention
+
+
+def _cpu_bias_grad(q: Tensor, bias: Tensor) -> bool:
+    """Whether a float32 CPU bias needs a gradient (the case SDPA runs unfused)."""
+    return (
+        bias.requires_grad
+        and torch.is_grad_enabled()
+        and q.device.type == "cpu"
+        and q.dtype == bias.dtype == torch.float32
+    )
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
+    """Scaled dot-product attention of (batch, heads, length, head_dim) tensors; ``mask`` is
+    additive, broadcastable to (batch, heads, q_len, k_len)."""
+    if mask is not None and _cpu_bias_grad(q, mask):
+        return BiasedAttention.apply(q, k, v, mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+
+
+def bucket_biased_attention(
+    q: Tensor, k: Tensor, v: Tensor, buckets: Tensor, index: Tensor, mask: Tensor
+) -> Tensor:
+    """softmax(q·kᵀ/√d + buckets[b, h, i, index[b, i, j]] + mask)·v for (batch, heads, n, d)
+    tensors, per-query bucket scores ``buckets`` (batch, heads, n, buckets), ``index``
+    (batch or 1, n, n) and a static additive ``mask``. Training on CPU runs
+    :class:`BucketBiasedAttention`; elsewhere the bias is gathered whole."""
+    if _cpu_bias_grad(q, buckets):
+        return BucketBiasedAttention.apply(q, k, v, buckets, index, mask.detach().to(q.dtype))
+    return attention(q, k, v, mask + gather_offsets(buckets, index), False)
