@@ -464,32 +464,3 @@ def test_a_requeued_trial_is_not_failed_as_stale_right_after_it_is_claimed(
     storage.fail_stale(study)  # another worker looks right after the claim
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.RUNNING]
     assert study.get_trials()[1].user_attrs[WORKER_ATTR] == worker_id()
-
-
-def test_gpus_start_one_worker_per_listed_device_pinned_to_it(tmp_path: Path, monkeypatch) -> None:
-    """``--gpus`` has never run on a GPU here; this pins its logic on CPU: one worker per id,
-    each seeing only its own device, with its own log."""
-    from types import SimpleNamespace
-
-    from pebench.benchmark.sweep import run as sweep_run
-
-    started = []
-
-    class FakeWorker:
-        returncode = 0
-
-        def __init__(self, command, env, stdout, stderr, preexec_fn=None) -> None:
-            started.append((command, env))
-
-        def poll(self) -> int:
-            return 0
-
-    monkeypatch.setattr(sweep_run.subprocess, "Popen", FakeWorker)
-    storage = SimpleNamespace(url=str(tmp_path / JOURNAL_FILE))
-    gpu_ids = sweep_run.parse_gpus("3, 5")
-    sweep_run._run_processes(storage, SimpleNamespace(name="s"), tmp_path, "disabled", gpu_ids, 2)
-    assert [env["CUDA_VISIBLE_DEVICES"] for _, env in started] == ["3", "5"]
-    assert [cmd[cmd.index("--worker-index") + 1] for cmd, _ in started] == ["0", "1"]
-    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["worker-0.log", "worker-1.log"]
-    with pytest.raises(PebenchError, match="--gpus takes comma-separated GPU indices"):
-        sweep_run.parse_gpus(",")

@@ -169,7 +169,12 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     )
     parser.add_argument("--storage", type=str | None, default=None, help="postgresql://... URL")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
-    parser.add_argument("--gpus", type=str | None, default=None, help="one worker per GPU: 0,1,2")
+    parser.add_argument(
+        "--gpus",
+        type=str | None,
+        default=None,
+        help="one worker per id, every run on the GPU: 0,1,2 (repeat an id, 0,0, to share one)",
+    )
     parser.add_argument("--scale", type=str | None, default=None, help="a scale of the file")
     _wandb_option(parser)
     cfg = _parse_simple(parser, argv)
@@ -205,6 +210,9 @@ def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         help="CPU threads for this worker (default: every core; with N workers on one "
         "machine give each cores/N)",
     )
+    parser.add_argument(
+        "--accelerator", type=str | None, default=None, help="override every run's (e.g. gpu)"
+    )
     _wandb_option(parser)
     cfg = _parse_simple(parser, argv)
     if cfg.threads is not None and cfg.threads < 1:
@@ -212,7 +220,10 @@ def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     out = Path(cfg.output_dir) if cfg.output_dir else None
     from pebench.benchmark.sweep.run import run_worker
 
-    run_worker(cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console, cfg.threads)
+    run_worker(
+        cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console, cfg.threads,
+        cfg.accelerator,
+    )  # fmt: skip
     return []
 
 
@@ -340,7 +351,9 @@ def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     for table in bench.tables(results, size, options):
         console.print(table)
     none = next((r for r in results if r.name == bench.REFERENCE), None)
-    share = f" ({100 * data_ms / none.train_step_ms:.1f}% of a `none` step)" if none else ""
+    share = ""
+    if none is not None and none.train_step_ms:
+        share = f" ({100 * data_ms / none.train_step_ms:.1f}% of a `none` step)"
     console.print(f"synthetic data: {data_ms:.2f} ms per batch{share}")
     console.print(f"results written to {output}")
     return []

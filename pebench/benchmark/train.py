@@ -23,10 +23,10 @@ from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
 
-from pebench.backbone import FLEX_ON_CPU
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
 from pebench.errors import PebenchError
+from pebench.kernels.dispatch import FLEX_ON_CPU
 from pebench.registry import dotted_path
 
 METRICS_FILE = "metrics.json"
@@ -77,7 +77,7 @@ def check_resumable(path: Path, checkpoint: Path) -> None:
 
 
 #: settings that may change between a run and its resumption (they do not change results)
-RESUME_FREE = {"output_dir", "overwrite", "resume", "train.progress"}
+RESUME_FREE = {"output_dir", "overwrite", "resume", "train.progress", "train.accelerator"}
 
 
 def _flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
@@ -119,6 +119,32 @@ def _log_version(output_dir: Path, spec: RunSpec) -> str:
     return f"resumed-{n}"
 
 
+GPU_ACCELERATORS = ("gpu", "cuda")
+
+
+def check_accelerator(accelerator: str) -> None:
+    """Refuse a GPU accelerator where torch sees no GPU, before anything is written (Lightning
+    would fail later with "No supported gpu backend found!")."""
+    if accelerator in GPU_ACCELERATORS and not torch.cuda.is_available():
+        raise PebenchError(
+            f"accelerator {accelerator!r} asks for a GPU but torch sees none "
+            f"(torch {torch.__version__}, CUDA {torch.version.cuda or 'not built'}); "
+            f"use --train.accelerator cpu (or auto), or run on a machine with a GPU"
+        )
+
+
+def device_record(device: torch.device, precision: str) -> dict[str, Any]:
+    """Where a run trained: the device (``cuda:0``), the GPU's name, precision and versions."""
+    on_gpu = device.type == "cuda"
+    return {
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if on_gpu else None,
+        "precision": precision,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda if on_gpu else None,
+    }
+
+
 def encoding_name(module: PEModule) -> str:
     """The registered name of the run's encoding, or its dotted path if it has none."""
     cls = type(module.encoding)
@@ -149,6 +175,7 @@ def train(
     # which x86 CPUs process many times slower; flushing them to zero changes no result.
     torch.set_flush_denormal(True)
     seed_everything(spec.seed, workers=True, verbose=False)
+    check_accelerator(spec.train.accelerator)
     module = PEModule(spec.task, spec.encoding, spec.model, spec.optim)
     on_cpu = spec.train.accelerator == "cpu" or not torch.cuda.is_available()
     if spec.model.attention == "flex" and on_cpu:
@@ -191,6 +218,7 @@ def train(
         log_every_n_steps=min(50, cfg.max_steps),
         default_root_dir=output_dir,
     )
+    device = trainer.strategy.root_device  # Lightning moves the module back to CPU at teardown
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
@@ -252,9 +280,9 @@ def train(
         "tokens_per_s": module.train_tokens / max(module.train_step_seconds, 1e-9),
         "between_steps_time_s": module.between_steps_seconds,
         "startup_s": module.first_step_at - entered if module.first_step_at else None,
-        "device": str(module.device),
+        **device_record(device, str(cfg.precision)),
+        "attention_path": module.backbone.attention_path(device),
         "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
     }
     (output_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

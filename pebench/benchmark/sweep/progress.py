@@ -26,9 +26,15 @@ from rich.progress import (
 
 from pebench.benchmark.sweep.config import SweepConfig
 from pebench.benchmark.sweep.storage import SweepStorage
-from pebench.benchmark.sweep.studies import finished, plans
+from pebench.benchmark.sweep.studies import ERROR_ATTR, finished, plans
 
 REFRESH_S = 2.0
+
+
+def reason(trial: optuna.trial.FrozenTrial, width: int = 160) -> str:
+    """A failed trial's one-line reason (as its worker recorded it), cut to ``width``."""
+    text = str(trial.user_attrs.get(ERROR_ATTR) or "no reason recorded")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class SweepProgress:
@@ -88,6 +94,11 @@ class SweepProgress:
             if complete:
                 pick = max if plan.direction == "maximize" else min
                 best = f"best {plan.metric} {pick(t.value for t in complete):.3f}"
+            failed = [
+                t for t in trials + final_trials if t.state == optuna.trial.TrialState.FAIL
+            ]
+            if failed:
+                best += f" {len(failed)} failed: {reason(failed[-1], 60)}"
             self.progress.update(self.rows[plan.name], completed=done, best=best)
             done_all += done
         self.progress.update(self.total, completed=done_all)
@@ -113,6 +124,8 @@ class SweepProgress:
                     else f"trial {trial.number}"
                 )
                 value = "" if trial.value is None else f" {plan.metric} {trial.value:.3f}"
+                if trial.state == optuna.trial.TrialState.FAIL:
+                    value = f" ({reason(trial)})"
                 self.console.print(
                     f"{stamp} {done_all}/{total:.0f} {plan.task.name}/{plan.encoding_label} "
                     f"{what}: {trial.state.name.lower()}{value}",

@@ -21,16 +21,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import yaml
+from optuna.trial import TrialState
 from rich.console import Console
 
 from pebench.benchmark.settings import apply_requested_threads, requested_threads
 from pebench.benchmark.sweep.config import SweepConfig, extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
-from pebench.benchmark.sweep.studies import plans
+from pebench.benchmark.sweep.studies import ERROR_ATTR, plans
 from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 from pebench.errors import PebenchError
 
@@ -163,6 +165,51 @@ def parse_gpus(gpus: str | None) -> list[str]:
     return ids
 
 
+def preflight(sweep: SweepConfig, gpu_ids: list[str]) -> str | None:
+    """Refuse, before anything is written, a sweep that cannot train here: ``--gpus`` ids
+    that torch does not see, or runs that ask for a GPU on a machine without one. Returns the
+    accelerator every run is forced to (``gpu`` under ``--gpus``), or None."""
+    import torch
+
+    count = torch.cuda.device_count()
+    if gpu_ids:
+        missing = sorted({g for g in gpu_ids if int(g) >= count}, key=int)
+        if missing:
+            fix = f"name ids below {count}" if count else "run with --workers N on CPU instead"
+            raise PebenchError(
+                f"--gpus names GPU {', '.join(missing)} but torch sees {count} GPU(s); {fix}"
+            )
+        return "gpu"
+    if count == 0:
+        for plan in plans(sweep):
+            wanted = str(plan.run_config({}, sweep.search_seed)["train"].get("accelerator", ""))
+            if wanted in ("gpu", "cuda"):
+                raise PebenchError(
+                    f"study {plan.name} sets train.accelerator {wanted!r} but torch sees no "
+                    f"GPU; set accelerator: cpu (or auto) in the sweep file, or run on a GPU"
+                )
+    return None
+
+
+def sweep_outcome(storage: SweepStorage, sweep: SweepConfig) -> tuple[int, int, str | None]:
+    """(final runs complete, trials failed, the first failure's reason) over every study."""
+    complete = failed = 0
+    first: tuple[Any, str] | None = None
+    for plan in plans(sweep):
+        for name in (plan.name, plan.final_name):
+            for t in optuna.load_study(study_name=name, storage=storage.optuna).get_trials(
+                deepcopy=False
+            ):
+                if name == plan.final_name and t.state == TrialState.COMPLETE:
+                    complete += 1
+                if t.state == TrialState.FAIL:
+                    failed += 1
+                    reason = f"{plan.name} trial {t.number}: {t.user_attrs.get(ERROR_ATTR)}"
+                    if first is None or t.datetime_start < first[0]:
+                        first = (t.datetime_start, reason)
+    return complete, failed, None if first is None else first[1]
+
+
 def run_sweep(
     config: str | Path,
     output_dir: Path | None = None,
@@ -186,6 +233,7 @@ def run_sweep(
             plan.check()
         except PebenchError as exc:
             raise PebenchError(f"study {plan.name}: {exc}") from None
+    accelerator = preflight(sweep, gpu_ids)
     root = Path(output_dir or DEFAULT_ROOT / sweep.name)
     claim_output_dir(root, sweep.name)
     storage = SweepStorage(storage_url or str(root / JOURNAL_FILE))
@@ -213,7 +261,13 @@ def run_sweep(
                 worker.stop_asked = asked
                 worker.run()
         else:
-            _run_processes(storage, sweep, root, mode, gpu_ids, n_workers)
+            _run_processes(storage, sweep, root, mode, gpu_ids, n_workers, accelerator)
+    complete, failed, first_error = sweep_outcome(storage, sweep)
+    if complete == 0 and failed:
+        raise PebenchError(
+            f"no run of sweep {sweep.name} succeeded ({failed} failed); the first error: "
+            f"{first_error} (tracebacks in each run's error.txt under {root})"
+        )
     from pebench.benchmark.sweep.leaderboard import publish
 
     publish(SweepHandle(sweep, storage, root), tracker, console)
@@ -268,8 +322,10 @@ def _run_processes(
     mode: str,
     gpu_ids: list[str],
     n_workers: int,
+    accelerator: str | None = None,
 ) -> None:
-    """Start ``n_workers`` worker processes (one per GPU when given) and wait for them."""
+    """Start ``n_workers`` worker processes (one per GPU when given; an id may repeat to
+    share a GPU) and wait for them; ``accelerator`` overrides every run's."""
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     threads = worker_threads(n_workers)
@@ -284,6 +340,8 @@ def _run_processes(
             "--storage", storage.url, "--sweep", sweep.name, "--output-dir", str(root),
             "--wandb", mode, "--worker-index", str(i),
         ]  # fmt: skip
+        if accelerator:
+            command += ["--accelerator", accelerator]
         log = open(logs / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
             command, env=env, stdout=log, stderr=log, preexec_fn=end_with_parent
@@ -321,10 +379,11 @@ def run_worker(
     worker_index: int = 0,
     console: Console | None = None,
     threads: int | None = None,
+    accelerator: str | None = None,
 ) -> int:
     """Join a sweep already created in ``storage_url``; returns the number of trials run.
     ``threads`` (else ``$PEBENCH_NUM_THREADS``, set by ``pebench sweep --workers``) caps the
-    worker's CPU threads."""
+    worker's CPU threads; ``accelerator`` overrides the sweep file's for every run."""
     console = console or Console()
     in_use = apply_requested_threads(threads)
     console.print(f"worker {worker_index}: {in_use} CPU thread(s)")
@@ -338,7 +397,10 @@ def run_worker(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        worker = Worker(storage, handle.sweep, handle.output_dir, tracker, worker_index)
+        worker = Worker(
+            storage, handle.sweep, handle.output_dir, tracker, worker_index,
+            accelerator=accelerator,
+        )  # fmt: skip
         with _sigterm_as_interrupt() as asked:
             worker.stop_asked = asked
             ran = worker.run()

@@ -78,8 +78,11 @@ class Worker:
         tracker: Tracker,
         worker_index: int = 0,
         on_trial_end: Callable[[Work, str], None] | None = None,
+        accelerator: str | None = None,
     ) -> None:
         self.storage, self.sweep, self.root = storage, sweep, Path(output_dir)
+        #: every run's accelerator when set (``pebench sweep --gpus``), else the sweep file's
+        self.accelerator = accelerator
         self.tracker, self.on_trial_end = tracker, on_trial_end
         #: set when Ctrl-C or SIGTERM arrived; checked between trials
         self.stop_asked = threading.Event()
@@ -210,6 +213,8 @@ class Worker:
             label = f"trial-{trial.number}"
         trial.set_user_attr("output_dir", str(run_dir))
         doc = plan.run_config(params, seed)
+        if self.accelerator:
+            doc["train"]["accelerator"] = self.accelerator
         spec, _ = run_spec_from_dict(doc, self.root / run_dir, overwrite=True)
         if work.final and resumable(self.root / run_dir, spec.config_yaml):
             spec.overwrite, spec.resume = False, True
