@@ -12,7 +12,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: install demo test test-all lint clean
+.PHONY: install demo test test-all lint clean gpu-check
 
 install: $(STAMP)
 
@@ -30,6 +30,12 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# On a GPU machine (no venv needed: pebench runs from the checkout via PYTHONPATH, see the
+# README's "Running on GPUs"): the cuda tests, bench, train and a shared-GPU sweep, one table.
+GPU_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
+gpu-check:
+	$(GPU_PYTHON) scripts/gpu_check.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -119,3 +119,27 @@ def test_bench_honours_the_requested_cpu_threads(tmp_path: Path, monkeypatch) ->
         assert json.loads(out.read_text())["environment"]["threads"] == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_model_that_fails_is_a_row_not_an_abort(monkeypatch) -> None:
+    """Out of memory or a kernel that does not compile: that model's row says why, the
+    others are measured (make gpu-check relies on this)."""
+    real = bench.measure_isolated
+
+    def measure(name: str, size: bench.BenchSize, options: bench.BenchOptions):
+        if name == "alibi":
+            raise PebenchError("benchmarking 'alibi' failed: torch.OutOfMemoryError: CUDA out")
+        return real(name, size, options)
+
+    monkeypatch.setattr(bench, "measure_isolated", measure)
+    results = bench.run_bench(["none", "alibi"], TINY, QUICK)
+    by_name = {r.name: r for r in results}
+    assert by_name["alibi"].error is not None and "OutOfMemoryError" in by_name["alibi"].error
+    assert by_name["none"].error is None and by_name["none"].train_step_ms > 0
+    assert by_name["none"].attention_path == "sdpa"
+    from rich.console import Console
+
+    console = Console(width=80, record=True, color_system=None)
+    for table in bench.tables(results, TINY, QUICK):
+        console.print(table)
+    assert "Not measured" in console.export_text()

@@ -87,21 +87,31 @@ class BenchOptions:
     isolate: bool = True
     #: override the device's dense bf16 peak, in TFLOP/s, for MFU
     peak_tflops: float | None = None
+    #: seconds an isolated measurement may take before it is a failed row (None: no limit)
+    timeout: float | None = None
 
 
 @dataclass
 class Measurement:
-    """One model's figures; ratios are filled in once every model is measured."""
+    """One model's figures; ratios are filled in once every model is measured. A model that
+    could not be measured (out of memory, a kernel that fails) keeps its ``error`` instead."""
 
     name: str
-    params: int
-    train_step_ms: float
-    train_tokens_per_s: float
-    infer_tokens_per_s: float
+    params: int | None
+    train_step_ms: float | None
+    train_tokens_per_s: float | None
+    infer_tokens_per_s: float | None
     peak_memory_mb: float | None
     model_tflops: float | None = None
     mfu: float | None = None
     ratios: dict[str, float] = field(default_factory=dict)
+    #: the attention path it ran (see pebench.kernels.dispatch)
+    attention_path: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, name: str, error: str) -> Measurement:
+        return cls(name, None, None, None, None, None, error=error)
 
 
 class PebenchLM(nn.Module):
@@ -220,6 +230,9 @@ def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     rss_before = _rss_mb() if device.type == "cpu" else 0.0
     model = build_model(name, size).to(device)
     params = sum(p.numel() for p in model.parameters())
+    backbone = getattr(model, "backbone", None)
+    with torch.no_grad():  # the path training takes; a forced flex on CPU is refused later
+        path = backbone.attention_path(device) if backbone is not None else "sdpa"
     flops = flops_per_token(model, size)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=1e-4, fused=True if options.fused_adam else None
@@ -253,6 +266,7 @@ def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     infer_s = _median_seconds(infer, options, device)
     n_tokens = size.batch_size * size.seq_len
     result = Measurement(name, params, 1e3 * step_s, n_tokens / step_s, n_tokens / infer_s, peak)
+    result.attention_path = path
     device_peak = peak_flops(device, options.peak_tflops)
     result.model_tflops = flops * result.train_tokens_per_s / 1e12
     if device_peak:
@@ -277,7 +291,15 @@ def measure_isolated(name: str, size: BenchSize, options: BenchOptions) -> Measu
             json.dumps({"name": name, "size": asdict(size), "options": asdict(options)})
         )
         code = f"from pebench.benchmark.bench import _child_main; _child_main({str(request)!r})"
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True,
+                timeout=options.timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise PebenchError(
+                f"benchmarking {name!r} took longer than {options.timeout:g} s (--timeout)"
+            ) from None
         result = request.with_suffix(".result.json")
         if done.returncode != 0 or not result.exists():
             lines = (done.stderr or "").strip().splitlines()
@@ -288,12 +310,12 @@ def measure_isolated(name: str, size: BenchSize, options: BenchOptions) -> Measu
 
 def add_ratios(results: Sequence[Measurement]) -> None:
     """Step-time, throughput and memory ratios to the baseline and to ``none`` where present."""
-    by_name = {r.name: r for r in results}
+    by_name = {r.name: r for r in results if r.error is None}
     for other in (BASELINE, REFERENCE):
         ref = by_name.get(other)
         if ref is None:
             continue
-        for r in results:
+        for r in by_name.values():
             r.ratios[f"step_vs_{other}"] = r.train_step_ms / ref.train_step_ms
             r.ratios[f"throughput_vs_{other}"] = r.train_tokens_per_s / ref.train_tokens_per_s
             if r.peak_memory_mb is not None and ref.peak_memory_mb:
@@ -337,7 +359,12 @@ def run_bench(
     usable = check_names(names, size)
     first = [n for n in (BASELINE, REFERENCE) if n == BASELINE or n in usable]
     for name in [*first, *[n for n in usable if n not in first]]:
-        results.append(measure_one(name, size, options))
+        try:
+            results.append(measure_one(name, size, options))
+        except PebenchError as exc:  # one model failing (out of memory, say) is its row
+            if not options.isolate:
+                raise
+            results.append(Measurement.failed(name, str(exc)))
         if on_result is not None:
             on_result(results[-1])
     add_ratios(results)
@@ -380,7 +407,11 @@ def tokens_per_second(path: Path) -> dict[str, float]:
     """Training tokens/s by encoding from a ``pebench bench`` JSON file (for the leaderboard)."""
     try:
         document = json.loads(path.read_text())
-        return {r["name"]: float(r["train_tokens_per_s"]) for r in document["results"]}
+        return {
+            r["name"]: float(r["train_tokens_per_s"])
+            for r in document["results"]
+            if r.get("train_tokens_per_s") is not None
+        }
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PebenchError(f"{path} is not a pebench bench result: {exc}") from exc
 
@@ -406,6 +437,10 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
+def _figure(value: float | None, spec: str = ",.0f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
 def tables(
     results: Sequence[Measurement], size: BenchSize, options: BenchOptions
 ) -> list[Table]:
@@ -422,16 +457,19 @@ def tables(
     headers = ["model", "params", "step\nms", "train\ntok/s", "infer\ntok/s", "peak\nMiB"]
     costs = _table(title, headers)
     for r in results:
+        if r.error is not None:
+            costs.add_row(r.name, "failed", "–", "–", "–", "–")
+            continue
         costs.add_row(
             r.name,
-            f"{r.params:,}",
-            f"{r.train_step_ms:,.1f}",
-            f"{r.train_tokens_per_s:,.0f}",
-            f"{r.infer_tokens_per_s:,.0f}",
-            "–" if r.peak_memory_mb is None else f"{r.peak_memory_mb:,.0f}",
+            _figure(r.params, ","),
+            _figure(r.train_step_ms, ",.1f"),
+            _figure(r.train_tokens_per_s),
+            _figure(r.infer_tokens_per_s),
+            _figure(r.peak_memory_mb),
         )
     with_mfu = any(r.mfu is not None for r in results)
-    headers = ["model", "tok/s\nvs torch", "step\nvs none", "memory\nvs none"]
+    headers = ["model", "tok/s\nvs torch", "step\nvs none", "memory\nvs none", "path"]
     relative = _table("Relative cost", headers + (["TFLOP/s", "MFU"] if with_mfu else []))
     for r in results:
         row = [
@@ -439,10 +477,19 @@ def tables(
             _ratio(r.ratios.get(f"throughput_vs_{BASELINE}")),
             _ratio(r.ratios.get(f"step_vs_{REFERENCE}")),
             _ratio(r.ratios.get(f"memory_vs_{REFERENCE}")),
+            r.attention_path or "–",
         ]
         if with_mfu:
-            row += [f"{r.model_tflops:.1f}", "–" if r.mfu is None else f"{100 * r.mfu:.1f}%"]
+            row += [_figure(r.model_tflops, ".1f"), "–" if r.mfu is None else f"{100 * r.mfu:.1f}%"]
         relative.add_row(*row)
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        errors = Table(title="Not measured")
+        errors.add_column("model", no_wrap=True)
+        errors.add_column("why")
+        for r in failed:
+            errors.add_row(r.name, r.error)
+        return [costs, relative, errors]
     return [costs, relative]
 
 

@@ -1,0 +1,152 @@
+"""The GPU paths, pinned to CPU references (``make gpu-check`` runs these on a GPU; without
+one they are collected and skipped with the reason).
+
+Every registered encoding on CUDA against a float64 CPU reference (SDPA and the automatic
+FlexAttention path), FlexAttention against SDPA forward and backward including the offset
+tables' gradients (FlexAttention sums them with atomic adds), no recompile per sequence
+length, bf16 under autocast and as the whole model's dtype, cached decoding, and a Lightning
+run that records the GPU it trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from pebench import encodings
+from pebench.backbone import Transformer, greedy_decode, recompute_decode
+from pebench.benchmark.train import train
+from pebench.encodings.base import ModelDims
+from tests.test_encoding_contract import Decoder
+from tests.test_flex_attention import BIAS
+from tests.test_gpu_runs import copy_spec
+
+pytestmark = pytest.mark.cuda
+
+VOCAB = 11
+ENCODINGS = sorted(encodings.available())
+CUDA = torch.device("cuda")
+
+
+def twins(name: str, causal: bool, attention: str = "auto") -> tuple[Transformer, Transformer]:
+    """The same model as a float64 CPU reference and a float32 CUDA copy."""
+    dims = ModelDims(d_model=32, num_heads=4, num_layers=2, causal=causal)
+    torch.manual_seed(0)
+    ref = Transformer(VOCAB, dims, encodings.get(name)(dims), attention="sdpa")
+    for param in ref.parameters():  # trained-looking biases, not the zero/small inits
+        param.data.add_(0.05 * torch.randn_like(param))
+    torch.manual_seed(0)
+    gpu = Transformer(VOCAB, dims, encodings.get(name)(dims), attention=attention)
+    gpu.load_state_dict(ref.state_dict())
+    return ref.double(), gpu.to(CUDA)
+
+
+def batch(length: int, padded: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    tokens = torch.randint(0, VOCAB, (3, length), generator=torch.Generator().manual_seed(1))
+    if not padded:
+        return tokens, None
+    padding = torch.zeros(3, length, dtype=torch.bool)
+    padding[0, length - 7 :] = True
+    padding[2, 11:] = True
+    return tokens, padding
+
+
+def _run(model: Transformer, tokens, padding, device) -> tuple[torch.Tensor, dict]:
+    model.zero_grad()
+    pad = None if padding is None else padding.to(device)
+    out = model(tokens.to(device), padding_mask=pad)
+    real = torch.ones_like(tokens, dtype=torch.bool) if padding is None else ~padding
+    out[real.to(device)].square().mean().backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    return out.detach(), grads
+
+
+def _close(got: torch.Tensor, want: torch.Tensor, tol: float) -> bool:
+    return torch.allclose(got.double().cpu(), want.double(), atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
+@pytest.mark.parametrize("attention", ["sdpa", "auto"])
+def test_cuda_equals_the_float64_cpu_reference(
+    name: str, causal: bool, padded: bool, attention: str
+) -> None:
+    if not causal and not encodings.get(name).supports_bidirectional:
+        pytest.skip("encoding is causal-only")
+    ref, gpu = twins(name, causal, attention)
+    tokens, padding = batch(150, padded)
+    want, want_grads = _run(ref, tokens, padding, "cpu")
+    got, got_grads = _run(gpu, tokens, padding, CUDA)
+    real = torch.ones_like(tokens, dtype=torch.bool) if padding is None else ~padding
+    assert _close(got[real.to(CUDA)], want[real], 1e-4)
+    assert set(got_grads) == set(want_grads)
+    for param, grad in want_grads.items():
+        assert _close(got_grads[param], grad, 2e-3), f"{name}.{param}"
+
+
+@pytest.mark.parametrize("name", BIAS)
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
+def test_flex_equals_sdpa_forward_and_backward(name: str, causal: bool, padded: bool) -> None:
+    """Length 130 crosses FlexAttention's 128-token block; the encoding's parameters (the
+    tables FlexAttention differentiates with atomic adds) get SDPA's gradients."""
+    _, sdpa = twins(name, causal, "sdpa")
+    _, flex = twins(name, causal, "flex")
+    tokens, padding = batch(130, padded)
+    want, want_grads = _run(sdpa, tokens, padding, CUDA)
+    got, got_grads = _run(flex, tokens, padding, CUDA)
+    real = (torch.ones_like(tokens, dtype=torch.bool) if padding is None else ~padding).to(CUDA)
+    assert torch.allclose(got[real], want[real], atol=1e-4)
+    for param, grad in want_grads.items():
+        assert torch.allclose(got_grads[param], grad, atol=1e-3, rtol=1e-3), f"{name}.{param}"
+
+
+def test_flex_does_not_recompile_per_sequence_length() -> None:
+    """Training and evaluating at 40 lengths (as the copy task does) compiles a bounded number
+    of kernels: lengths are padded to whole blocks. The eager fallback would be a warning,
+    which pytest turns into an error (pyproject.toml's filterwarnings)."""
+    from torch._dynamo.utils import counters
+
+    _, model = twins("alibi", causal=True, attention="flex")
+    before = counters["stats"]["unique_graphs"]
+    for length in range(3, 43):
+        tokens = torch.randint(0, VOCAB, (8, length), device=CUDA)
+        model(tokens).square().mean().backward()
+        with torch.no_grad():
+            model(tokens)
+    assert counters["stats"]["unique_graphs"] - before <= 4
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_bf16_autocast_and_whole_model_bf16_are_finite(name: str) -> None:
+    _, model = twins(name, causal=True)
+    tokens = torch.randint(0, VOCAB, (4, 64), device=CUDA)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model(tokens)
+    out.float().square().mean().backward()
+    assert torch.isfinite(out).all()
+    model = model.to(torch.bfloat16)
+    out = model(tokens)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", [n for n in ENCODINGS if encodings.get(n).kv_cache])
+def test_cached_decoding_equals_recomputing_on_cuda(name: str) -> None:
+    _, backbone = twins(name, causal=True)
+    model = Decoder(backbone).to(CUDA).eval()
+    prefix = torch.randint(0, VOCAB, (3, 7), device=CUDA)
+    full = recompute_decode(model, prefix, steps=6)
+    assert torch.equal(greedy_decode(model, backbone.eval(), prefix, steps=6), full)
+
+
+def test_a_lightning_run_records_the_gpu(tmp_path: Path) -> None:
+    metrics = train(copy_spec(tmp_path, "gpu"))
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved == metrics
+    assert metrics["device"] == "cuda:0"
+    assert metrics["gpu"] == torch.cuda.get_device_name(0)
+    assert metrics["cuda"] == torch.version.cuda and metrics["attention_path"] == "flex"
