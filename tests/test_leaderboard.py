@@ -126,13 +126,13 @@ def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path)
     assert body[0][len(columns) + 1].startswith("1.00 [1.0, 1.0]")
     paths = write_files(tmp_path, "t", (header, body), entries, columns)
     md = paths["md"].read_text()
-    assert "**0.910 ± 0.025 ***" in md and "Holm" in md
+    assert "**0.910 ± 0.025**\\*" in md and "Holm" in md
     data = __import__("json").loads(paths["json"].read_text())
     cell = data["rows"][0]["metrics"][columns[0].header]
     assert cell["tied_with_best"] and cell["seeds"] == [1, 2, 3] and len(cell["ci95"]) == 2
     compact = paths["compact"].read_text().splitlines()
     assert compact[0] == "| encoding | " + " | ".join(c.header for c in columns) + " | mean rank |"
-    assert compact[2].startswith("| rope | **0.91±0.02*** |")  # the best, in bold
+    assert compact[2].startswith("| rope | **0.91±0.02**\\* |")  # the best, in bold
     assert compact[4].startswith("| a_very_long_encoding_label_that_does_not_fit | 0.31±0.02 |")
 
 
@@ -314,3 +314,78 @@ def test_ood_selected_view_sets_the_oracle_choice_beside_the_protocol_one(tmp_pa
     oracle = max(0.5 + 0.25 * k for k in range(3) if k != selected)
     assert alibi.split(" | ")[1:3] == ["0.12", f"{oracle:.2f}"]
     assert (copy / "leaderboard.md").read_text() == leaderboard  # final seeds, untouched
+
+
+def one_task(seeds: int) -> tuple[list, list]:
+    """A one-task length sweep (ID and OOD columns) with ``seeds`` seeds per encoding."""
+    from pebench.benchmark.sweep.leaderboard import _rank
+
+    columns = task_columns(plan("id_exact_match"), [{"summary": {}}])
+    entries = []
+    for k, name in enumerate(["rope", "alibi"]):
+        cells = {
+            c.header: Cell([0.9 - 0.4 * k + 0.01 * s for s in range(seeds)], list(range(seeds)))
+            for c in columns
+        }
+        entries.append(Entry(name, cells=cells))
+        entries[-1].throughput_devices.add("cpu")
+    _rank(columns, entries)
+    return columns, entries
+
+
+def test_one_seed_shows_n_1_without_interval_or_marks() -> None:
+    columns, entries = one_task(seeds=1)
+    _, body = rows(columns, entries)
+    assert body[0][1:3] == ["0.900 (n=1)", "0.900 (n=1)"]
+    assert all("±" not in cell and not cell.endswith("*") for row in body for cell in row[1:3])
+    assert Cell([0.5], [1], expected=3).text(compact=True) == "0.50 (1/3)"
+
+
+def test_markdown_tables_render_as_written_in_commonmark(tmp_path) -> None:
+    """Tied cells are bold with a literal mark; no stray asterisks in the rendered HTML."""
+    from markdown_it import MarkdownIt
+
+    from pebench.benchmark.sweep.leaderboard import write_files
+
+    columns, entries = many_tasks()
+    paths = write_files(tmp_path, "t", rows(columns, entries), entries, columns)
+    renderer = MarkdownIt("commonmark").enable("table")
+    for name in ("md", "compact"):
+        rendered = renderer.render(paths[name].read_text())
+        assert "**" not in rendered, name
+        assert "<strong>0.91" in rendered and "</strong>*" in rendered, name
+
+
+def test_html_page_shows_code_and_left_aligns_names(tmp_path) -> None:
+    from pebench.benchmark.sweep.leaderboard import write_files
+
+    columns, entries = one_task(seeds=3)
+    page = write_files(tmp_path, "t", rows(columns, entries), entries, columns)["html"]
+    text = page.read_text()
+    assert "`" not in text and "<code>none</code>" in text
+    assert "td:first-child,th:first-child{text-align:left}" in text
+
+
+def test_terminal_shows_id_beside_ood_when_there_is_room() -> None:
+    from rich.console import Console
+
+    from pebench.benchmark.sweep.leaderboard import terminal_tables
+
+    columns, entries = one_task(seeds=3)
+    console = Console(width=80, record=True, color_system=None)
+    (table,) = terminal_tables("t", columns, entries, width=80)
+    console.print(table)
+    text = console.export_text()
+    assert "ID" in text and "OOD" in text and text.count("0.51±0.02") == 2
+
+
+def test_tokens_per_s_says_where_it_was_measured(tmp_path) -> None:
+    from pebench.benchmark.sweep.leaderboard import throughput_note, write_files
+
+    columns, entries = one_task(seeds=3)
+    assert "final runs (cpu;" in throughput_note(entries)
+    assert "`pebench bench` measurement per encoding on NVIDIA H200" in throughput_note(
+        entries, "NVIDIA H200"
+    )
+    md = write_files(tmp_path, "t", rows(columns, entries), entries, columns)["md"].read_text()
+    assert "Tokens/s: training throughput inside the final runs (cpu;" in md

@@ -416,6 +416,14 @@ def tokens_per_second(path: Path) -> dict[str, float]:
         raise PebenchError(f"{path} is not a pebench bench result: {exc}") from exc
 
 
+def bench_device(path: Path) -> str:
+    """The device a ``pebench bench`` file was measured on (its environment's name)."""
+    try:
+        return str(json.loads(path.read_text())["environment"]["device"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PebenchError(f"{path} is not a pebench bench result: {exc}") from exc
+
+
 def data_seconds(size: BenchSize, batches: int = 20) -> float:
     """Median time to draw one training batch of ``size`` from the copy task's data loader
     (inputs of length ``seq_len``), to compare with a training step."""

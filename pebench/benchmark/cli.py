@@ -246,13 +246,14 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     cfg = _parse_simple(parser, argv)
     if cfg.storage is None and cfg.output_dir is None:
         raise PebenchError("give the sweep's --output-dir (or its --storage URL)")
-    from pebench.benchmark.bench import tokens_per_second
+    from pebench.benchmark.bench import bench_device, tokens_per_second
     from pebench.benchmark.sweep.leaderboard import publish
     from pebench.benchmark.sweep.run import open_sweep
     from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
     from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 
     bench_tokens = tokens_per_second(Path(cfg.bench)) if cfg.bench else None
+    where = bench_device(Path(cfg.bench)) if cfg.bench else None
     if cfg.storage is None and not (Path(cfg.output_dir) / JOURNAL_FILE).is_file():
         raise PebenchError(f"{cfg.output_dir} holds no sweep ({JOURNAL_FILE} not found)")
     storage = SweepStorage(cfg.storage or str(Path(cfg.output_dir) / JOURNAL_FILE))
@@ -265,7 +266,7 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
         budget = False if cfg.budget_of == "none" else Path(cfg.budget_of)
     if isinstance(budget, Path) and budget.is_dir():
         budget = budget / "leaderboard.json"
-    publish(handle, tracker, console, bench_tokens, budget)
+    publish(handle, tracker, console, bench_tokens, budget, where)
     return []
 
 

@@ -103,14 +103,17 @@ class Cell:
         return t_interval(self.values) if self.values else None
 
     def text(self, compact: bool = False) -> str:
-        """``mean ± half-width of the 95% interval``, ``*`` when tied with the best."""
+        """``mean ± half-width of the 95% interval``, ``*`` when tied with the best; a single
+        seed shows ``n=1`` with neither interval nor mark (no test is possible)."""
         if self.mean is None:
             return "n/a" if self.unscorable else "–"
+        short = self.expected is not None and len(self.values) < self.expected
+        count = f" ({len(self.values)}/{self.expected})" if short else ""
+        if len(self.values) < 2:
+            return f"{self.mean:.{2 if compact else 3}f}{count or ' (n=1)'}"
         low, high = self.interval
         half = (high - low) / 2
         mark = "*" if self.tied_with_best else ""
-        short = self.expected is not None and len(self.values) < self.expected
-        count = f" ({len(self.values)}/{self.expected})" if short else ""
         if compact:
             return f"{self.mean:.2f}±{half:.2f}{count}{mark}"
         return f"{self.mean:.3f} ± {half:.3f}{count}{' ' + mark if mark else ''}"
@@ -129,6 +132,8 @@ class Entry:
     rank_interval: tuple[float, float] | None = None
     param_flag: str = ""
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: where tokens/s was measured: the devices of the final runs, or a bench file's device
+    throughput_devices: set[str] = field(default_factory=set)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: non-default variants the runs recorded (``encoding_variant`` in metrics.json)
     variants: set[str] = field(default_factory=set)
@@ -257,6 +262,7 @@ def build(
         if runs:
             entry.parameters[plan.task.name] = int(runs[0]["parameters"])
             entry.tokens_per_s += [float(r["tokens_per_s"]) for r in runs]
+            entry.throughput_devices.update(str(r.get("gpu") or r.get("device")) for r in runs)
             entry.variants.update(r["encoding_variant"] for r in runs if r.get("encoding_variant"))
     _rank(columns, list(entries.values()))
     _flag_parameters(list(entries.values()))
@@ -347,12 +353,12 @@ def rows(
 
 
 def compact_rows(
-    columns: list[Column], entries: list[Entry], terse: bool = False
+    columns: list[Column], entries: list[Entry], terse: bool = False, every: bool = False
 ) -> tuple[list[Column], list[tuple[str, list[str], str]]]:
-    """The headline view: each task's ranked column only (``mean±half-width``, ``*`` when tied
-    with the best) and the mean rank (``terse`` as in :func:`_rank_text`), one (label, cells,
-    rank) row per encoding."""
-    primary = [c for c in columns if c.primary] or columns
+    """The headline view: each task's ranked column only (``every``: all its columns, e.g.
+    ID beside OOD) as ``mean±half-width`` (``*`` when tied with the best) and the mean rank
+    (``terse`` as in :func:`_rank_text`), one (label, cells, rank) row per encoding."""
+    primary = columns if every else [c for c in columns if c.primary] or columns
     body = [
         (e.label, [e.cells.get(c.header, Cell()).text(compact=True) for c in primary],
          _rank_text(e, terse))
@@ -362,8 +368,11 @@ def compact_rows(
 
 
 def _md_cell(text: str) -> str:
-    """A markdown cell, bold when tied with the best (its text ends with ``*``)."""
-    return f"**{text}**" if text.endswith("*") else text
+    """A markdown cell, bold when tied with the best (its text ends with ``*``): the value in
+    bold and the mark escaped after it, which CommonMark renders as written."""
+    if not text.endswith("*"):
+        return text
+    return f"**{text[:-1].rstrip()}**\\*"
 
 
 def compact_markdown(columns: list[Column], entries: list[Entry]) -> str:
@@ -376,6 +385,23 @@ def compact_markdown(columns: list[Column], entries: list[Entry]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def throughput_note(entries: list[Entry], bench_device: str | None = None) -> str:
+    """Where the tokens/s column comes from: a ``pebench bench`` file, or the final runs."""
+    if bench_device:
+        return f"Tokens/s: one `pebench bench` measurement per encoding on {bench_device}."
+    devices = sorted(set().union(*(e.throughput_devices for e in entries)) - {"None"})
+    where = ", ".join(devices) or "devices not recorded"
+    return (
+        f"Tokens/s: training throughput inside the final runs ({where}; other workers may have "
+        f"shared the device), not a controlled measurement (`pebench leaderboard --bench`)."
+    )
+
+
+def _html_text(text: str) -> str:
+    """Escaped text with markdown code spans (`x`) as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def write_files(
     root: Path,
     title: str,
@@ -384,6 +410,7 @@ def write_files(
     columns: list[Column] | None = None,
     extra_notes: list[str] | None = None,
     budget_of: Path | None = None,
+    bench_device: str | None = None,
 ) -> dict[str, Path]:
     """leaderboard.{md,csv,html,json} under ``root`` from the text ``table`` (header, body)
     of :func:`rows` and the entries behind it; returns their paths."""
@@ -392,8 +419,8 @@ def write_files(
     paths["compact"] = root / "leaderboard_compact.md"
     paths["compact"].write_text(compact_markdown(columns or [], entries))
     note = METHOD + (
-        f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged."
-    )
+        f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged. "
+    ) + throughput_note(entries, bench_device)
     extra_notes = extra_notes or []
     md = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |"]
     md.append("|" + "|".join("---" for _ in header) + "|")
@@ -418,10 +445,11 @@ def write_files(
     paths["html"].write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{_html_text(note)}</p>"
         f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>"
-        + "".join(f"<p>{html.escape(n)}</p>" for n in extra_notes)
+        + "".join(f"<p>{_html_text(n)}</p>" for n in extra_notes)
         + f"<div>{images}</div></body></html>\n"
     )
     data = [
@@ -522,23 +550,32 @@ def terminal_tables(
     """The leaderboard for a terminal of ``width`` columns: encodings as rows, each task's
     ranked metric as one column (compact mean±half-width), the mean rank; tasks split over
     several tables when they do not fit, long names wrapped rather than cut."""
-    primary, body = compact_rows(columns, entries, terse=True)
     name_width = min(18, max([len("encoding"), *(len(e.label) for e in entries)]))
-    # a column is as wide as its longest value or header line (headers are stacked)
-    widths = {
-        c.header: min(16, max([len(w) for w in c.stacked_header.splitlines()]
-                              + [len(texts[i]) for _, texts, _ in body]))
-        for i, c in enumerate(primary)
-    }  # fmt: skip
-    rank_width = max([len("rank"), *(len(rank) for _, _, rank in body)])
-    # rich spends 3 characters per column on padding and its left border, 1 on the right
-    room = width - 1 - (name_width + 3) - (rank_width + 3)
-    groups: list[list[Column]] = [[]]
-    for column in primary:  # as many tasks per table as fit, in order
-        used = sum(widths[c.header] + 3 for c in groups[-1])
-        if groups[-1] and used + widths[column.header] + 3 > room:
-            groups.append([])
-        groups[-1].append(column)
+
+    def layout(every: bool) -> tuple[list[Column], list, dict[str, int], int, list]:
+        shown, body = compact_rows(columns, entries, terse=True, every=every)
+        # a column is as wide as its longest value or header line (headers are stacked)
+        widths = {
+            c.header: min(16, max([len(w) for w in c.stacked_header.splitlines()]
+                                  + [len(texts[i]) for _, texts, _ in body]))
+            for i, c in enumerate(shown)
+        }  # fmt: skip
+        rank_width = max([len("rank"), *(len(rank) for _, _, rank in body)])
+        # rich spends 3 characters per column on padding and its left border, 1 on the right
+        room = width - 1 - (name_width + 3) - (rank_width + 3)
+        groups: list[list[Column]] = [[]]
+        for column in shown:  # as many tasks per table as fit, in order
+            used = sum(widths[c.header] + 3 for c in groups[-1])
+            if groups[-1] and used + widths[column.header] + 3 > room:
+                groups.append([])
+            groups[-1].append(column)
+        return shown, body, widths, rank_width, groups
+
+    # every column (ID beside OOD) when it fits in as many tables as the ranked ones alone
+    ranked, every = layout(every=False), layout(every=True)
+    primary, body, widths, rank_width, groups = (
+        every if len(every[4]) <= len(ranked[4]) else ranked
+    )
     tables = []
     for k, group in enumerate(groups):
         part = f" ({k + 1}/{len(groups)})" if len(groups) > 1 else ""
@@ -570,12 +607,14 @@ def publish(
     console: Console | None = None,
     bench_tokens_per_s: dict[str, float] | None = None,
     budget_of: Path | None | bool = None,
+    bench_device: str | None = None,
 ) -> dict[str, Path]:
     """Build, write, print and log the leaderboard of an opened sweep.
 
     ``bench_tokens_per_s`` (from a ``pebench bench`` file) replaces the tokens/s measured in
     the sweep's own runs for the encodings it holds: one controlled measurement instead of
-    runs that shared a machine with other workers. ``budget_of`` is another budget's
+    runs that shared a machine with other workers (``bench_device`` names where it was
+    taken). ``budget_of`` is another budget's
     leaderboard.json to report Kendall's τ against; ``None`` reuses the one recorded by the
     last leaderboard of this directory, ``False`` drops it.
     """
@@ -594,7 +633,7 @@ def publish(
     images = (
         plot_lengths(sweep_plans, entries, root)
         + plot_grids(sweep_plans, entries, root)
-        + plot_throughput(columns, entries, root)
+        + plot_throughput(columns, entries, root, throughput_note(entries, bench_device))
     )
     if budget_of is False:
         budget_of = None
@@ -611,7 +650,9 @@ def publish(
         console.print(f"[yellow]warning:[/yellow] {problem}")
     notes += [f"Missing result: {p}" for p in problems]
     header, body = rows(columns, entries)
-    paths = write_files(root, title, (header, body), entries, columns, notes, budget_of)
+    paths = write_files(
+        root, title, (header, body), entries, columns, notes, budget_of, bench_device
+    )
     order = [e.encoding for e in entries]
     oracle = ood_selected_markdown(
         sweep.name, sweep_plans, handle.storage.optuna, root, order, sweep.trials

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,11 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
     return paths
 
 
-def plot_throughput(columns: list[Any], entries: list[Any], root: Path) -> list[Path]:
-    """Mean primary metric over tasks against training tokens/s, one point per encoding."""
+def plot_throughput(
+    columns: list[Any], entries: list[Any], root: Path, source: str = ""
+) -> list[Path]:
+    """Mean primary metric over tasks against training tokens/s, one point per encoding;
+    ``source`` (where tokens/s was measured) is printed under the axes."""
     primary = [c.header for c in columns if c.primary]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     points = 0
@@ -146,8 +150,10 @@ def plot_throughput(columns: list[Any], entries: list[Any], root: Path) -> list[
         ylabel="mean primary metric over tasks",
         title="quality vs throughput",
     )
-    fig.tight_layout()
+    if source:
+        fig.text(0.01, 0.01, textwrap.fill(source, 110), fontsize=6, va="bottom")
+        fig.subplots_adjust(bottom=0.22)
     path = root / "plot_quality_vs_throughput.png"
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # labels near the edge are kept
     plt.close(fig)
     return [path]
