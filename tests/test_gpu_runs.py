@@ -144,3 +144,4 @@ def test_a_sweep_where_every_run_fails_exits_with_the_first_error(tmp_path: Path
     storage = SweepStorage(str(tmp_path / "out" / JOURNAL_FILE)).optuna
     search = trials_of(storage, "tiny/copy/tests.test_faults.OutOfMemory")
     assert [t.state for t in search] == [optuna.trial.TrialState.FAIL]
+

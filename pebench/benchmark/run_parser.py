@@ -21,7 +21,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError
 
 from pebench.benchmark.argparser import PebenchParser, undashed
 from pebench.benchmark.settings import ModelConfig, OptimConfig, TrainConfig
-from pebench.errors import PebenchError
+from pebench.errors import PebenchError, yaml_problem
 from pebench.registry import unknown_name
 
 DESCRIPTIONS = {
@@ -82,9 +82,7 @@ def read_config(path: str) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(file.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise PebenchError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise yaml_problem(path, exc) from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
@@ -193,7 +191,10 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
     check_names(named)  # a misspelt name is the clearer message, so it goes first
     parser = run_parser(command, str | dict[str, Any], str | dict[str, Any])
     try:
-        parser.parse_args(undashed(arguments))
+        cfg = parser.parse_args(undashed(arguments))
     except ArgumentError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
+    sections = {"model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
+    for section, settings in sections.items():
+        settings(**cfg[section].as_dict())  # the ranges (e.g. max_steps >= 1), still torch-free

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pebench.choices import Activation, AttentionBackend, Init, Norm
+from pebench.errors import PebenchError
 
 Schedule = Literal["cosine", "linear"]
 
@@ -28,6 +29,20 @@ def apply_requested_threads(threads: int | None = None) -> int:
     if threads := threads or requested_threads():
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def _check(section: str, checks: dict[str, tuple[bool, str, object]]) -> None:
+    """Raise one line for the first setting outside its range: {name: (ok, rule, value)}."""
+    for name, (ok, rule, value) in checks.items():
+        if not ok:
+            raise PebenchError(
+                f"{section}.{name} must be {rule}, got {value!r}; "
+                f"set --{section}.{name.replace('_', '-')} to a valid value"
+            )
+
+
+def _at_least(value: int | None, low: int, optional: bool = False) -> bool:
+    return (optional and value is None) or (isinstance(value, int) and value >= low)
 
 
 @dataclass
@@ -57,6 +72,20 @@ class ModelConfig:
     #: kernel for score biases: auto (FlexAttention on CUDA, SDPA on CPU), sdpa, or flex
     attention: AttentionBackend = "auto"
 
+    def __post_init__(self) -> None:
+        _check("model", {
+            "d_model": (_at_least(self.d_model, 1), "at least 1", self.d_model),
+            "num_layers": (_at_least(self.num_layers, 1), "at least 1", self.num_layers),
+            "num_heads": (_at_least(self.num_heads, 1), "at least 1", self.num_heads),
+            "ffn_mult": (_at_least(self.ffn_mult, 1), "at least 1", self.ffn_mult),
+            "d_ff": (_at_least(self.d_ff, 1, optional=True), "at least 1 (or null)", self.d_ff),
+            "dropout": (0 <= self.dropout < 1, "in [0, 1)", self.dropout),
+            "randomized_positions": (
+                _at_least(self.randomized_positions, 1, optional=True), "at least 1 (or null)",
+                self.randomized_positions,
+            ),
+        })  # fmt: skip
+
 
 @dataclass
 class OptimConfig:
@@ -72,6 +101,16 @@ class OptimConfig:
     #: decay after warm-up: cosine, or linear (Hugging Face's linear/polynomial schedule
     #: with min_lr_ratio 0)
     schedule: Schedule = "cosine"
+
+    def __post_init__(self) -> None:
+        _check("optim", {
+            "lr": (self.lr > 0, "greater than 0", self.lr),
+            "weight_decay": (self.weight_decay >= 0, "at least 0", self.weight_decay),
+            "warmup_steps": (_at_least(self.warmup_steps, 0), "at least 0", self.warmup_steps),
+            "min_lr_ratio": (0 <= self.min_lr_ratio <= 1, "in [0, 1]", self.min_lr_ratio),
+            "grad_clip": (self.grad_clip >= 0, "at least 0 (0: no clipping)", self.grad_clip),
+            "beta2": (0 < self.beta2 < 1, "in (0, 1)", self.beta2),
+        })  # fmt: skip
 
 
 @dataclass
@@ -92,3 +131,19 @@ class TrainConfig:
     fast_dev_run: int = 0
     #: save checkpoints/last.ckpt every N steps (for --resume); None saves at evaluations only
     checkpoint_every: int | None = 500
+
+    def __post_init__(self) -> None:
+        _check("train", {
+            "max_steps": (_at_least(self.max_steps, 1), "at least 1", self.max_steps),
+            "batch_size": (_at_least(self.batch_size, 1), "at least 1", self.batch_size),
+            "eval_every": (
+                _at_least(self.eval_every, 1, optional=True), "at least 1 (or null: at the "
+                "end only)", self.eval_every,
+            ),
+            "devices": (_at_least(self.devices, 1), "at least 1", self.devices),
+            "fast_dev_run": (_at_least(self.fast_dev_run, 0), "at least 0", self.fast_dev_run),
+            "checkpoint_every": (
+                _at_least(self.checkpoint_every, 1, optional=True), "at least 1 (or null)",
+                self.checkpoint_every,
+            ),
+        })  # fmt: skip

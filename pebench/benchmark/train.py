@@ -63,6 +63,15 @@ def prepare_output_dir(path: Path, overwrite: bool) -> None:
             old.unlink()
 
 
+def forget_failed_run(path: Path) -> None:
+    """After a run failed with nothing to resume (no checkpoint yet), remove the
+    ``config.yaml`` it wrote, so the directory does not look like a run; a failure after a
+    checkpoint keeps both (``--resume`` continues from it)."""
+    if (path / CHECKPOINT).is_file() or (path / METRICS_FILE).exists():
+        return
+    (path / CONFIG_FILE).unlink(missing_ok=True)
+
+
 def check_resumable(path: Path, checkpoint: Path) -> None:
     """Refuse --resume where there is nothing to continue."""
     if (path / METRICS_FILE).exists():
@@ -240,6 +249,10 @@ def train(
             # interrupt back (sweeps re-queue the trial, the CLI exits 130 with a hint)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt from None
+        except Exception:
+            if not spec.resume:
+                forget_failed_run(output_dir)
+            raise
     wall = time.perf_counter() - started
     results = dict(module.last_results or {"summary": {}, "per_length": {}})
     spec.task.save_artifacts(output_dir)

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from pebench.errors import PebenchError
+from pebench.errors import PebenchError, did_you_mean, yaml_problem
 
 #: run-configuration sections a search-space key may point into (``optim.lr``, ...)
 SECTIONS = ("model", "optim", "train", "task", "encoding")
@@ -101,6 +101,9 @@ class TaskEntry:
 @dataclass
 class SweepConfig:
     """A sweep: tasks × encodings, a shared search space and budget, final seeds."""
+
+    #: keys a sweep file may hold beside the settings (resolved before validation)
+    FILE_KEYS: ClassVar[tuple[str, ...]] = ("scales", "scale")
 
     name: str
     tasks: list[TaskEntry]
@@ -199,7 +202,7 @@ def _check(config: SweepConfig) -> None:
             raise PebenchError(f"search_space {key}: choices is empty")
         if param.low is not None and param.high is not None and param.low > param.high:
             raise PebenchError(f"search_space {key}: low {param.low} is above high {param.high}")
-        for name in param.when:
+        for name, allowed in param.when.items():
             if name not in ("task", "encoding") and (
                 name not in config.search_space or name == key
             ):
@@ -207,6 +210,14 @@ def _check(config: SweepConfig) -> None:
                     f"search_space {key}: when names {name!r}, which is neither task, encoding "
                     f"nor another searched key; fix the condition"
                 )
+            known = {"task": [t.name for t in config.tasks], "encoding": labels}.get(name)
+            for value in allowed if isinstance(allowed, list) else [allowed]:
+                if known is not None and value not in known:
+                    raise PebenchError(
+                        f"search_space {key}: when {name} {value!r} matches no {name} of the "
+                        f"sweep{did_you_mean(str(value), known)}; its {name} labels are "
+                        f"{', '.join(known)}"
+                    )
     if all(set(labels) <= set(task.skip_encodings) for task in config.tasks):
         raise PebenchError(
             "every task skips every encoding (skip_encodings), so the sweep has nothing to run"
@@ -282,6 +293,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return {k: _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-4 (no dot) as a string; it is the number the user meant
+            return float(value)
+        except ValueError:
+            pass
     if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
         raise PebenchError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
@@ -296,8 +312,10 @@ def build_config(cls: type, doc: Any, where: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in doc if k not in names]
     if unknown:
+        valid = [*names, *getattr(cls, "FILE_KEYS", ())]
         raise PebenchError(
-            f"{where}: unknown setting {unknown[0]!r}; valid settings: {', '.join(names)}"
+            f"{where}: unknown setting {unknown[0]!r}{did_you_mean(str(unknown[0]), valid)}; "
+            f"valid settings: {', '.join(valid)}"
         )
     missing = [
         f.name
@@ -358,7 +376,7 @@ def load_sweep(path: str | Path, scale: str | None = None) -> tuple[SweepConfig,
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PebenchError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise yaml_problem(str(path), exc) from None
     if isinstance(doc, dict) and "scales" in doc or scale is not None:
         doc = select_scale(doc, scale, str(path))
         text = yaml.safe_dump(doc, sort_keys=False)

@@ -1,0 +1,119 @@
+"""What a first day with pebench trips over: bad values get one line before anything loads or
+is written, and a failed run leaves no half-made run directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pebench.benchmark.cli import main
+from pebench.benchmark.run_parser import precheck
+from pebench.benchmark.train import train
+from pebench.errors import PebenchError
+from tests.test_faults import OutOfMemory
+from tests.test_gpu_runs import copy_spec
+
+BAD_VALUES = [
+    (["--max-steps", "-1"], "train.max_steps must be at least 1, got -1"),
+    (["--max-steps", "0"], "train.max_steps must be at least 1, got 0"),
+    (["--max-steps", "5", "--eval-every", "0"], "train.eval_every must be at least 1"),
+    (["--lr", "-1"], "optim.lr must be greater than 0, got -1.0"),
+    (["--batch-size", "0"], "train.batch_size must be at least 1, got 0"),
+    (["--model.dropout", "1.5"], "model.dropout must be in [0, 1)"),
+    (["--d-model", "0"], "model.d_model must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_VALUES, ids=lambda a: " ".join(a))
+def test_bad_values_are_one_line_before_anything_is_written(
+    tmp_path: Path, capsys, args: list[str], message: str
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "--task", "copy", "--encoding", "rope", *args, "--output-dir", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_values_are_caught_by_the_torch_free_pass() -> None:
+    """The ranges are checked before torch and Lightning load (a user error answers at once)."""
+    code = (
+        "import sys\n"
+        "from pebench.benchmark.run_parser import precheck\n"
+        "from pebench.errors import PebenchError\n"
+        "try:\n"
+        "    args = ['--task', 'copy', '--encoding', 'rope', '--train.max_steps', '0']\n"
+        "    precheck('train', args)\n"
+        "except PebenchError as exc:\n"
+        "    print('refused' if 'max_steps' in str(exc) else exc)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["refused", "False"]
+    with pytest.raises(PebenchError, match="optim.lr must be greater than 0"):
+        precheck("train", ["--task", "copy", "--encoding", "rope", "--optim.lr", "0"])
+
+
+def test_a_run_that_fails_before_a_checkpoint_leaves_no_config(tmp_path: Path) -> None:
+    spec = copy_spec(tmp_path, "cpu")
+    spec.encoding = OutOfMemory
+    spec.config_yaml = "encoding: tests.test_faults.OutOfMemory\n"
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        train(spec)
+    assert not (tmp_path / "run" / "config.yaml").exists()
+
+
+def _sweep_error(tmp_path: Path, text: str) -> str:
+    from pebench.benchmark.sweep.config import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(PebenchError) as caught:
+        load_sweep(path)
+    return str(caught.value)
+
+
+SWEEP = """\
+name: s
+tasks: [{name: copy, task: copy}]
+encodings: [rope, {class_path: my_encodings.ScaledALiBi, label: scaled_alibi}]
+trials: 2
+pruner: {type: none}
+"""
+
+
+def test_a_when_value_that_matches_no_encoding_label_is_refused(tmp_path: Path) -> None:
+    """Written from the README with a dotted path's class name: it would match nothing and
+    leave the option at its default in every trial."""
+    space = 'search_space: {encoding.base: {low: 10.0, high: 100.0, when: {encoding: [ScaledALiBi]}}}\n'
+    message = _sweep_error(tmp_path, SWEEP + space)
+    assert "when encoding 'ScaledALiBi' matches no encoding of the sweep" in message
+    assert "rope, scaled_alibi" in message
+
+
+def test_exponent_numbers_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    from pebench.benchmark.sweep.config import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP + "search_space: {optim.lr: {low: 1e-4, high: 1e-2, log: true}}\n")
+    sweep, _ = load_sweep(path)
+    assert sweep.search_space["optim.lr"].low == 1e-4
+    assert sweep.search_space["optim.lr"].kind == "float"
+
+
+def test_an_unknown_sweep_key_gets_a_suggestion_and_the_full_list(tmp_path: Path) -> None:
+    message = _sweep_error(tmp_path, SWEEP.replace("trials: 2", "trails: 2"))
+    assert "unknown setting 'trails' (did you mean 'trials'?)" in message
+    assert "scales" in message and "scale" in message
+
+
+def test_a_sweep_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
+    message = _sweep_error(tmp_path, SWEEP + "seeds: [1, 2\n")
+    assert message.startswith(f"{tmp_path / 's.yaml'}:")
+    line = int(message.split(":")[1])
+    assert line >= 6 and "not valid YAML" in message
