@@ -5,6 +5,14 @@ class PebenchError(Exception):
     """A user-facing error: the message says what is wrong and how to fix it."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped a run; ``hint`` says how to continue (shown by the CLI)."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
 class DivergedError(PebenchError):
     """Training produced a non-finite loss; a sweep fails that trial and goes on."""
 

@@ -142,3 +142,17 @@ def test_readme_option_table_lists_every_setting(group: str) -> None:
     row = next(line for line in readme.splitlines() if line.startswith(f"| `--{group}.*` |"))
     missing = [f.name for f in fields(kind[group]) if f"`{f.name}`" not in row]
     assert not missing, f"README's --{group}.* row lacks {missing}"
+
+
+def test_every_config_file_the_docs_name_exists() -> None:
+    """A path like configs/runs/copy-rope.yaml in the README or docs is a file users run."""
+    root = Path(__file__).parents[1]
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    named = {
+        match
+        for path in texts
+        for match in re.findall(r"configs/[\w./-]+\.yaml", path.read_text())
+    }
+    assert named, "the docs name no config files"
+    missing = sorted(name for name in named if not (root / name).is_file())
+    assert not missing, f"named in the docs but missing: {missing}"

@@ -90,7 +90,8 @@ pruner: {type: none}
 def test_a_when_value_that_matches_no_encoding_label_is_refused(tmp_path: Path) -> None:
     """Written from the README with a dotted path's class name: it would match nothing and
     leave the option at its default in every trial."""
-    space = 'search_space: {encoding.base: {low: 10.0, high: 100.0, when: {encoding: [ScaledALiBi]}}}\n'
+    when = "when: {encoding: [ScaledALiBi]}"
+    space = f"search_space: {{encoding.base: {{low: 10.0, high: 100.0, {when}}}}}\n"
     message = _sweep_error(tmp_path, SWEEP + space)
     assert "when encoding 'ScaledALiBi' matches no encoding of the sweep" in message
     assert "rope, scaled_alibi" in message
@@ -117,3 +118,45 @@ def test_a_sweep_yaml_syntax_error_names_its_line(tmp_path: Path) -> None:
     assert message.startswith(f"{tmp_path / 's.yaml'}:")
     line = int(message.split(":")[1])
     assert line >= 6 and "not valid YAML" in message
+
+
+class _CtrlCAt:
+    """A callback that presses Ctrl-C after ``step`` training steps."""
+
+    def __init__(self, step: int) -> None:
+        from lightning.pytorch.callbacks import Callback
+
+        outer = self
+
+        class Press(Callback):
+            def on_train_batch_end(self, trainer, *args) -> None:
+                if trainer.global_step >= outer.step:
+                    raise KeyboardInterrupt
+
+        self.step, self.callback = step, Press()
+
+
+@pytest.mark.parametrize(("checkpoint_every", "hint"), [
+    (100, "no checkpoint yet (the first comes at step 100): rerun the same command"),
+    (2, "continue with the same command plus --resume"),
+])  # fmt: skip
+def test_the_interrupt_hint_matches_what_can_be_resumed(
+    tmp_path: Path, checkpoint_every: int, hint: str
+) -> None:
+    from pebench.errors import RunInterrupted
+
+    spec = copy_spec(tmp_path, "cpu")
+    spec.train.max_steps, spec.train.checkpoint_every = 10, checkpoint_every
+    with pytest.raises(RunInterrupted) as caught:
+        train(spec, callbacks=[_CtrlCAt(3).callback])
+    assert hint in caught.value.hint
+
+
+def test_the_progress_bar_counts_steps_not_epochs() -> None:
+    from types import SimpleNamespace
+
+    from pebench.benchmark.train import StepProgressBar
+
+    bar = StepProgressBar()
+    bar._trainer = SimpleNamespace(max_steps=1500, max_epochs=-1)
+    assert bar._get_train_description(0).strip() == "Training (1,500 steps)"

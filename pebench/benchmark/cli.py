@@ -436,8 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"pebench: error: {dashed(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"pebench: interrupted{INTERRUPT_HINTS.get(args[0], '')}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        hint = getattr(exc, "hint", None) or INTERRUPT_HINTS.get(args[0], "")
+        print(f"pebench: interrupted{hint}", file=sys.stderr)
         return 130
     if runs:
         from pebench.benchmark.report import print_results

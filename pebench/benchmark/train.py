@@ -25,7 +25,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
-from pebench.errors import PebenchError
+from pebench.errors import PebenchError, RunInterrupted
 from pebench.kernels.dispatch import FLEX_ON_CPU
 from pebench.registry import dotted_path
 
@@ -160,6 +160,24 @@ def encoding_name(module: PEModule) -> str:
     return cls.__dict__.get("name") or dotted_path(cls)
 
 
+class StepProgressBar(RichProgressBar):
+    """Lightning's rich bar, labelled by steps: pebench trains for ``max_steps`` on an endless
+    stream, so Lightning's "Epoch 0/-2" means nothing."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        text = f"Training ({self.trainer.max_steps:,} steps)"
+        return f"{text:{len(self.validation_description)}}"
+
+
+def interrupted(path: Path, every: int | None) -> RunInterrupted:
+    """The interrupt of a run in ``path``, with what to do next: ``--resume`` when a checkpoint
+    was saved, else start again (the first comes at step ``every``)."""
+    if (path / CHECKPOINT).is_file():
+        return RunInterrupted("; continue with the same command plus --resume")
+    when = f" (the first comes at step {every})" if every else ""
+    return RunInterrupted(f"; no checkpoint yet{when}: rerun the same command to start again")
+
+
 def _quiet_lightning() -> None:
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -209,7 +227,7 @@ def train(
         *callbacks,
     ]
     if cfg.progress:
-        all_callbacks.append(RichProgressBar(leave=True))
+        all_callbacks.append(StepProgressBar(leave=True))
     trainer = Trainer(
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
@@ -248,7 +266,7 @@ def train(
             # Lightning turns Ctrl-C into exit(1) with SIGINT ignored; give callers the
             # interrupt back (sweeps re-queue the trial, the CLI exits 130 with a hint)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt from None
+            raise interrupted(output_dir, cfg.checkpoint_every) from None
         except Exception:
             if not spec.resume:
                 forget_failed_run(output_dir)

@@ -210,14 +210,7 @@ def _check(config: SweepConfig) -> None:
                     f"search_space {key}: when names {name!r}, which is neither task, encoding "
                     f"nor another searched key; fix the condition"
                 )
-            known = {"task": [t.name for t in config.tasks], "encoding": labels}.get(name)
-            for value in allowed if isinstance(allowed, list) else [allowed]:
-                if known is not None and value not in known:
-                    raise PebenchError(
-                        f"search_space {key}: when {name} {value!r} matches no {name} of the "
-                        f"sweep{did_you_mean(str(value), known)}; its {name} labels are "
-                        f"{', '.join(known)}"
-                    )
+            _check_condition(config, key, name, allowed, labels)
     if all(set(labels) <= set(task.skip_encodings) for task in config.tasks):
         raise PebenchError(
             "every task skips every encoding (skip_encodings), so the sweep has nothing to run"
@@ -231,6 +224,26 @@ def _check(config: SweepConfig) -> None:
                     f"task {entry.name}: pruning needs intermediate validation; set "
                     f"train.eval_every (or pruner.type: none)"
                 )
+
+
+def _check_condition(
+    config: SweepConfig, key: str, name: str, allowed: Any, labels: list[str]
+) -> None:
+    """Refuse a ``when`` value that can match no study: not a label of the sweep's tasks or
+    encodings, nor (so that one search space may serve several sweeps) a registered
+    encoding or task name. A class name given for a dotted path is the usual slip."""
+    if name not in ("task", "encoding"):
+        return
+    from pebench.catalog import listing
+
+    known = labels if name == "encoding" else [t.name for t in config.tasks]
+    registered = listing()[0 if name == "encoding" else 1]
+    for value in allowed if isinstance(allowed, list) else [allowed]:
+        if value not in known and value not in registered:
+            raise PebenchError(
+                f"search_space {key}: when {name} {value!r} matches no {name} of the sweep"
+                f"{did_you_mean(str(value), known)}; its {name} labels are {', '.join(known)}"
+            )
 
 
 def grid_size(search_space: dict[str, Param]) -> int:
