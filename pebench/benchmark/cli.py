@@ -437,7 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pebench: error: {dashed(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        hint = getattr(exc, "hint", None) or INTERRUPT_HINTS.get(args[0], "")
+        # a single run knows whether it saved a checkpoint; a sweep always resumes
+        own = getattr(exc, "hint", None) if args[0] == "train" else None
+        hint = own or INTERRUPT_HINTS.get(args[0], "")
         print(f"pebench: interrupted{hint}", file=sys.stderr)
         return 130
     if runs:

@@ -8,6 +8,7 @@ jsonargparse resolves. Used by the CLI and by sweeps, which build one run per tr
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -59,9 +60,11 @@ def normalize_config(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def build_parser(command: str) -> ArgumentParser:
     """The jsonargparse parser of ``pebench train`` or ``pebench compare``, plug-ins typed by
-    their classes."""
+    their classes; built once per process (a sweep's checks and trials parse hundreds of run
+    configurations, and building the parser took most of that time)."""
     return run_parser(command, Task, EncodingFactory)
 
 
