@@ -160,3 +160,43 @@ def test_the_progress_bar_counts_steps_not_epochs() -> None:
     bar = StepProgressBar()
     bar._trainer = SimpleNamespace(max_steps=1500, max_epochs=-1)
     assert bar._get_train_description(0).strip() == "Training (1,500 steps)"
+
+
+TINY_RUN = ["--max-steps", "4", "--batch-size", "4", "--d-model", "16", "--layers", "1",
+            "--heads", "2", "--train.progress", "false", "--train.accelerator", "cpu",
+            "--task.train_lengths", "[1, 3]", "--task.eval_lengths", "[1, 4]"]  # fmt: skip
+
+
+def test_train_logs_to_wandb_when_asked(tmp_path: Path) -> None:
+    from tests.wandb_records import read_runs
+
+    out = tmp_path / "run"
+    argv = ["train", "--task", "copy", "--encoding", "alibi", *TINY_RUN, "--output-dir", str(out)]
+    assert main([*argv, "--wandb", "offline"]) == 0
+    (run,) = read_runs(out)
+    assert run.job_type == "train" and run.group == "copy/alibi" and run.tags == ["copy", "alibi"]
+    assert run.config["encoding"] == "alibi" and run.config["model.d_model"] == 16
+    assert run.config["task.eval_lengths"] == [1, 4] and run.config["train.max_steps"] == 4
+    assert run.summary["per_length/_type"] == "table-file"
+    assert main([*argv[:-1], str(tmp_path / "quiet")]) == 0  # disabled unless asked
+    assert not (tmp_path / "quiet" / "wandb").exists()
+
+
+def test_a_bad_wandb_mode_is_one_line(capsys) -> None:
+    assert main(["train", "--task", "copy", "--encoding", "alibi", "--wandb", "loud"]) == 2
+    assert "--wandb takes one of online, offline, disabled, got 'loud'" in capsys.readouterr().err
+
+
+def test_rebuilding_a_leaderboard_updates_one_wandb_run(tmp_path: Path) -> None:
+    from pebench.benchmark.sweep.run import run_sweep
+    from tests.test_sweep import write_sweep
+    from tests.wandb_records import read_runs
+
+    path = write_sweep(tmp_path, encodings=["alibi"], trials=0, search_space={}, seeds=[1],
+                       pruner={"type": "none"})  # fmt: skip
+    run_sweep(path, output_dir=tmp_path / "out", wandb="disabled")
+    for _ in range(2):
+        argv = ["leaderboard", "--output-dir", str(tmp_path / "out"), "--wandb", "offline"]
+        assert main(argv) == 0
+    runs = read_runs(tmp_path / "out")
+    assert len(runs) == 2 and {r.run_id for r in runs} == {"tiny-leaderboard"}  # one W&B run

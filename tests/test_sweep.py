@@ -116,8 +116,15 @@ def test_one_wandb_run_per_trial_with_group_type_tags_and_state(swept: Path) -> 
         encoding = run.config["encoding_label"]
         assert run.group == f"tiny/copy/{encoding}"
         assert run.tags == ["copy", encoding]
-        assert {"trial", "worker", "params", "model", "optim"} <= run.config.keys()
+        # every resolved setting, flattened so a dashboard can filter and group by it
+        settings = {"model.d_model", "optim.lr", "train.max_steps", "task.train_lengths", "seed"}
+        assert {"trial", "worker", "params", *settings} <= run.config.keys()
+        assert run.config["encoding"] == encoding and run.config["task"] == "copy"
+        assert run.config["model.d_model"] == 16 and run.config["task.train_lengths"] == [1, 3]
         assert run.summary["optuna_state"] in ("complete", "pruned")
+        if run.summary["optuna_state"] == "complete":  # the length curve as a table + plots
+            assert run.summary["per_length/_type"] == "table-file"
+            assert run.summary["per_length/exact_match_table/_type"] == "table-file"
     board = by_type["leaderboard"][0]
     assert board.group == "tiny"
     assert board.summary["leaderboard/_type"] == "table-file"

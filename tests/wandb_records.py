@@ -45,6 +45,7 @@ def _chunks(data: bytes) -> list[bytes]:
 
 @dataclass
 class OfflineRun:
+    run_id: str = ""
     group: str = ""
     job_type: str = ""
     tags: list[str] = field(default_factory=list)
@@ -63,6 +64,7 @@ def read_run(run_dir: Path) -> OfflineRun:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run.group, run.job_type = record.run.run_group, record.run.job_type
+            run.run_id = record.run.run_id
             run.tags = list(record.run.tags)
             for item in record.run.config.update:
                 run.config[item.key] = json.loads(item.value_json)

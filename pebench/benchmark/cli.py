@@ -82,13 +82,48 @@ def preprocess(argv: Sequence[str]) -> list[str]:
     return undashed(out)
 
 
+def pop_wandb(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """``--wandb MODE`` taken out of a train/compare command line: the W&B mode (``disabled``
+    unless given; ``online`` needs ``wandb login`` or ``WANDB_API_KEY``) and the rest."""
+    from pebench.benchmark.sweep.tracking import MODES
+
+    rest, mode = list(argv), "disabled"
+    for i, arg in enumerate(rest):
+        if arg == "--wandb" or arg.startswith("--wandb="):
+            value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1:i + 2] or [""])[0]
+            if value not in MODES:
+                raise PebenchError(f"--wandb takes one of {', '.join(MODES)}, got {value!r}")
+            del rest[i : i + (1 if "=" in arg else 2)]
+            mode = value
+            break
+    return mode, rest
+
+
+def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) -> dict[str, Any]:
+    """Train one run, logging it to W&B in ``mode`` (files under its output directory):
+    every resolved setting as the run's config, the per-length table and plots."""
+    from pebench.benchmark.sweep.tracking import Tracker, dashboard_config
+    from pebench.benchmark.train import train
+
+    tracker = Tracker(mode, Path(spec.output_dir))  # type: ignore[arg-type]
+    config = dashboard_config(spec.config_yaml, task=task, encoding=encoding)
+    with tracker.run(
+        name=Path(spec.output_dir).name, group=group, job_type="train",
+        tags=[task, encoding], config=config,
+    ) as tracked:  # fmt: skip
+        metrics = train(spec, loggers=tracked.logger())
+        tracked.log_lengths(metrics)
+        tracked.state = "complete"
+    return metrics
+
+
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
+    mode, argv = pop_wandb(argv)
     precheck("train", expanded(argv))  # help and generic mistakes without loading torch
     from pebench.benchmark.settings import apply_requested_threads
     from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
-    from pebench.benchmark.train import train
 
     parser = build_parser("train")
     cfg = parse(parser, preprocess(argv))
@@ -97,7 +132,7 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     default = Path("runs") / f"{task_name}-{encoding_name}-seed{cfg.seed}"
     spec = run_spec(parser, cfg, Path(cfg.output_dir) if cfg.output_dir else default)
     apply_requested_threads()
-    metrics = train(spec)
+    metrics = tracked_train(spec, mode, task_name, encoding_name, f"{task_name}/{encoding_name}")
     console.print(f"results written to {spec.output_dir}")
     return [metrics]
 
@@ -105,10 +140,10 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
+    mode, argv = pop_wandb(argv)
     precheck("compare", expanded(argv))
     from pebench.benchmark.settings import apply_requested_threads
     from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
-    from pebench.benchmark.train import train
 
     parser, run_parser = build_parser("compare"), build_parser("train")
     cfg = parse(parser, preprocess(argv))
@@ -127,7 +162,7 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     runs = []
     for spec, name in zip(specs, names, strict=True):
         console.rule(f"[bold]{name}")
-        runs.append(train(spec))
+        runs.append(tracked_train(spec, mode, task_name, name, f"compare-{task_name}"))
     (root / "comparison.json").write_text(json.dumps(runs, indent=2) + "\n")
     console.print(f"results written to {root}")
     return runs

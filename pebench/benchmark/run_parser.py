@@ -24,9 +24,16 @@ from pebench.benchmark.settings import ModelConfig, OptimConfig, TrainConfig
 from pebench.errors import PebenchError, yaml_problem
 from pebench.registry import unknown_name
 
+#: what --help says besides the options (short flags, and the flags the CLI handles itself)
+ALSO = (
+    "Short flags: --max-steps, --batch-size, --eval-every, --output-dir, --d-model, --layers, "
+    "--heads, --lr, --formulation. Also: --wandb online|offline|disabled (default disabled; "
+    "files under the output directory), --debug (full traceback on an error)."
+)
 DESCRIPTIONS = {
-    "train": "Train one encoding on one task.",
-    "compare": "Train several encodings on one task with the same settings and compare them.",
+    "train": "Train one encoding on one task. " + ALSO,
+    "compare": "Train several encodings on one task with the same settings and compare them. "
+    + ALSO,
 }
 #: keys whose values name a plug-in, and the kind of plug-in they name
 PLUGIN_KINDS = {"task": "task", "encoding": "encoding", "encodings": "encoding"}

@@ -670,6 +670,7 @@ def publish(
         job_type="leaderboard",
         tags=["leaderboard"],
         config={"sweep": sweep.name, "tasks": [t.name for t in sweep.tasks]},
+        run_id=re.sub(r"[^\w-]", "-", f"{sweep.name}-leaderboard"),  # one run, updated
     ) as tracked:
         if tracked.run is not None:
             import wandb

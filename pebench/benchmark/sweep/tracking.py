@@ -81,8 +81,10 @@ class Tracker:
         job_type: str,
         tags: list[str],
         config: dict[str, Any],
+        run_id: str | None = None,
     ) -> Iterator[TrackedRun]:
-        """A W&B run closed in every case; set ``.state`` before leaving the block."""
+        """A W&B run closed in every case; set ``.state`` before leaving the block. With
+        ``run_id`` the same W&B run is updated each time (a leaderboard rebuilt)."""
         tracked = TrackedRun(None)
         if not self.enabled:
             yield tracked
@@ -101,6 +103,8 @@ class Tracker:
             config=config,
             mode=self.mode,
             reinit="finish_previous",
+            id=run_id,
+            resume="allow" if run_id else None,
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
         )
         try:
@@ -128,3 +132,65 @@ class TrackedRun:
     def summary(self, values: dict[str, Any]) -> None:
         if self.run is not None:
             self.run.summary.update(values)
+
+    def log_lengths(self, metrics: dict[str, Any]) -> None:
+        """The run's per-length results as a W&B table (``per_length``: one row per length
+        or bucket, a column per metric) and, for numeric lengths, a line plot per metric: the
+        length-generalization curve as a dashboard panel."""
+        rows = length_rows(metrics)
+        if self.run is None or rows is None:
+            return
+        import wandb
+
+        columns, data = rows
+        table = wandb.Table(columns=columns, data=data)
+        logged: dict[str, Any] = {"per_length": table}
+        if all(isinstance(row[0], int) for row in data):
+            for metric in columns[1:]:
+                logged[f"per_length/{metric}"] = wandb.plot.line(
+                    table, "length", metric, title=f"{metric} by length"
+                )
+        self.run.log(logged)
+
+
+def length_rows(metrics: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
+    """(columns, rows) of a run's ``per_length`` results: the length (an int when it is one,
+    else the bucket's name) and every numeric metric; None when there are none."""
+    per_length = metrics.get("per_length") or {}
+    if not isinstance(per_length, dict) or not per_length:
+        return None
+    names = sorted(
+        {k for v in per_length.values() if isinstance(v, dict) for k, x in v.items()
+         if isinstance(x, int | float) and not isinstance(x, bool)}
+    )  # fmt: skip
+    if not names:
+        return None
+    rows = []
+    for key, values in per_length.items():
+        length: Any = int(key) if str(key).isdigit() else str(key)
+        rows.append([length, *((values or {}).get(name) for name in names)])
+    rows.sort(key=lambda row: (isinstance(row[0], str), row[0]))
+    return ["length", *names], rows
+
+
+def dashboard_config(config_yaml: str | None, **extra: Any) -> dict[str, Any]:
+    """Every resolved setting of a run (its ``config.yaml``), flattened so a W&B dashboard can
+    filter and group by it: ``task`` and ``encoding`` (their class paths, replaced by the
+    names callers pass in ``extra``), their options ``task.train_lengths`` and
+    ``encoding.base``; ``model.d_model``, ``optim.lr``, ``seed``, and so on. ``extra``
+    (names, trial number, study, worker) is added last."""
+    import yaml
+
+    doc = yaml.safe_load(config_yaml or "") or {}
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("task", "encoding") and isinstance(value, dict):
+            flat[key] = str(value.get("class_path", ""))  # callers pass the registered name
+            for option, setting in (value.get("init_args") or {}).items():
+                flat[f"{key}.{option}"] = setting
+        elif isinstance(value, dict):
+            for setting, v in value.items():
+                flat[f"{key}.{setting}"] = v
+        else:
+            flat[key] = value
+    return {**flat, **extra}

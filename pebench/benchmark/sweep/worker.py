@@ -33,7 +33,7 @@ from pebench.benchmark.sweep.config import SweepConfig
 from pebench.benchmark.sweep.pruning import StepPruningCallback
 from pebench.benchmark.sweep.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
 from pebench.benchmark.sweep.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
-from pebench.benchmark.sweep.tracking import Tracker
+from pebench.benchmark.sweep.tracking import Tracker, dashboard_config
 from pebench.benchmark.train import CHECKPOINT, METRICS_FILE, check_same_config
 from pebench.errors import DivergedError, PebenchError
 
@@ -219,16 +219,18 @@ class Worker:
         if work.final and resumable(self.root / run_dir, spec.config_yaml):
             spec.overwrite, spec.resume = False, True
             print(f"pebench: {plan.name} {label} resumes from its last checkpoint", file=sys.stderr)
-        config = {
-            **doc,
-            "params": params,
-            "study": plan.name,
-            "task_label": plan.task.name,
-            "encoding_label": plan.encoding_label,
-            "trial": trial.number,
-            "worker": worker_id(),
-            "stage": "final" if work.final else "search",
-        }
+        config = dashboard_config(
+            spec.config_yaml,
+            task=plan.task.name,
+            encoding=plan.encoding_label,
+            params=params,
+            study=plan.name,
+            task_label=plan.task.name,
+            encoding_label=plan.encoding_label,
+            trial=trial.number,
+            worker=worker_id(),
+            stage="final" if work.final else "search",
+        )
         callbacks: list[Any] = []
         if not work.final and self.sweep.pruner.type != "none":
             callbacks.append(StepPruningCallback(trial, f"val/{plan.metric}"))
@@ -250,6 +252,7 @@ class Worker:
                     value = metrics["summary"][plan.metric]
                     self._tell(work, label, value)
                     tracked.state = "complete"
+                    tracked.log_lengths(metrics)
                     tracked.summary({"objective": value})
                 except KeyboardInterrupt:  # Ctrl-C or SIGTERM: this trial re-runs on resume
                     self.storage.requeue(work.study, trial._trial_id)
