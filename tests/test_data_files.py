@@ -201,3 +201,13 @@ def test_several_text_columns_are_joined(tmp_path: Path) -> None:
     assert task.prepared()["train"][0]["n_words"] == 5
     with pytest.raises(PebenchError, match="ag.csv:2: missing text column 'body'"):
         read_table(path, ["title", "body"], "label")
+
+
+def test_a_headerless_csv_read_with_a_header_hints_header_false(tmp_path: Path) -> None:
+    """AG News style: no header row, columns given by position."""
+    path = tmp_path / "raw.csv"
+    path.write_text('3,"Wall St. Bears","Short-sellers are back"\n4,"Tech","New chips"\n')
+    with pytest.raises(PebenchError, match=r"raw.csv:2: the text column '2' is a position.*"
+                       r"set --task.header false"):  # fmt: skip
+        read_table(path, "2", "0", header=True)
+    assert read_table(path, "2", "0", header=False)[0] == ("Short-sellers are back", "3", 1)

@@ -200,3 +200,19 @@ def test_rebuilding_a_leaderboard_updates_one_wandb_run(tmp_path: Path) -> None:
         assert main(argv) == 0
     runs = read_runs(tmp_path / "out")
     assert len(runs) == 2 and {r.run_id for r in runs} == {"tiny-leaderboard"}  # one W&B run
+
+
+def test_the_declared_torch_minimum_has_what_pebench_uses() -> None:
+    """pyproject.toml's torch floor is the release that has everything pebench calls:
+    FlexAttention with block masks (2.5), nn.RMSNorm and per-device autocast queries (2.4)."""
+    import re
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    (floor,) = [m for d in deps if (m := re.match(r"torch>=(\d+)\.(\d+)", d))]
+    assert floor is not None and (int(floor[1]), int(floor[2])) >= (2, 5)
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    assert callable(create_block_mask) and callable(flex_attention)
+    assert hasattr(torch.nn, "RMSNorm") and callable(torch.get_autocast_dtype)

@@ -220,6 +220,12 @@ def _pick(
         try:
             value = record[column]
         except (KeyError, IndexError, TypeError):
+            if isinstance(record, Mapping) and str(column).isdigit():
+                raise PebenchError(
+                    f"{path}:{number}: the {role} column {column!r} is a position, but the "
+                    f"file is read with its first row as a header; if it has no header, set "
+                    f"--task.header false"
+                ) from None
             raise PebenchError(
                 f"{path}:{number}: missing {role} column {column!r}; set --task.{role}_column"
             ) from None
