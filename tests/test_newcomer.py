@@ -216,3 +216,13 @@ def test_the_declared_torch_minimum_has_what_pebench_uses() -> None:
 
     assert callable(create_block_mask) and callable(flex_attention)
     assert hasattr(torch.nn, "RMSNorm") and callable(torch.get_autocast_dtype)
+
+
+def test_encoding_help_shows_the_whole_description_with_each_option(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--encoding.help", "rope"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "--encoding.fraction" in out  # the option list, with types and defaults
+    assert "q·k depends only on the distance between positions" in out  # not cut at "so:"
+    assert "``fraction`` of each head's dimensions rotated" in out  # what the option means

@@ -10,9 +10,11 @@ paths jsonargparse resolves.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +119,36 @@ def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) ->
     return metrics
 
 
+@contextmanager
+def plugin_help(argv: Sequence[str]) -> Iterator[None]:
+    """After ``--encoding.help NAME`` (or ``--task.help``) printed the options, print the
+    class's whole docstring: its formula, paper and what each option means (the option list
+    alone shows types and defaults, and cuts the description at its first line)."""
+    try:
+        yield
+    except SystemExit as stop:
+        for flag, kind in (("--encoding.help", "encoding"), ("--task.help", "task")):
+            if stop.code == 0 and flag in argv and argv.index(flag) + 1 < len(argv):
+                from pebench import encodings, tasks
+
+                name = argv[argv.index(flag) + 1]
+                cls = (encodings if kind == "encoding" else tasks).get(name)
+                print(f"\n{kind} {name} ({cls.__module__}.{cls.__qualname__}):\n")
+                print(inspect.cleandoc(cls.__doc__ or "(no description)"))
+        raise
+
+
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
     mode, argv = pop_wandb(argv)
-    precheck("train", expanded(argv))  # help and generic mistakes without loading torch
-    from pebench.benchmark.settings import apply_requested_threads
-    from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
+    with plugin_help(argv):
+        precheck("train", expanded(argv))  # help and generic mistakes without loading torch
+        from pebench.benchmark.settings import apply_requested_threads
+        from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
 
-    parser = build_parser("train")
-    cfg = parse(parser, preprocess(argv))
+        parser = build_parser("train")
+        cfg = parse(parser, preprocess(argv))
     task_name = plugin_name("task", cfg.task.class_path)
     encoding_name = plugin_name("encoding", cfg.encoding.class_path)
     default = Path("runs") / f"{task_name}-{encoding_name}-seed{cfg.seed}"
@@ -141,12 +163,13 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
     mode, argv = pop_wandb(argv)
-    precheck("compare", expanded(argv))
-    from pebench.benchmark.settings import apply_requested_threads
-    from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
+    with plugin_help(argv):
+        precheck("compare", expanded(argv))
+        from pebench.benchmark.settings import apply_requested_threads
+        from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
 
-    parser, run_parser = build_parser("compare"), build_parser("train")
-    cfg = parse(parser, preprocess(argv))
+        parser, run_parser = build_parser("compare"), build_parser("train")
+        cfg = parse(parser, preprocess(argv))
     task_name = plugin_name("task", cfg.task.class_path)
     root = Path(cfg.output_dir or Path("runs") / f"compare-{task_name}")
     names = [plugin_name("encoding", enc.class_path) for enc in cfg.encodings]
