@@ -226,3 +226,25 @@ def test_encoding_help_shows_the_whole_description_with_each_option(capsys) -> N
     assert "--encoding.fraction" in out  # the option list, with types and defaults
     assert "q·k depends only on the distance between positions" in out  # not cut at "so:"
     assert "``fraction`` of each head's dimensions rotated" in out  # what the option means
+
+
+def test_sweep_and_output_dir_mistakes_answer_before_torch_loads(tmp_path: Path) -> None:
+    """A sweep file's syntax error and a finished output directory are reported by the
+    torch-free pass (no second of Lightning start-up before a typo's answer)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntasks: [\n")
+    finished = tmp_path / "done"
+    finished.mkdir()
+    (finished / "metrics.json").write_text("{}")
+    code = (
+        "import sys\n"
+        "from pebench.benchmark.cli import main\n"
+        f"a = main(['sweep', {str(bad)!r}])\n"
+        f"b = main(['train', '--task', 'copy', '--encoding', 'rope', '--output-dir', "
+        f"{str(finished)!r}])\n"
+        "print(a, b, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "2", "False"]
+    assert f"{bad}:3: not valid YAML" in done.stderr
+    assert "already holds a finished run" in done.stderr

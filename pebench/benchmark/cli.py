@@ -240,6 +240,9 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         raise PebenchError(
             f"sweep file {cfg.config} does not exist; see configs/sweeps/ for presets"
         )
+    from pebench.benchmark.sweep.config import load_sweep
+
+    load_sweep(cfg.config, cfg.scale)  # syntax and schema mistakes before torch loads
     from pebench.benchmark.sweep.run import run_sweep
 
     run_sweep(

@@ -205,3 +205,10 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
     sections = {"model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
     for section, settings in sections.items():
         settings(**cfg[section].as_dict())  # the ranges (e.g. max_steps >= 1), still torch-free
+    if cfg.get("output_dir") and not (cfg.get("overwrite") or cfg.get("resume")):
+        finished = Path(cfg.output_dir) / "metrics.json"
+        if finished.exists():
+            raise PebenchError(
+                f"{cfg.output_dir} already holds a finished run (metrics.json); choose another "
+                f"--output-dir or pass --overwrite to replace it"
+            )
