@@ -166,3 +166,34 @@ def test_fox_causal_fast_path_holds_for_long_strongly_forgetting_sequences() -> 
     scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
     want = scores.softmax(-1) @ v.double()
     assert torch.allclose(fast.double(), want, atol=1e-3)
+
+
+@pytest.mark.parametrize("attend_current", [False, True])
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+def test_stick_breaking_remainder_goes_to_the_current_value(
+    causal: bool, attend_current: bool
+) -> None:
+    """With ``remainder`` every stick is spent: the pieces plus the leftover on v_i sum to one
+    per stick (two sticks in an encoder), and the rest of the output is unchanged."""
+    q, k, v, x = inputs(5)
+    plain = StickBreaking(dims(causal), attend_current=attend_current)
+    full = StickBreaking(dims(causal), attend_current=attend_current, remainder=True)
+    ones = torch.ones(B, H, T, 1)
+    sticks = 1.0 if causal else 2.0
+    assert torch.allclose(run(full, q, k, ones, x, causal), torch.full_like(ones, sticks))
+    leftover = sticks - run(plain, q, k, ones, x, causal)
+    want = run(plain, q, k, v, x, causal) + leftover * v
+    assert torch.allclose(run(full, q, k, v, x, causal), want, atol=1e-6)
+
+
+def test_pope_phase_clamp_keeps_phases_in_minus_two_pi_to_zero() -> None:
+    q, k, v, x = inputs(6)
+    clamped = PoPE(dims(True), clamp_phase=True)
+    reference = PoPE(dims(True))
+    with torch.no_grad():
+        clamped.phase.uniform_(-3 * math.pi, 1.0)
+        reference.phase.copy_(clamped.phase.clamp(-2 * math.pi, 0.0))
+    assert torch.allclose(run(clamped, q, k, v, x, True), run(reference, q, k, v, x, True))
+    free = PoPE(dims(True))
+    free.load_state_dict(clamped.state_dict())
+    assert not torch.allclose(run(free, q, k, v, x, True), run(clamped, q, k, v, x, True))

@@ -21,6 +21,8 @@ class PoPE(PositionalEncoding):
     Content sets only the magnitudes and position only the phases, so what and where are not
     entangled as in RoPE. Computed as real attention over 2d dimensions:
     q̃ = [μ_q·cos(tθ), μ_q·sin(tθ)], k̃ = [μ_k·cos(sθ + δ), μ_k·sin(sθ + δ)], scaled to keep 1/√d.
+    ``clamp_phase`` clamps δ to [−2π, 0] in every forward pass, as the authors' and
+    x-transformers' code do (off by default: the paper states no range).
     """
 
     name = "pope"
@@ -28,9 +30,9 @@ class PoPE(PositionalEncoding):
     kv_cache = False
     relative = True
 
-    def __init__(self, dims: ModelDims, base: float = 10000.0) -> None:
+    def __init__(self, dims: ModelDims, base: float = 10000.0, clamp_phase: bool = False) -> None:
         super().__init__(dims)
-        self.base = base
+        self.base, self.clamp_phase = base, clamp_phase
         d = dims.head_dim
         self.register_buffer(
             "inv_freq", base ** (-torch.arange(d, dtype=torch.float32) / d), persistent=False
@@ -54,7 +56,10 @@ class PoPE(PositionalEncoding):
     ) -> Tensor:
         angles = (positions.float().unsqueeze(-1) * self.inv_freq).unsqueeze(1)  # (B, 1, T, d)
         q_polar = self.polar(q, angles) * math.sqrt(2)  # SDPA divides by √(2d); PoPE by √d
-        k_polar = self.polar(k, angles + self.phase[layer].unsqueeze(1))
+        phase = self.phase[layer]
+        if self.clamp_phase:
+            phase = phase.clamp(-2 * math.pi, 0.0)
+        k_polar = self.polar(k, angles + phase.unsqueeze(1))
         # v padded to the 2d width of q̃, k̃: equal widths let SDPA take its fused kernel
         width = v.shape[-1]
         out = attention(

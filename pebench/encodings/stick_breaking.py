@@ -20,8 +20,11 @@ class StickBreaking(PositionalEncoding):
     is the only positional signal. Computed in log space: log A_ij = log σ(s_ij) +
     Σ_{j<k<i} log σ(−s_ik), the sum as a difference of one cumulative sum per row, O(T²)
     memory. ``attend_current`` lets the query's own key take the first piece (the reference
-    code's option; off by default as there). In a bidirectional encoder (pebench's extension)
-    keys after the query break a second stick from the query rightwards.
+    code's option; off by default as there). ``remainder`` adds what is left of the stick,
+    (1 − Σ_j A_ij)·v_i, to the current token's value, as the authors' tests do (off by
+    default: the paper's equation has no such term). In a bidirectional encoder (pebench's
+    extension) keys after the query break a second stick from the query rightwards, and with
+    ``remainder`` its leftover goes to v_i too.
     """
 
     name = "stick_breaking"
@@ -29,9 +32,11 @@ class StickBreaking(PositionalEncoding):
     kv_cache = False
     relative = True
 
-    def __init__(self, dims: ModelDims, attend_current: bool = False) -> None:
+    def __init__(
+        self, dims: ModelDims, attend_current: bool = False, remainder: bool = False
+    ) -> None:
         super().__init__(dims)
-        self.attend_current = attend_current
+        self.attend_current, self.remainder = attend_current, remainder
 
     def attend(
         self,
@@ -59,4 +64,12 @@ class StickBreaking(PositionalEncoding):
         right = prefix - log_rest - at_query + rest_at_query  # Σ_{i≤k<j}, for j > i
         before = torch.ones(t, t, dtype=torch.bool, device=q.device).tril(-1)
         log_weights = log_beta + torch.where(before, left, torch.where(eye, 0.0, right))
-        return (log_weights.exp().to(v.dtype)) @ v
+        weights = log_weights.exp()
+        out = weights.to(v.dtype) @ v
+        if not self.remainder:
+            return out
+        left_taken = (weights * (before | eye)).sum(-1, keepdim=True)  # the stick up to i
+        leftover = 1 - left_taken
+        if not self.dims.causal:  # the right-hand stick's leftover as well
+            leftover = leftover + 1 - (weights * ~(before | eye)).sum(-1, keepdim=True)
+        return out + leftover.to(v.dtype) * v
