@@ -248,3 +248,25 @@ def test_sweep_and_output_dir_mistakes_answer_before_torch_loads(tmp_path: Path)
     assert done.stdout.split() == ["2", "2", "False"]
     assert f"{bad}:3: not valid YAML" in done.stderr
     assert "already holds a finished run" in done.stderr
+
+
+def test_threads_follow_the_model_size_and_the_free_cores(monkeypatch) -> None:
+    from pebench.benchmark import settings
+    from pebench.benchmark.settings import ModelConfig, choose_threads
+
+    monkeypatch.delenv("PEBENCH_NUM_THREADS", raising=False)
+    assert choose_threads(ModelConfig(d_model=64, num_layers=2))[0] == 1  # tiny: one thread
+    monkeypatch.setattr(settings.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(settings.os, "getloadavg", lambda: (5.2, 0.0, 0.0))
+    threads, why = choose_threads(ModelConfig(d_model=512, num_layers=8))
+    assert threads == 3 and "3 of 8 cores free" in why  # the cores another job leaves
+    monkeypatch.setenv("PEBENCH_NUM_THREADS", "4")
+    assert choose_threads(ModelConfig(d_model=512, num_layers=8)) == (4, "as requested")
+
+
+def test_threads_option_is_checked_and_shown_in_the_run_header(tmp_path: Path, capsys) -> None:
+    argv = ["train", "--task", "copy", "--encoding", "alibi", *TINY_RUN]
+    assert main([*argv, "--threads", "0"]) == 2
+    assert "--threads takes a whole number of at least 1" in capsys.readouterr().err
+    assert main([*argv, "--threads", "1", "--output-dir", str(tmp_path / "r")]) == 0
+    assert "1 CPU thread(s) (as requested" in " ".join(capsys.readouterr().out.split())

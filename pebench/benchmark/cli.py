@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -101,6 +102,33 @@ def pop_wandb(argv: Sequence[str]) -> tuple[str, list[str]]:
     return mode, rest
 
 
+def pop_threads(argv: Sequence[str]) -> list[str]:
+    """``--threads N`` taken out of a train/compare command line into ``$PEBENCH_NUM_THREADS``
+    (which the run, and the workers it may start, honour)."""
+    rest = list(argv)
+    for i, arg in enumerate(rest):
+        if arg == "--threads" or arg.startswith("--threads="):
+            value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1:i + 2] or [""])[0]
+            if not value.isdigit() or int(value) < 1:
+                raise PebenchError(f"--threads takes a whole number of at least 1, got {value!r}")
+            del rest[i : i + (1 if "=" in arg else 2)]
+            os.environ["PEBENCH_NUM_THREADS"] = value
+            break
+    return rest
+
+
+def set_threads(spec: Any, console: Console) -> None:
+    """Choose the run's CPU threads (:func:`~pebench.benchmark.settings.choose_threads`) and
+    say so in the run's header line."""
+    import torch
+
+    from pebench.benchmark.settings import choose_threads
+
+    threads, why = choose_threads(spec.model)
+    torch.set_num_threads(threads)
+    console.print(f"{spec.output_dir}: {threads} CPU thread(s) ({why}; --threads N to change)")
+
+
 def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) -> dict[str, Any]:
     """Train one run, logging it to W&B in ``mode`` (files under its output directory):
     every resolved setting as the run's config, the per-length table and plots."""
@@ -141,10 +169,9 @@ def plugin_help(argv: Sequence[str]) -> Iterator[None]:
 def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
-    mode, argv = pop_wandb(argv)
+    mode, argv = pop_wandb(pop_threads(argv))
     with plugin_help(argv):
         precheck("train", expanded(argv))  # help and generic mistakes without loading torch
-        from pebench.benchmark.settings import apply_requested_threads
         from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
 
         parser = build_parser("train")
@@ -153,7 +180,7 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     encoding_name = plugin_name("encoding", cfg.encoding.class_path)
     default = Path("runs") / f"{task_name}-{encoding_name}-seed{cfg.seed}"
     spec = run_spec(parser, cfg, Path(cfg.output_dir) if cfg.output_dir else default)
-    apply_requested_threads()
+    set_threads(spec, console)
     metrics = tracked_train(spec, mode, task_name, encoding_name, f"{task_name}/{encoding_name}")
     console.print(f"results written to {spec.output_dir}")
     return [metrics]
@@ -162,10 +189,9 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
 def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     from pebench.benchmark.run_parser import precheck
 
-    mode, argv = pop_wandb(argv)
+    mode, argv = pop_wandb(pop_threads(argv))
     with plugin_help(argv):
         precheck("compare", expanded(argv))
-        from pebench.benchmark.settings import apply_requested_threads
         from pebench.benchmark.spec import build_parser, parse, plugin_name, run_spec
 
         parser, run_parser = build_parser("compare"), build_parser("train")
@@ -181,7 +207,7 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
         del run_cfg["encodings"]
         run_cfg.encoding = encoding
         specs.append(run_spec(run_parser, run_cfg, root / name))
-    apply_requested_threads()
+    set_threads(specs[0], console)  # one model size for every encoding compared
     runs = []
     for spec, name in zip(specs, names, strict=True):
         console.rule(f"[bold]{name}")

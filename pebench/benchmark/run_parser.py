@@ -28,7 +28,8 @@ from pebench.registry import unknown_name
 ALSO = (
     "Short flags: --max-steps, --batch-size, --eval-every, --output-dir, --d-model, --layers, "
     "--heads, --lr, --formulation. Also: --wandb online|offline|disabled (default disabled; "
-    "files under the output directory), --debug (full traceback on an error)."
+    "files under the output directory), --threads N (CPU threads; default one for a small "
+    "model, else the free cores), --debug (full traceback on an error)."
 )
 DESCRIPTIONS = {
     "train": "Train one encoding on one task. " + ALSO,

@@ -45,6 +45,25 @@ def _at_least(value: int | None, low: int, optional: bool = False) -> bool:
     return (optional and value is None) or (isinstance(value, int) and value >= low)
 
 
+#: d_model × num_layers at or below which a model is too small to gain from a second thread:
+#: its matrices are so small that threads spend their time synchronizing (200 copy steps at
+#: d64 took 18 s on one thread and 225 s on two of a busy 2-core machine)
+SMALL_MODEL = 512
+
+
+def choose_threads(model: ModelConfig) -> tuple[int, str]:
+    """CPU threads for one run and why: ``$PEBENCH_NUM_THREADS`` (or ``--threads``) when set;
+    else one for a small model, and the cores not busy with other work for a larger one."""
+    if requested := requested_threads():
+        return requested, "as requested"
+    if model.d_model * model.num_layers <= SMALL_MODEL:
+        return 1, f"a small model (d_model {model.d_model} × {model.num_layers} layers)"
+    cores = os.cpu_count() or 1
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    free = max(1, min(cores, round(cores - busy)))
+    return free, f"{free} of {cores} cores free (load {busy:.1f})"
+
+
 @dataclass
 class ModelConfig:
     """Transformer size, the same for every encoding in a comparison."""
