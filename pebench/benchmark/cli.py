@@ -85,35 +85,37 @@ def preprocess(argv: Sequence[str]) -> list[str]:
     return undashed(out)
 
 
+def pop_option(argv: Sequence[str], flag: str) -> tuple[str | None, list[str]]:
+    """The value of ``flag VALUE`` (or ``flag=VALUE``) and the arguments without it."""
+    rest = list(argv)
+    for i, arg in enumerate(rest):
+        if arg == flag or arg.startswith(flag + "="):
+            inline = "=" in arg
+            value = arg.split("=", 1)[1] if inline else (rest[i + 1 : i + 2] or [""])[0]
+            del rest[i : i + (1 if inline else 2)]
+            return value, rest
+    return None, rest
+
+
 def pop_wandb(argv: Sequence[str]) -> tuple[str, list[str]]:
     """``--wandb MODE`` taken out of a train/compare command line: the W&B mode (``disabled``
     unless given; ``online`` needs ``wandb login`` or ``WANDB_API_KEY``) and the rest."""
     from pebench.benchmark.sweep.tracking import MODES
 
-    rest, mode = list(argv), "disabled"
-    for i, arg in enumerate(rest):
-        if arg == "--wandb" or arg.startswith("--wandb="):
-            value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1:i + 2] or [""])[0]
-            if value not in MODES:
-                raise PebenchError(f"--wandb takes one of {', '.join(MODES)}, got {value!r}")
-            del rest[i : i + (1 if "=" in arg else 2)]
-            mode = value
-            break
-    return mode, rest
+    mode, rest = pop_option(argv, "--wandb")
+    if mode is not None and mode not in MODES:
+        raise PebenchError(f"--wandb takes one of {', '.join(MODES)}, got {mode!r}")
+    return mode or "disabled", rest
 
 
 def pop_threads(argv: Sequence[str]) -> list[str]:
     """``--threads N`` taken out of a train/compare command line into ``$PEBENCH_NUM_THREADS``
     (which the run, and the workers it may start, honour)."""
-    rest = list(argv)
-    for i, arg in enumerate(rest):
-        if arg == "--threads" or arg.startswith("--threads="):
-            value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1:i + 2] or [""])[0]
-            if not value.isdigit() or int(value) < 1:
-                raise PebenchError(f"--threads takes a whole number of at least 1, got {value!r}")
-            del rest[i : i + (1 if "=" in arg else 2)]
-            os.environ["PEBENCH_NUM_THREADS"] = value
-            break
+    value, rest = pop_option(argv, "--threads")
+    if value is not None:
+        if not value.isdigit() or int(value) < 1:
+            raise PebenchError(f"--threads takes a whole number of at least 1, got {value!r}")
+        os.environ["PEBENCH_NUM_THREADS"] = value
     return rest
 
 
