@@ -168,12 +168,12 @@ TINY_RUN = ["--max-steps", "4", "--batch-size", "4", "--d-model", "16", "--layer
 
 
 def test_train_logs_to_wandb_when_asked(tmp_path: Path) -> None:
-    from tests.wandb_records import read_runs
+    from tests.wandb_records import read_runs_when_written
 
     out = tmp_path / "run"
     argv = ["train", "--task", "copy", "--encoding", "alibi", *TINY_RUN, "--output-dir", str(out)]
     assert main([*argv, "--wandb", "offline"]) == 0
-    (run,) = read_runs(out)
+    (run,) = read_runs_when_written(out, 1)
     assert run.job_type == "train" and run.group == "copy/alibi" and run.tags == ["copy", "alibi"]
     assert run.config["encoding"] == "alibi" and run.config["model.d_model"] == 16
     assert run.config["task.eval_lengths"] == [1, 4] and run.config["train.max_steps"] == 4
@@ -190,7 +190,7 @@ def test_a_bad_wandb_mode_is_one_line(capsys) -> None:
 def test_rebuilding_a_leaderboard_updates_one_wandb_run(tmp_path: Path) -> None:
     from pebench.benchmark.sweep.run import run_sweep
     from tests.test_sweep import write_sweep
-    from tests.wandb_records import read_runs
+    from tests.wandb_records import read_runs_when_written
 
     path = write_sweep(tmp_path, encodings=["alibi"], trials=0, search_space={}, seeds=[1],
                        pruner={"type": "none"})  # fmt: skip
@@ -198,7 +198,7 @@ def test_rebuilding_a_leaderboard_updates_one_wandb_run(tmp_path: Path) -> None:
     for _ in range(2):
         argv = ["leaderboard", "--output-dir", str(tmp_path / "out"), "--wandb", "offline"]
         assert main(argv) == 0
-    runs = read_runs(tmp_path / "out")
+    runs = read_runs_when_written(tmp_path / "out", 2)
     assert len(runs) == 2 and {r.run_id for r in runs} == {"tiny-leaderboard"}  # one W&B run
 
 

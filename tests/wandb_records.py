@@ -84,3 +84,16 @@ def read_run(run_dir: Path) -> OfflineRun:
 
 def read_runs(root: Path) -> list[OfflineRun]:
     return [read_run(d) for d in sorted((root / "wandb").glob("offline-run-*"))]
+
+
+def read_runs_when_written(root: Path, count: int, timeout: float = 30.0) -> list[OfflineRun]:
+    """``read_runs`` once ``count`` runs have written their run record: wandb's service may
+    still be flushing an offline run's log for a moment after ``finish()`` returns."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = read_runs(root)
+        if (len(runs) >= count and all(r.job_type for r in runs)) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.2)
