@@ -12,6 +12,8 @@ from pebench.choices import Activation, AttentionBackend, Init, Norm
 from pebench.errors import PebenchError
 
 Schedule = Literal["cosine", "linear"]
+#: accelerator names that ask for a GPU
+GPU_ACCELERATORS = ("gpu", "cuda")
 
 
 def requested_threads() -> int | None:

@@ -25,6 +25,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
+from pebench.benchmark.settings import GPU_ACCELERATORS
 from pebench.errors import PebenchError, RunInterrupted
 from pebench.kernels.dispatch import FLEX_ON_CPU
 from pebench.registry import dotted_path
@@ -126,9 +127,6 @@ def _log_version(output_dir: Path, spec: RunSpec) -> str:
     while (output_dir / "logs" / f"resumed-{n}").exists():
         n += 1
     return f"resumed-{n}"
-
-
-GPU_ACCELERATORS = ("gpu", "cuda")
 
 
 def check_accelerator(accelerator: str) -> None:

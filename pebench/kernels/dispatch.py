@@ -14,8 +14,6 @@ from typing import Literal
 import torch
 
 from pebench.errors import PebenchError
-from pebench.kernels.flex import flex_attention
-from pebench.kernels.sdpa import attention
 
 Path = Literal["sdpa", "flex", "own"]
 
@@ -36,5 +34,3 @@ def score_bias_path(backend: str, device: torch.device, own_attention: bool) -> 
         return "flex"
     return "flex" if backend == "auto" and device.type == "cuda" else "sdpa"
 
-
-__all__ = ["FLEX_ON_CPU", "Path", "attention", "flex_attention", "score_bias_path"]

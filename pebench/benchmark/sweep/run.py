@@ -28,7 +28,11 @@ import yaml
 from optuna.trial import TrialState
 from rich.console import Console
 
-from pebench.benchmark.settings import apply_requested_threads, requested_threads
+from pebench.benchmark.settings import (
+    GPU_ACCELERATORS,
+    apply_requested_threads,
+    requested_threads,
+)
 from pebench.benchmark.sweep.config import SweepConfig, extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
@@ -183,7 +187,7 @@ def preflight(sweep: SweepConfig, gpu_ids: list[str]) -> str | None:
     if count == 0:
         for plan in plans(sweep):
             wanted = str(plan.run_config({}, sweep.search_seed)["train"].get("accelerator", ""))
-            if wanted in ("gpu", "cuda"):
+            if wanted in GPU_ACCELERATORS:
                 raise PebenchError(
                     f"study {plan.name} sets train.accelerator {wanted!r} but torch sees no "
                     f"GPU; set accelerator: cpu (or auto) in the sweep file, or run on a GPU"
