@@ -98,7 +98,7 @@ class SweepProgress:
                 t for t in trials + final_trials if t.state == optuna.trial.TrialState.FAIL
             ]
             if failed:
-                best += f" {len(failed)} failed: {reason(failed[-1], 60)}"
+                best = f"{best} {len(failed)} failed: {reason(failed[-1], 60)}".strip()
             self.progress.update(self.rows[plan.name], completed=done, best=best)
             done_all += done
         self.progress.update(self.total, completed=done_all)
