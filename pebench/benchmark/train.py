@@ -25,12 +25,12 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 
 from pebench.benchmark.config import RunSpec
 from pebench.benchmark.module import PEModule
+from pebench.benchmark.run_parser import METRICS_FILE, refuse_finished
 from pebench.benchmark.settings import GPU_ACCELERATORS
 from pebench.errors import PebenchError, RunInterrupted
 from pebench.kernels.dispatch import FLEX_ON_CPU
 from pebench.registry import dotted_path
 
-METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
 #: the last checkpoint of a run, relative to its directory (what --resume continues from)
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -48,11 +48,7 @@ RUN_OUTPUTS = (
 
 def prepare_output_dir(path: Path, overwrite: bool) -> None:
     """Create ``path``, refusing to mix a new run into one that already has results."""
-    if (path / METRICS_FILE).exists() and not overwrite:
-        raise PebenchError(
-            f"{path} already holds a finished run ({METRICS_FILE}); choose another "
-            f"--output-dir or pass --overwrite to replace it"
-        )
+    refuse_finished(path, overwrite)
     if path.exists() and not path.is_dir():
         raise PebenchError(f"output path {path} exists and is not a directory; choose another")
     path.mkdir(parents=True, exist_ok=True)

@@ -262,7 +262,8 @@ def build(
         if runs:
             entry.parameters[plan.task.name] = int(runs[0]["parameters"])
             entry.tokens_per_s += [float(r["tokens_per_s"]) for r in runs]
-            entry.throughput_devices.update(str(r.get("gpu") or r.get("device")) for r in runs)
+            devices = (r.get("gpu") or r.get("device") for r in runs)
+            entry.throughput_devices.update(str(d) for d in devices if d)
             entry.variants.update(r["encoding_variant"] for r in runs if r.get("encoding_variant"))
     _rank(columns, list(entries.values()))
     _flag_parameters(list(entries.values()))
@@ -389,7 +390,7 @@ def throughput_note(entries: list[Entry], bench_device: str | None = None) -> st
     """Where the tokens/s column comes from: a ``pebench bench`` file, or the final runs."""
     if bench_device:
         return f"Tokens/s: one `pebench bench` measurement per encoding on {bench_device}."
-    devices = sorted(set().union(*(e.throughput_devices for e in entries)) - {"None"})
+    devices = sorted(set().union(*(e.throughput_devices for e in entries)))
     where = ", ".join(devices) or "devices not recorded"
     return (
         f"Tokens/s: training throughput inside the final runs ({where}; other workers may have "
