@@ -20,9 +20,9 @@ from pebench import encodings
 from pebench.backbone import Transformer, greedy_decode, recompute_decode
 from pebench.benchmark.train import train
 from pebench.encodings.base import ModelDims
+from tests.specs import copy_spec
 from tests.test_encoding_contract import Decoder
 from tests.test_flex_attention import BIAS
-from tests.test_gpu_runs import copy_spec
 
 pytestmark = pytest.mark.cuda
 

@@ -14,8 +14,6 @@ import torch
 import yaml
 from rich.console import Console
 
-from pebench import encodings, tasks
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.sweep import run as sweep_run
 from pebench.benchmark.sweep.run import run_sweep
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
@@ -23,21 +21,11 @@ from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
 from pebench.benchmark.train import train
 from pebench.errors import PebenchError
+from tests.specs import copy_spec
 from tests.test_faults import OutOfMemory  # noqa: F401 - the dotted path below names it
 from tests.test_sweep import TINY, trials_of, write_sweep
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine")
-
-
-def copy_spec(tmp_path: Path, accelerator: str) -> RunSpec:
-    """A tiny copy run with ALiBi on ``accelerator``."""
-    return RunSpec(
-        task=tasks.get("copy")(train_lengths=(1, 3), eval_lengths=(1, 4)),
-        encoding=encodings.get("alibi"),
-        model=ModelConfig(d_model=16, num_layers=1, num_heads=2),
-        train=TrainConfig(progress=False, accelerator=accelerator, batch_size=4, max_steps=3),
-        output_dir=tmp_path / "run",
-    )
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pebench.benchmark.cli import main
 from pebench.benchmark.run_parser import precheck
 from pebench.benchmark.train import train
 from pebench.errors import PebenchError
+from tests.specs import copy_spec
 from tests.test_faults import OutOfMemory
-from tests.test_gpu_runs import copy_spec
 
 BAD_VALUES = [
     (["--max-steps", "-1"], "train.max_steps must be at least 1, got -1"),

@@ -432,10 +432,15 @@ def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     output = Path(cfg.output)
     if output.exists() and not output.is_file():
         raise PebenchError(f"--output {output} is a directory; give a file name such as bench.json")
+    measured: list[Any] = []
     with console.status("measuring") as status:
-        results = bench.run_bench(
-            names, size, options, lambda r: status.update(f"measured {r.name}; measuring next")
-        )
+
+        def keep(result: Any) -> None:  # a killed bench still leaves what it measured
+            measured.append(result)
+            bench.write_json(output, measured, size, options)
+            status.update(f"measured {result.name}; measuring next")
+
+        results = bench.run_bench(names, size, options, keep)
     data_ms = 1e3 * bench.data_seconds(size)
     bench.write_json(output, results, size, options, data_ms)
     for table in bench.tables(results, size, options):
