@@ -243,8 +243,13 @@ class Transformer(nn.Module):
 
     def attention_path(self, device: torch.device) -> Path:
         """How attention runs on ``device`` (:func:`pebench.kernels.dispatch.score_bias_path`)."""
-        own = type(self.encoding).attend is not PositionalEncoding.attend
-        return score_bias_path(self.attention_backend, device, own)
+        cls = type(self.encoding)
+        own = cls.attend is not PositionalEncoding.attend
+        biased = (
+            cls.offset_bias is not PositionalEncoding.offset_bias
+            or cls.attention_bias is not PositionalEncoding.attention_bias
+        )
+        return score_bias_path(self.attention_backend, device, own, biased, self.dims.head_dim)
 
     def uses_flex(self, device: torch.device) -> bool:
         """Whether score biases go through FlexAttention on ``device``."""

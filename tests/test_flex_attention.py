@@ -151,7 +151,7 @@ def test_flex_refuses_cpu_training_and_attend_overrides() -> None:
 
 
 def test_auto_uses_sdpa_on_cpu() -> None:
-    dims = ModelDims(d_model=32, num_heads=4, num_layers=1, causal=True)
+    dims = ModelDims(d_model=64, num_heads=4, num_layers=1, causal=True)
     model = Transformer(VOCAB, dims, encodings.get("t5")(dims))
     assert model.attention_backend == "auto" and not model.uses_flex(torch.device("cpu"))
     assert model.uses_flex(torch.device("cuda"))  # decided by device type, no GPU needed
@@ -172,3 +172,20 @@ def test_training_with_flex_on_cpu_is_refused_before_writing(tmp_path) -> None:
     with pytest.raises(PebenchError, match="no backward on CPU"):
         train(spec)
     assert not (tmp_path / "run").exists()
+
+
+def test_dispatch_takes_flex_only_where_it_runs() -> None:
+    """On CUDA, auto picks FlexAttention for score biases with heads of at least 16
+    dimensions (its kernels refuse smaller ones, as seen on an H200), SDPA for encodings
+    without a bias and for smaller heads; forcing flex onto small heads is refused."""
+    cuda = torch.device("cuda")
+    wide = ModelDims(d_model=64, num_heads=4, num_layers=1, causal=True)
+    narrow = ModelDims(d_model=32, num_heads=4, num_layers=1, causal=True)
+    for dims, name, path in [(wide, "alibi", "flex"), (narrow, "alibi", "sdpa"),
+                             (wide, "none", "sdpa"), (wide, "rope", "sdpa"),
+                             (wide, "fox", "own")]:  # fmt: skip
+        model = Transformer(VOCAB, dims, encodings.get(name)(dims))
+        assert model.attention_path(cuda) == path, (name, dims.head_dim)
+    forced = Transformer(VOCAB, narrow, encodings.get("alibi")(narrow), attention="flex")
+    with pytest.raises(PebenchError, match="at least 16 dimensions, this model has 8"):
+        forced.attention_path(cuda)
