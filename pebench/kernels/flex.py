@@ -47,6 +47,9 @@ FLOAT32_KERNEL_OPTIONS: dict[str, Any] = {
     "BLOCK_N2": 32,
 }
 
+#: compiled FlexAttention variants one process may hold (dynamo's default is 8)
+RECOMPILE_LIMIT = 64
+
 _compiled = None
 _block_masks: dict[tuple, flex.BlockMask] = {}
 
@@ -79,6 +82,12 @@ def _kernel(device: torch.device):
     if device.type != "cuda":
         return None
     if _compiled is None:
+        # One process may meet more than dynamo's default 8 shapes (a sweep worker training
+        # several tasks, the cuda test session): past that limit torch silently falls back
+        # to the unfused eager kernel. The cuda tests failed that way on an H200 (suspected;
+        # not yet re-run with this limit).
+        config = torch._dynamo.config
+        config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
         _compiled = torch.compile(flex.flex_attention, dynamic=False)
     return _compiled
 
