@@ -345,6 +345,11 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     where = bench_device(Path(cfg.bench)) if cfg.bench else None
     if cfg.storage is None and not (Path(cfg.output_dir) / JOURNAL_FILE).is_file():
         raise PebenchError(f"{cfg.output_dir} holds no sweep ({JOURNAL_FILE} not found)")
+    if cfg.output_dir and (Path(cfg.output_dir) / "rank.json").is_file():
+        from pebench.benchmark.sweep.rank import republish
+
+        republish(Path(cfg.output_dir), cfg.wandb, console)
+        return []
     storage = SweepStorage(cfg.storage or str(Path(cfg.output_dir) / JOURNAL_FILE))
     out = Path(cfg.output_dir) if cfg.output_dir else None
     handle = open_sweep(storage, cfg.sweep, out)
@@ -357,6 +362,63 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
         budget = budget / "leaderboard.json"
     publish(handle, tracker, console, bench_tokens, budget, where)
     return []
+
+
+def cmd_rank(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    parser = _simple_parser(
+        "rank",
+        "Rank one encoding against a reference leaderboard: run the reference's protocol for "
+        "it alone, then write the leaderboard with its row inserted and a summary. Encoding "
+        "options as in `pebench train`: --encoding.NAME VALUE.",
+    )
+    parser.add_argument("encoding", type=str, help="a registered name or a dotted class path")
+    parser.add_argument(
+        "--reference", type=str, default="results/reference",
+        help="a finished reference sweep's directory, e.g. results/reference-quarter",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scale", type=str | None, default=None, help="must be the reference's (checked)"
+    )
+    parser.add_argument("--label", type=str | None, default=None, help="the new row's name")
+    parser.add_argument(
+        "--output_dir", type=str | None, default=None, help="default runs/rank/LABEL-vs-SWEEP"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    parser.add_argument(
+        "--gpus", type=str | None, default=None, help="one worker per id, as in pebench sweep"
+    )
+    _wandb_option(parser)
+    own, options = [], {}
+    tokens = expanded(argv)
+    i = 0
+    while i < len(tokens):
+        if tokens[i].startswith("--encoding."):
+            if i + 1 >= len(tokens):
+                raise PebenchError(f"{tokens[i]} needs a value (see `pebench rank --help`)")
+            options[tokens[i].removeprefix("--encoding.")] = _option_value(tokens[i + 1])
+            i += 2
+        else:
+            own.append(tokens[i])
+            i += 1
+    cfg = _parse_simple(parser, own)
+    from pebench.benchmark.sweep.rank import run_rank
+
+    run_rank(
+        cfg.encoding, options, Path(cfg.reference), cfg.scale,
+        Path(cfg.output_dir) if cfg.output_dir else None, cfg.workers, cfg.gpus, cfg.wandb,
+        console, cfg.label,
+    )  # fmt: skip
+    return []
+
+
+def _option_value(text: str) -> Any:
+    """A command-line value as YAML reads it (``0.5`` a float, ``true`` a bool)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def cmd_compare_reference(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
@@ -482,18 +544,20 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "worker": cmd_worker,
     "leaderboard": cmd_leaderboard,
+    "rank": cmd_rank,
     "compare-reference": cmd_compare_reference,
     "bench": cmd_bench,
     "list": cmd_list,
 }
 USAGE = (
-    "usage: pebench {train,compare,sweep,worker,leaderboard,compare-reference,bench,list} "
+    "usage: pebench {train,compare,sweep,worker,leaderboard,rank,compare-reference,bench,list} "
     "[--help] [--debug] ...\n"
     "  train        train one encoding on one task (pebench train --task copy --encoding rope)\n"
     "  compare      train several encodings with the same settings and print a comparison\n"
     "  sweep        Optuna sweep over tasks x encodings (pebench sweep configs/sweeps/quick.yaml)\n"
     "  worker       join a running sweep from another process or machine\n"
     "  leaderboard  write a sweep's leaderboard (md, csv, html, png)\n"
+    "  rank         your encoding against the reference leaderboard (pebench rank my.Enc)\n"
     "  compare-reference  compare a sweep with a study's released figures\n"
     "  bench        time each encoding's training step and inference beside torch's Transformer\n"
     "  list         list the available encodings and tasks"
@@ -504,6 +568,7 @@ USAGE = (
 INTERRUPT_HINTS = {
     "sweep": "; re-run the same command to resume (interrupted trials run again)",
     "worker": "; re-run the same command to rejoin (interrupted trials run again)",
+    "rank": "; re-run the same command to resume (interrupted trials run again)",
     "train": "; continue with the same command plus --resume",
 }
 

@@ -379,6 +379,18 @@ def select_scale(doc: Any, scale: str | None, source: str) -> Any:
     return resolved
 
 
+def chosen_scale(path: str | Path, scale: str | None = None) -> str | None:
+    """The scale a sweep file runs at: ``scale``, else the file's ``scale:`` when it defines
+    ``scales`` (None for a file without scales)."""
+    if scale is not None:
+        return scale
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return doc.get("scale") if isinstance(doc, dict) and "scales" in doc else None
+
+
 def load_sweep(path: str | Path, scale: str | None = None) -> tuple[SweepConfig, str]:
     """Read and validate a sweep file; returns the config and its resolved text (stored with
     the sweep so that workers on other machines run exactly the same definition)."""

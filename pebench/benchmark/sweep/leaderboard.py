@@ -137,13 +137,27 @@ class Entry:
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: non-default variants the runs recorded (``encoding_variant`` in metrics.json)
     variants: set[str] = field(default_factory=set)
+    #: the row being ranked against a reference (``pebench rank``): labelled and highlighted
+    marked: bool = False
 
     @property
     def label(self) -> str:
-        """The encoding's name with the variants its runs used, e.g. ``alibi (directional)``."""
-        return f"{self.encoding} ({', '.join(sorted(self.variants))})" if self.variants else (
-            self.encoding
-        )
+        """The encoding's name with the variants its runs used, e.g. ``alibi (directional)``,
+        and ``(new)`` on a row ranked against a reference."""
+        name = self.encoding
+        if self.variants:
+            name += f" ({', '.join(sorted(self.variants))})"
+        return f"{name} (new)" if self.marked else name
+
+
+#: one study of a leaderboard and where it lives: (plan, Optuna storage, output root); a
+#: ranked leaderboard mixes a reference's studies with those of the ranked encoding
+Source = tuple[StudyPlan, Any, Path]
+
+
+def sources_of(handle: Any) -> list[Source]:
+    """The studies of an opened sweep, all in its own storage and directory."""
+    return [(plan, handle.storage.optuna, Path(handle.output_dir)) for plan in plans(handle.sweep)]
 
 
 def final_runs(
@@ -196,8 +210,14 @@ def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
         }
         multiples = sorted({m for m in (1, 4, 16) if m in evaluated} | {max(evaluated)})
         return [
-            Column(task, f"loss {m}×", "summary", f"loss_{m * context}", direction,
-                   primary=m == multiples[-1])
+            Column(
+                task,
+                f"loss {m}×",
+                "summary",
+                f"loss_{m * context}",
+                direction,
+                primary=m == multiples[-1],
+            )
             for m in multiples
         ]
     # length tasks: selected on ID or OOD validation, ranked on OOD (what the task measures)
@@ -236,18 +256,21 @@ def _value(run: dict[str, Any], column: Column) -> float | None:
 
 
 def build(
-    sweep_plans: list[StudyPlan], storage: Any, root: Path, problems: list[str] | None = None
+    sources: list[Source], problems: list[str] | None = None, marked: str | None = None
 ) -> tuple[list[Column], list[Entry]]:
     """Collect the leaderboard's columns and one entry per encoding, sorted by mean rank;
-    finished runs without readable results are reported in ``problems``."""
+    finished runs without readable results are reported in ``problems``; the encoding
+    labelled ``marked`` is flagged as the row being ranked."""
     entries: dict[str, Entry] = {}
-    studies = [(plan, final_runs(plan, storage, root, problems)) for plan in sweep_plans]
+    studies = [(plan, final_runs(plan, storage, root, problems)) for plan, storage, root in sources]
+    storages = {plan.name: storage for plan, storage, _ in sources}
     by_task = sweep_columns(studies)
     columns = [column for task in by_task.values() for column in task]
     for plan, runs in studies:
-        entry = entries.setdefault(plan.encoding_label, Entry(plan.encoding_label))
+        label = plan.encoding_label
+        entry = entries.setdefault(label, Entry(label, marked=label == marked))
         entry.runs[plan.task.name] = runs
-        search = optuna.load_study(study_name=plan.name, storage=storage)
+        search = optuna.load_study(study_name=plan.name, storage=storages[plan.name])
         states = Counter(t.state.name.lower() for t in search.get_trials(deepcopy=False))
         entry.search[plan.task.name] = dict(states)
         for column in by_task[plan.task.name]:
@@ -419,9 +442,11 @@ def write_files(
     paths = {ext: root / f"leaderboard.{ext}" for ext in ("md", "csv", "html", "json")}
     paths["compact"] = root / "leaderboard_compact.md"
     paths["compact"].write_text(compact_markdown(columns or [], entries))
-    note = METHOD + (
-        f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged. "
-    ) + throughput_note(entries, bench_device)
+    note = (
+        METHOD
+        + (f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged. ")
+        + throughput_note(entries, bench_device)
+    )
     extra_notes = extra_notes or []
     md = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |"]
     md.append("|" + "|".join("---" for _ in header) + "|")
@@ -434,6 +459,7 @@ def write_files(
         writer.writerow(header)
         writer.writerows(body)
     cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+
     def td(cell: str) -> str:
         text = html.escape(cell)
         return f"<td><b>{text}</b></td>" if cell.endswith("*") else f"<td>{text}</td>"
@@ -456,6 +482,7 @@ def write_files(
     data = [
         {
             "encoding": e.encoding,
+            **({"new": True} if e.marked else {}),
             "metrics": {
                 h: {
                     "mean": c.mean,
@@ -574,9 +601,7 @@ def terminal_tables(
 
     # every column (ID beside OOD) when it fits in as many tables as the ranked ones alone
     ranked, every = layout(every=False), layout(every=True)
-    primary, body, widths, rank_width, groups = (
-        every if len(every[4]) <= len(ranked[4]) else ranked
-    )
+    primary, body, widths, rank_width, groups = every if len(every[4]) <= len(ranked[4]) else ranked
     tables = []
     for k, group in enumerate(groups):
         part = f" ({k + 1}/{len(groups)})" if len(groups) > 1 else ""
@@ -609,7 +634,10 @@ def publish(
     bench_tokens_per_s: dict[str, float] | None = None,
     budget_of: Path | None | bool = None,
     bench_device: str | None = None,
-) -> dict[str, Path]:
+    sources: list[Source] | None = None,
+    marked: str | None = None,
+    title: str | None = None,
+) -> tuple[dict[str, Path], list[Column], list[Entry]]:
     """Build, write, print and log the leaderboard of an opened sweep.
 
     ``bench_tokens_per_s`` (from a ``pebench bench`` file) replaces the tokens/s measured in
@@ -617,20 +645,23 @@ def publish(
     runs that shared a machine with other workers (``bench_device`` names where it was
     taken). ``budget_of`` is another budget's
     leaderboard.json to report Kendall's τ against; ``None`` reuses the one recorded by the
-    last leaderboard of this directory, ``False`` drops it.
+    last leaderboard of this directory, ``False`` drops it. ``sources`` replaces the sweep's
+    own studies (a ranked leaderboard: a reference's plus the ranked encoding's, which
+    ``marked`` labels). Returns the files written, the columns and the entries.
     """
     from pebench.benchmark.sweep.plots import plot_grids, plot_lengths, plot_throughput
 
     console = console or Console()
     root, sweep = Path(handle.output_dir), handle.sweep
     root.mkdir(parents=True, exist_ok=True)
-    sweep_plans = plans(sweep)
+    sources = sources if sources is not None else sources_of(handle)
+    sweep_plans = [plan for plan, _, _ in sources]
     problems: list[str] = []
-    columns, entries = build(sweep_plans, handle.storage.optuna, root, problems)
+    columns, entries = build(sources, problems, marked)
     for entry in entries:
         if bench_tokens_per_s and entry.encoding in bench_tokens_per_s:
             entry.tokens_per_s = [bench_tokens_per_s[entry.encoding]]
-    title = f"pebench leaderboard: {sweep.name}"
+    title = title or f"pebench leaderboard: {sweep.name}"
     images = (
         plot_lengths(sweep_plans, entries, root)
         + plot_grids(sweep_plans, entries, root)
@@ -655,9 +686,7 @@ def publish(
         root, title, (header, body), entries, columns, notes, budget_of, bench_device
     )
     order = [e.encoding for e in entries]
-    oracle = ood_selected_markdown(
-        sweep.name, sweep_plans, handle.storage.optuna, root, order, sweep.trials
-    )
+    oracle = ood_selected_markdown(sweep.name, sources, order, sweep.trials)
     if oracle is not None:
         paths["ood_selected"] = root / "leaderboard_ood_selected.md"
         paths["ood_selected"].write_text(oracle)
@@ -684,4 +713,4 @@ def publish(
             )
         tracked.state = "complete"
     console.print(f"leaderboard written to {paths['md'].parent}/leaderboard.{{md,csv,html,json}}")
-    return {**paths, **{p.stem: p for p in images}}
+    return {**paths, **{p.stem: p for p in images}}, columns, entries

@@ -57,17 +57,17 @@ def selection(plan: StudyPlan, storage: Any, root: Path) -> Selection | None:
 
 def ood_selected_markdown(
     title: str,
-    sweep_plans: list[StudyPlan],
-    storage: Any,
-    root: Path,
+    sources: list[tuple[StudyPlan, Any, Path]],
     order: list[str],
     expected: int,
 ) -> str | None:
     """The view as markdown, encodings in ``order`` (the leaderboard's), two columns per
-    length task (``expected``: the sweep's search trials per pair); None when the sweep has no
-    length task with results yet."""
+    length task (``expected``: the sweep's search trials per pair), from ``sources`` (each
+    study with its storage and output root); None when the sweep has no length task with
+    results yet."""
+    sweep_plans = [plan for plan, _, _ in sources]
     found: dict[tuple[str, str], Selection] = {}
-    for plan in sweep_plans:
+    for plan, storage, root in sources:
         chosen = selection(plan, storage, root)
         if chosen is not None:
             found[plan.task.name, plan.encoding_label] = chosen

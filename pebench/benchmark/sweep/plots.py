@@ -45,6 +45,14 @@ def length_curve(run: dict[str, Any]) -> dict[str, dict[str, float]]:
     return curve
 
 
+def _highlight(entry: Any) -> dict[str, Any]:
+    """Line style of the row ranked against a reference (``pebench rank``): drawn on top,
+    thick and black, so it stands out among the reference's lines."""
+    if not getattr(entry, "marked", False):
+        return {}
+    return {"color": "black", "linewidth": 2.5, "zorder": 5}
+
+
 def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[Path]:
     """One PNG per task: mean per-length metric over final seeds, one line per encoding.
 
@@ -69,7 +77,9 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
             pairs = zip(keys, means, strict=True)
             points = [(_length_key(k), m) for k, m in pairs if m is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), marker=".", label=entry.label)
+                ax.plot(
+                    *zip(*points, strict=True), marker=".", label=entry.label, **_highlight(entry)
+                )
         if metric is None:
             plt.close(fig)
             continue
@@ -77,13 +87,17 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
             ax.set_xscale("log", base=2)
             if train_max is not None:
                 ax.axvline(train_max, color="0.6", linestyle="--", label="training context")
-            ax.set(xlabel="evaluation length (tokens)", ylabel="validation loss (nats/token)",
-                   title=task)
+            ax.set(
+                xlabel="evaluation length (tokens)",
+                ylabel="validation loss (nats/token)",
+                title=task,
+            )
         else:
             if train_max is not None:
                 ax.axvspan(0.5, train_max + 0.5, color="0.9", label="training lengths")
-            ax.set(xlabel="input length", ylabel=metric.replace("_", " "), title=task,
-                   ylim=(0, 1.02))
+            ax.set(
+                xlabel="input length", ylabel=metric.replace("_", " "), title=task, ylim=(0, 1.02)
+            )
         ax.legend(fontsize="small")
         fig.tight_layout()
         paths.append(_save(fig, root / f"plot_length_{task}.png"))
@@ -114,8 +128,7 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
         for ax in axes.flat[len(grids) :]:
             ax.axis("off")
         for ax, (label, grid, mean) in zip(axes.flat, grids, strict=False):
-            image = ax.imshow(mean.T, vmin=0, vmax=1, cmap="viridis", origin="upper",
-                              aspect="auto")
+            image = ax.imshow(mean.T, vmin=0, vmax=1, cmap="viridis", origin="upper", aspect="auto")
             ax.set_xticks(range(len(grid["lengths"])), [str(n) for n in grid["lengths"]])
             ax.set_yticks(range(len(grid["depths"])), [f"{d:g}" for d in grid["depths"]])
             ax.set(title=label, xlabel="length", ylabel="key depth")
@@ -139,7 +152,15 @@ def plot_throughput(
         if not values or not entry.tokens_per_s:
             continue
         x, y = statistics.fmean(entry.tokens_per_s), statistics.fmean(values)
-        ax.scatter([x], [y])
+        ax.scatter(
+            [x],
+            [y],
+            **(
+                {"marker": "*", "s": 160, "color": "black", "zorder": 5}
+                if getattr(entry, "marked", False)
+                else {}
+            ),
+        )
         ax.annotate(entry.label, (x, y), textcoords="offset points", xytext=(4, 4))
         points += 1
     if not points:

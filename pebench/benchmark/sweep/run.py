@@ -33,8 +33,15 @@ from pebench.benchmark.settings import (
     apply_requested_threads,
     requested_threads,
 )
-from pebench.benchmark.sweep.config import SweepConfig, extension, load_sweep, parse_sweep
+from pebench.benchmark.sweep.config import (
+    SweepConfig,
+    chosen_scale,
+    extension,
+    load_sweep,
+    parse_sweep,
+)
 from pebench.benchmark.sweep.progress import SweepProgress
+from pebench.benchmark.sweep.protocol import write_protocol
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
 from pebench.benchmark.sweep.studies import ERROR_ATTR, plans
 from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
@@ -227,6 +234,32 @@ def run_sweep(
     """Run (or resume) a sweep and write its leaderboard; returns the output directory."""
     console = console or Console()
     sweep, text = load_sweep(config, scale)
+    root = Path(output_dir or DEFAULT_ROOT / sweep.name)
+    handle, tracker = execute(
+        sweep, text, root, storage_url, workers, gpus, wandb, console,
+        scale=chosen_scale(config, scale),
+    )  # fmt: skip
+    from pebench.benchmark.sweep.leaderboard import publish
+
+    publish(handle, tracker, console)
+    return root
+
+
+def execute(
+    sweep: SweepConfig,
+    text: str,
+    root: Path,
+    storage_url: str | None,
+    workers: int,
+    gpus: str | None,
+    wandb: str | None,
+    console: Console,
+    scale: str | None = None,
+    owner: str | None = None,
+) -> tuple[SweepHandle, Tracker]:
+    """Check, create (or resume) and run the studies of ``sweep`` (resolved ``text``) into
+    ``root``, recording its protocol; raises when no run succeeded. ``owner`` names the
+    directory's owner in its marker (default: the sweep's name)."""
     gpu_ids = parse_gpus(gpus)
     n_workers = len(gpu_ids) or workers
     if n_workers < 1:
@@ -238,10 +271,10 @@ def run_sweep(
         except PebenchError as exc:
             raise PebenchError(f"study {plan.name}: {exc}") from None
     accelerator = preflight(sweep, gpu_ids)
-    root = Path(output_dir or DEFAULT_ROOT / sweep.name)
-    claim_output_dir(root, sweep.name)
+    claim_output_dir(root, owner or sweep.name)
     storage = SweepStorage(storage_url or str(root / JOURNAL_FILE))
     create_studies(storage, sweep, text, root)
+    write_protocol(root, text, scale)
     tracker = Tracker(mode, root, sweep.wandb_project)
     if note:
         console.print(f"[yellow]{note}[/yellow]; {tracker.sync_hint()}")
@@ -272,10 +305,7 @@ def run_sweep(
             f"no run of sweep {sweep.name} succeeded ({failed} failed); the first error: "
             f"{first_error} (tracebacks in each run's error.txt under {root})"
         )
-    from pebench.benchmark.sweep.leaderboard import publish
-
-    publish(SweepHandle(sweep, storage, root), tracker, console)
-    return root
+    return SweepHandle(sweep, storage, root), tracker
 
 
 def worker_threads(n_workers: int) -> int:

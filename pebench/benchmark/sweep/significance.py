@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -75,6 +76,58 @@ def tied_with_best(
     return tied
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One encoding against another on one task: the paired result over common seeds."""
+
+    other: str
+    #: mean over common seeds of (this − other), in the metric's units
+    difference: float
+    #: seeds both encodings have
+    seeds: int
+    #: two-sided paired t-test p-value, and after Holm's correction over the task's rows
+    p: float
+    p_holm: float
+    #: "better", "worse" or "tied" (not significantly different, or untestable)
+    verdict: str
+
+
+def paired_comparisons(
+    scores: Mapping[str, Mapping[int, float]], name: str, direction: str, alpha: float = ALPHA
+) -> list[Comparison]:
+    """``name`` against every other encoding of one task, as :func:`tied_with_best` tests an
+    encoding against the best: two-sided paired t-tests (``scipy.stats.ttest_rel``) over
+    common seeds, Holm-corrected over the comparisons. Fewer than two common seeds cannot be
+    tested (p = 1, tied). ``scores`` maps encoding → {seed: score}."""
+    mine = scores.get(name) or {}
+    sign = 1 if direction == "maximize" else -1
+    found = []
+    for other, theirs in scores.items():
+        common = sorted(set(mine) & set(theirs or {}))
+        if other == name or not common:
+            continue
+        a = [mine[s] for s in common]
+        b = [theirs[s] for s in common]
+        p = 1.0
+        if len(common) >= 2:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p = float(stats.ttest_rel(a, b).pvalue)
+            if math.isnan(p):  # identical differences: zero variance
+                p = 1.0 if np.allclose(a, b) else 0.0
+        found.append((other, float(np.mean(a) - np.mean(b)), len(common), p))
+    if not found:
+        return []
+    reject, corrected, _, _ = multipletests([f[3] for f in found], alpha=alpha, method="holm")
+    return [
+        Comparison(
+            other, diff, n, p, float(p_holm),
+            ("better" if sign * diff > 0 else "worse") if r and n >= 2 else "tied",
+        )
+        for (other, diff, n, p), r, p_holm in zip(found, reject, corrected, strict=True)
+    ]  # fmt: skip
+
+
 def mean_ranks(means: Mapping[str, Mapping[str, float]], directions: Mapping[str, str]) -> dict:
     """Mean over tasks of each encoding's rank (1 = best; ties share the average rank).
 
@@ -132,9 +185,7 @@ def mean_rank_intervals(
         rng=np.random.default_rng(seed),
     )
     low, high = result.confidence_interval
-    return {
-        name: (float(lo), float(hi)) for name, lo, hi in zip(names, low, high, strict=True)
-    }
+    return {name: (float(lo), float(hi)) for name, lo, hi in zip(names, low, high, strict=True)}
 
 
 def kendall_tau(a: Mapping[str, float], b: Mapping[str, float]) -> tuple[float, float, int]:

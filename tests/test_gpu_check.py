@@ -1,0 +1,38 @@
+"""``make gpu-check``'s verdicts, checked on CPU with made-up bench results."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gpu_check():
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_check"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_passes_with_out_of_memory_rows_and_fails_on_errors_or_gaps(tmp_path: Path) -> None:
+    check = gpu_check()
+    path = tmp_path / "bench.json"
+
+    def verdict(results: list[dict], wanted: list[str]) -> tuple[bool, str]:
+        path.write_text(json.dumps({"results": results}))
+        step = check._bench(check.Step("bench", True, 1.0, ""), path, wanted)
+        return step.ok, step.summary
+
+    fine = {"name": "none", "error": None}
+    oom = {"name": "cope", "error": "torch.OutOfMemoryError: CUDA out of memory."}
+    broken = {"name": "t5", "error": "benchmarking 't5' failed: InductorError"}
+    assert verdict([fine, oom], ["none", "cope"]) == (True, "1 measured; out of memory: cope")
+    ok, summary = verdict([fine, broken], ["none", "t5"])
+    assert not ok and "failed: t5" in summary
+    ok, summary = verdict([fine], ["none", "alibi"])
+    assert not ok and "not reached: alibi" in summary
+    assert check.BIAS_FIRST[0] == "none" and "alibi" in check.BIAS_FIRST
