@@ -401,6 +401,8 @@ def cmd_rank(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
             own.append(tokens[i])
             i += 1
     cfg = _parse_simple(parser, own)
+    if os.getcwd() not in sys.path:  # a dotted path may name a module of this directory
+        sys.path.insert(0, os.getcwd())
     from pebench.benchmark.sweep.rank import run_rank
 
     run_rank(

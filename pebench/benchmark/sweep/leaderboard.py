@@ -694,13 +694,14 @@ def publish(
         console.print(table)
     for note in notes:
         console.print(note)
+    board = f"{sweep.name}/leaderboard" + (f"-{marked}" if marked else "")
     with tracker.run(
-        name=f"{sweep.name}/leaderboard",
+        name=board,
         group=sweep.name,
         job_type="leaderboard",
-        tags=["leaderboard"],
+        tags=["leaderboard", *(["rank"] if marked else [])],
         config={"sweep": sweep.name, "tasks": [t.name for t in sweep.tasks]},
-        run_id=re.sub(r"[^\w-]", "-", f"{sweep.name}-leaderboard"),  # one run, updated
+        run_id=re.sub(r"[^\w-]", "-", board),  # one run per board, updated
     ) as tracked:
         if tracked.run is not None:
             import wandb
