@@ -7,6 +7,7 @@ their classes live elsewhere, and listed too.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from pathlib import Path
 
@@ -61,3 +62,31 @@ def listing() -> tuple[dict[str, str], dict[str, str]]:
                     description = getattr(cls, "description", "") or ""
                     table[name] = description or first_paragraph(cls.__doc__)
     return dict(sorted(encodings.items())), dict(sorted(tasks.items()))
+
+
+@functools.cache
+def task_monitors() -> dict[str, tuple[str | None, str]]:
+    """{registered name: (monitor, monitor direction)} of the built-in tasks, read from their
+    sources like :func:`built_in` (attributes a class inherits from another class of
+    ``pebench/tasks/`` are followed), so a leaderboard knows each task's metric without
+    importing Lightning."""
+    classes: dict[str, tuple[list[str], ast.ClassDef]] = {}
+    for path in sorted((PACKAGE_DIR / "tasks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
+                classes[node.name] = (bases, node)
+
+    def inherited(cls: str, attr: str) -> str | None:
+        bases, node = classes[cls]
+        value = _string_attr(node, attr)
+        for base in bases:
+            if value is None and base in classes:
+                value = inherited(base, attr)
+        return value
+
+    return {
+        name: (inherited(cls, "monitor"), inherited(cls, "monitor_direction") or "maximize")
+        for cls, (_, node) in classes.items()
+        if (name := _string_attr(node, "name")) is not None
+    }

@@ -154,6 +154,20 @@ def test_leaderboard_command_rebuilds_from_storage(swept: Path, capsys: Any) -> 
     assert "pebench leaderboard: tiny" in capsys.readouterr().out
 
 
+def test_leaderboard_rebuilds_without_importing_torch_or_lightning(swept: Path) -> None:
+    """Rebuilding a table reads storage and metrics.json only: no seconds of torch and
+    Lightning start-up (task metrics come from the sources, bench only with --bench)."""
+    code = (
+        "import sys; from pebench.benchmark.cli import main; "
+        "rc = main(['leaderboard', '--output-dir', sys.argv[1], '--wandb', 'disabled']); "
+        "print(rc, 'torch' in sys.modules, 'lightning' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(swept)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 False False"
+
+
 def test_a_sweep_logging_to_a_file_writes_a_line_per_finished_trial(tmp_path: Path) -> None:
     """Run in the background (output not a terminal), a sweep shows its progress as one
     timestamped line per finished trial, since live bars would print nothing until the end."""

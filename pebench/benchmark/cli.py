@@ -335,14 +335,16 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     cfg = _parse_simple(parser, argv)
     if cfg.storage is None and cfg.output_dir is None:
         raise PebenchError("give the sweep's --output-dir (or its --storage URL)")
-    from pebench.benchmark.bench import bench_device, tokens_per_second
     from pebench.benchmark.sweep.leaderboard import publish
     from pebench.benchmark.sweep.run import open_sweep
     from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
     from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 
-    bench_tokens = tokens_per_second(Path(cfg.bench)) if cfg.bench else None
-    where = bench_device(Path(cfg.bench)) if cfg.bench else None
+    bench_tokens, where = None, None
+    if cfg.bench:  # bench imports torch: only when asked for
+        from pebench.benchmark.bench import bench_device, tokens_per_second
+
+        bench_tokens, where = tokens_per_second(Path(cfg.bench)), bench_device(Path(cfg.bench))
     if cfg.storage is None and not (Path(cfg.output_dir) / JOURNAL_FILE).is_file():
         raise PebenchError(f"{cfg.output_dir} holds no sweep ({JOURNAL_FILE} not found)")
     if cfg.output_dir and (Path(cfg.output_dir) / "rank.json").is_file():

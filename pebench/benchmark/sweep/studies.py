@@ -18,11 +18,8 @@ from typing import Any
 
 import optuna
 
-from pebench import tasks
-from pebench.backbone import check_dims
-from pebench.benchmark.spec import run_spec_from_dict
 from pebench.benchmark.sweep.config import SweepConfig, TaskEntry
-from pebench.encodings.base import ModelDims
+from pebench.catalog import task_monitors
 from pebench.errors import PebenchError
 
 #: suffix of the study holding a (task, encoding)'s final retraining runs, one per seed
@@ -69,17 +66,29 @@ class StudyPlan:
 
     @property
     def task_class(self) -> type:
+        from pebench import tasks  # torch and Lightning: only when the class itself is needed
+
         spec = self.task.task
         return tasks.get(spec if isinstance(spec, str) else spec["class_path"])
+
+    def _monitor(self) -> tuple[str | None, str]:
+        """The task's (monitor, direction): read from the sources for a built-in task (a
+        leaderboard needs no Lightning), else from the imported class."""
+        spec = self.task.task
+        known = task_monitors().get(spec if isinstance(spec, str) else spec["class_path"])
+        if known is not None:
+            return known
+        cls = self.task_class
+        return getattr(cls, "monitor", None), getattr(cls, "monitor_direction", "maximize")
 
     @property
     def metric(self) -> str:
         """The validation summary key optimized (the task's monitor unless overridden)."""
-        return self.task.metric or self.task_class.monitor
+        return self.task.metric or self._monitor()[0]
 
     @property
     def direction(self) -> str:
-        return self.task.direction or getattr(self.task_class, "monitor_direction", "maximize")
+        return self.task.direction or self._monitor()[1]
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """Sample this trial's parameters from the sweep's search space."""
@@ -144,6 +153,10 @@ class StudyPlan:
         into a run and its model built, with the other parameters at their first value (all
         combinations when there are at most ``MAX_COMBINATIONS``); and the metric must be one
         the task reports."""
+        from pebench.backbone import check_dims
+        from pebench.benchmark.spec import run_spec_from_dict
+        from pebench.encodings.base import ModelDims
+
         if self.task.metric is None and not hasattr(self.task_class, "monitor"):
             raise PebenchError(f"task {self.task.name}: set metric: the task has no monitor")
         for key, p in self.sweep.search_space.items():
