@@ -90,3 +90,37 @@ def task_monitors() -> dict[str, tuple[str | None, str]]:
         for cls, (_, node) in classes.items()
         if (name := _string_attr(node, "name")) is not None
     }
+
+
+@functools.cache
+def _classes(subpackage: str) -> dict[str, tuple[list[str], ast.ClassDef]]:
+    """Every class of ``pebench/<subpackage>/`` by class name, with its base class names."""
+    classes = {}
+    for path in sorted((PACKAGE_DIR / subpackage).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                classes[node.name] = ([b.id for b in node.bases if isinstance(b, ast.Name)], node)
+    return classes
+
+
+def options(subpackage: str, name: str) -> list[str] | None:
+    """The constructor options of the built-in plug-in registered as ``name`` (its
+    ``__init__`` arguments after ``self`` and ``dims``, inherited from a base class of the
+    package when it has none), read from the sources; None when they cannot be known
+    without importing it (not built in, or a constructor taking ``*args``/``**kwargs``)."""
+    classes = _classes(subpackage)
+    found = [c for c, (_, node) in classes.items() if _string_attr(node, "name") == name]
+    todo = found[:1]
+    while todo:
+        bases, node = classes[todo.pop()]
+        init = next(
+            (s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"),
+            None,
+        )
+        if init is not None:
+            if init.args.vararg or init.args.kwarg:
+                return None
+            names = [a.arg for a in [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]]
+            return [n for n in names if n not in ("self", "dims")]
+        todo += [b for b in bases if b in classes][:1]
+    return None

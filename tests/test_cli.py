@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pebench import encodings
+from pebench import encodings, tasks
 from pebench.benchmark.cli import main
 from pebench.catalog import listing
 
@@ -201,7 +201,29 @@ LIGHT_COMMANDS = [
     ["train", "--task", "copy", "--encoding", "rope", "--d-model", "big", "--task.train-lengths"],
     ["compare", "--task", "copy", "--encodings", "rope", "alibii"],
     ["train", "--config", "missing.yaml"],
+    ["train", "--task", "copy", "--encoding", "rope", "--encoding.bogus", "3"],
+    ["train", "--task", "copy", "--encoding", "alibi", "--task.train-lenghts", "[1, 4]"],
 ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("encodings", n) for n in encodings.available()] + [("tasks", n) for n in tasks.available()],
+)
+def test_options_read_from_the_sources_are_the_constructor_arguments(kind: str, name: str) -> None:
+    """The torch-free check of --encoding.X/--task.X knows exactly what the class takes (or
+    knows that it cannot know, for a constructor taking **kwargs)."""
+    import inspect
+
+    from pebench.catalog import options
+
+    cls = (encodings if kind == "encodings" else tasks).get(name)
+    parameters = inspect.signature(cls.__init__).parameters
+    found = options(kind, name)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters.values()):
+        assert found is None
+    else:
+        assert found == [p for p in list(parameters)[1:] if p != "dims"]
 
 
 @pytest.mark.parametrize("args", LIGHT_COMMANDS, ids=" ".join)

@@ -199,6 +199,32 @@ def check_names(named: Sequence[tuple[str, Any]]) -> None:
                 raise unknown_name(kind, name, list(known[kind]))
 
 
+def check_options(tokens: Sequence[str], named: Sequence[tuple[str, Any]]) -> None:
+    """Refuse ``--encoding.X``/``--task.X`` that the built-in plug-in named does not take,
+    with the message the full parser gives, from the sources (no torch)."""
+    from pebench.catalog import options
+
+    chosen: dict[str, str] = {}
+    for key, value in named:
+        name = value.get("class_path") if isinstance(value, dict) else value
+        if key in ("task", "encoding") and isinstance(name, str):
+            chosen[key] = name
+    for token in tokens:
+        if not _plugin_option(token):
+            continue
+        key, _, option = token[2:].partition(".")
+        name = chosen.get(key)
+        option = option.replace("-", "_")
+        if name is None or "." in name or "." in option:
+            continue
+        valid = options(f"{key}s", name)
+        if valid is not None and option not in valid:
+            raise PebenchError(
+                f"{key} {name!r} has no option {option!r}; its options: "
+                f"{', '.join(valid) or 'none'}"
+            )
+
+
 def precheck(command: str, tokens: Sequence[str]) -> None:
     """Answer ``--help`` and refuse mistakes in the generic options before the training
     stack loads; ``tokens`` are arguments with short flags already expanded. Help for one
@@ -210,6 +236,7 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
         return  # the full parser prints the full configuration
     arguments, named = generic_arguments(tokens)
     check_names(named)  # a misspelt name is the clearer message, so it goes first
+    check_options(tokens, named)
     parser = run_parser(command, str | dict[str, Any], str | dict[str, Any])
     try:
         cfg = parser.parse_args(undashed(arguments))
