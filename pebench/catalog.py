@@ -120,7 +120,8 @@ def options(subpackage: str, name: str) -> list[str] | None:
         if init is not None:
             if init.args.vararg or init.args.kwarg:
                 return None
-            names = [a.arg for a in [*init.args.posonlyargs, *init.args.args, *init.args.kwonlyargs]]
+            args = init.args
+            names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
             return [n for n in names if n not in ("self", "dims")]
         todo += [b for b in bases if b in classes][:1]
     return None

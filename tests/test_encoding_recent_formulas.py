@@ -14,6 +14,7 @@ from pebench.encodings.path import PaTH
 from pebench.encodings.pope import PoPE
 from pebench.encodings.stick_breaking import StickBreaking
 from pebench.errors import PebenchError
+from pebench.kernels.sdpa import gated_causal_attention
 
 B, H, T, HD = 2, 2, 7, 4
 D_MODEL = H * HD
@@ -160,7 +161,7 @@ def test_fox_causal_fast_path_holds_for_long_strongly_forgetting_sequences() -> 
     q, k, v = (torch.randn(1, H, t, HD, generator=g) for _ in range(3))
     log_forget = -3 + 0.5 * torch.randn(1, H, t, generator=g)
     total = log_forget.cumsum(-1)
-    fast = ForgettingAttention.causal_attention(q, k, v, AttentionMask(None, True), total)
+    fast = gated_causal_attention(q, k, v, None, True, total)
     bias = (total.unsqueeze(-1) - total.unsqueeze(-2)).double()
     scores = (q.double() @ k.double().transpose(-1, -2)) / math.sqrt(HD) + bias
     scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))

@@ -362,8 +362,8 @@ def _cope_reference(q, k, v, table, mask, npos):
 def test_cope_kernel_values_and_gradients_equal_the_plain_formula(
     causal: bool, npos: int, padded: bool, rows_per_block: int | None, monkeypatch
 ) -> None:
-    from pebench.encodings.cope import CoPEAttention
     from pebench.kernels import cpu_blocks as attention
+    from pebench.kernels.cope import CoPEAttention
 
     if rows_per_block is not None:  # else every (batch row, head) pair in one block
         monkeypatch.setattr(attention, "BLOCK_ELEMENTS", rows_per_block * 7 * 7)

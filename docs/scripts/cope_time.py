@@ -14,8 +14,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from pebench.encodings import cope
 from pebench.encodings.base import AttentionMask, ModelDims
+from pebench.kernels import cope
 
 
 def timed(fn) -> float:

@@ -3,14 +3,11 @@ Forget Gate", ICLR 2025)."""
 
 from __future__ import annotations
 
-import math
-
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
-from pebench.kernels.sdpa import attention
+from pebench.kernels.sdpa import attention, gated_causal_attention
 
 
 class ForgettingAttention(PositionalEncoding):
@@ -47,26 +44,8 @@ class ForgettingAttention(PositionalEncoding):
         log_forget = F.logsigmoid(self.gates[layer](x).float()).transpose(1, 2)  # (B, H, T)
         total = log_forget.cumsum(-1)
         if self.dims.causal:
-            return self.causal_attention(q, k, v, mask, total)
+            return gated_causal_attention(q, k, v, mask.additive, mask.is_causal, total)
         # c_i − c_j ≤ 0 for j ≤ i (every log σ ≤ 0); −|·| extends it to keys after the query
         bias = -(total.unsqueeze(-1) - total.unsqueeze(-2)).abs()
         t = q.shape[-2]
         return attention(q, k, v, mask.dense(t, t, q.dtype, q.device) + bias.to(q.dtype), False)
-
-    @staticmethod
-    def causal_attention(
-        q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, total: Tensor
-    ) -> Tensor:
-        """c_i − c_j is bilinear: q̃_i = [q_i, √d·c_i, √d], k̃_j = [k_j, 1, −c_j] give
-        q̃·k̃/√d = q·k/√d + c_i − c_j, so the fused SDPA kernel computes forward and backward
-        without a (batch, heads, n, n) bias tensor."""
-        d = q.shape[-1]
-        root = math.sqrt(d)
-        total = total.to(q.dtype).unsqueeze(-1)
-        ones = torch.ones_like(total)
-        q_ext = torch.cat((q, total * root, ones * root), dim=-1)
-        k_ext = torch.cat((k, ones, -total), dim=-1)
-        out = F.scaled_dot_product_attention(
-            q_ext, k_ext, F.pad(v, (0, 2)), mask.additive, is_causal=mask.is_causal, scale=1 / root
-        )
-        return out[..., :d]

@@ -4,6 +4,8 @@ where a bias needs a gradient on CPU."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -40,3 +42,22 @@ def bucket_biased_attention(
     if _cpu_bias_grad(q, buckets):
         return BucketBiasedAttention.apply(q, k, v, buckets, index, mask.detach().to(q.dtype))
     return attention(q, k, v, mask + gather_offsets(buckets, index), False)
+
+
+def gated_causal_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool, total: Tensor
+) -> Tensor:
+    """softmax(q·kᵀ/√d + c_i − c_j + mask)·v for (batch, heads, n, d) tensors and cumulative
+    log forget gates ``total`` (batch, heads, n) (FoX's causal bias). c_i − c_j is bilinear:
+    q̃_i = [q_i, √d·c_i, √d], k̃_j = [k_j, 1, −c_j] give q̃·k̃/√d = q·k/√d + c_i − c_j, so the
+    fused SDPA kernel computes forward and backward without a (batch, heads, n, n) bias."""
+    d = q.shape[-1]
+    root = math.sqrt(d)
+    total = total.to(q.dtype).unsqueeze(-1)
+    ones = torch.ones_like(total)
+    q_ext = torch.cat((q, total * root, ones * root), dim=-1)
+    k_ext = torch.cat((k, ones, -total), dim=-1)
+    out = F.scaled_dot_product_attention(
+        q_ext, k_ext, F.pad(v, (0, 2)), mask, is_causal=is_causal, scale=1 / root
+    )
+    return out[..., :d]
