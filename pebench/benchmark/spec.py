@@ -100,7 +100,11 @@ def plugin_name(key: str, class_path: str) -> str:
     return cls.__dict__.get("name") or cls.__name__
 
 
-def run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSpec:
+def run_spec(
+    parser: ArgumentParser, cfg: Namespace, output_dir: Path, dump: bool = True
+) -> RunSpec:
+    """The run ``cfg`` describes, its classes instantiated; ``dump=False`` skips resolving
+    the configuration as YAML (a third of the time; a check that writes nothing)."""
     cfg.output_dir = str(output_dir)
     init = parser.instantiate(cfg)
     return RunSpec(
@@ -113,17 +117,17 @@ def run_spec(parser: ArgumentParser, cfg: Namespace, output_dir: Path) -> RunSpe
         output_dir=output_dir,
         overwrite=init.overwrite,
         resume=init.resume,
-        config_yaml=parser.dump(cfg),
+        config_yaml=parser.dump(cfg) if dump else None,
     )
 
 
 def run_spec_from_dict(
-    doc: dict[str, Any], output_dir: Path, overwrite: bool = False
+    doc: dict[str, Any], output_dir: Path, overwrite: bool = False, dump: bool = True
 ) -> tuple[RunSpec, str]:
     """The RunSpec of a run configuration given as a mapping (as in a ``train`` YAML file),
-    and that configuration resolved as YAML."""
+    and that configuration resolved as YAML (empty with ``dump=False``)."""
     parser = build_parser("train")
     cfg = parse(parser, ["--config", yaml.safe_dump(normalize_config(doc), sort_keys=False)])
     cfg.overwrite = overwrite
-    spec = run_spec(parser, cfg, output_dir)
+    spec = run_spec(parser, cfg, output_dir, dump)
     return spec, spec.config_yaml or ""

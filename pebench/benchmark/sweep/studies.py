@@ -188,7 +188,9 @@ class StudyPlan:
         for point in points:
             params = self.suggest(optuna.trial.FixedTrial(point))
             try:
-                spec, _ = run_spec_from_dict(self.run_config(params, 0), Path("unused"))
+                spec, _ = run_spec_from_dict(
+                    self.run_config(params, 0), Path("unused"), dump=False
+                )
                 m = spec.model
                 dims = ModelDims(m.d_model, m.num_heads, m.num_layers, causal=spec.task.causal)
                 check_dims(dims)
