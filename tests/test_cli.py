@@ -203,7 +203,19 @@ LIGHT_COMMANDS = [
     ["train", "--config", "missing.yaml"],
     ["train", "--task", "copy", "--encoding", "rope", "--encoding.bogus", "3"],
     ["train", "--task", "copy", "--encoding", "alibi", "--task.train-lenghts", "[1, 4]"],
+    ["train", "--task", "lm", "--task.text-file", "missing.txt", "--encoding", "rope"],
 ]
+
+
+def test_a_missing_data_file_is_named_before_training_starts(tmp_path: Path, capsys) -> None:
+    (tmp_path / "dev.conll").write_text("a O\n")
+    args = ["train", "--task", "ner", "--task.data-dir", str(tmp_path), "--encoding", "rope",
+            "--task.train-file", "nope.conll", "--task.validation-file", "dev.conll",
+            "--task.test-file", "dev.conll"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"data file {tmp_path / 'nope.conll'} does not exist" in err
+    assert "--task.train-file" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

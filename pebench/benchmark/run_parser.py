@@ -225,6 +225,28 @@ def check_options(tokens: Sequence[str], named: Sequence[tuple[str, Any]]) -> No
             )
 
 
+def check_data_files(tokens: Sequence[str], named: Sequence[tuple[str, Any]]) -> None:
+    """Refuse a local data file (``--task.train_file`` and the like, on the command line or in
+    a config file's task) that does not exist where the task would read it."""
+    from pebench.data_files import FILE_OPTIONS, data_path, missing_file_message
+
+    given: dict[str, Any] = {}
+    for key, value in named:
+        if key == "task" and isinstance(value, dict):
+            given.update(value.get("init_args") or {})
+    for i, token in enumerate(tokens):
+        head, _, option = token[2:].partition(".")
+        if token.startswith("--") and head == "task" and i + 1 < len(tokens):
+            given[option.replace("-", "_")] = tokens[i + 1]
+    data_dir = given.get("data_dir")
+    for option in FILE_OPTIONS:
+        value = given.get(option)
+        if isinstance(value, str) and value and not value.startswith("--"):
+            path = data_path(value, data_dir if isinstance(data_dir, str) else None)
+            if not path.is_file():
+                raise PebenchError(missing_file_message(path, option))
+
+
 def precheck(command: str, tokens: Sequence[str]) -> None:
     """Answer ``--help`` and refuse mistakes in the generic options before the training
     stack loads; ``tokens`` are arguments with short flags already expanded. Help for one
@@ -237,6 +259,7 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
     arguments, named = generic_arguments(tokens)
     check_names(named)  # a misspelt name is the clearer message, so it goes first
     check_options(tokens, named)
+    check_data_files(tokens, named)
     parser = run_parser(command, str | dict[str, Any], str | dict[str, Any])
     try:
         cfg = parser.parse_args(undashed(arguments))

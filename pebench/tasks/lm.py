@@ -21,11 +21,11 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
+from pebench.data_files import default_data_dir
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit
 from pebench.tasks.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
 from pebench.tasks.metrics import ContextLoss
-from pebench.tasks.text import default_data_dir
 
 IGNORE = -100
 

@@ -21,19 +21,14 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from pebench.data_files import default_data_dir, missing_file_message
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task
 from pebench.tasks.vocab import Level, Vocabulary
 
 SPLITS = ("train", "validation", "test")
-DATA_DIR_ENV = "PEBENCH_DATA_DIR"
 CACHE_DIR_ENV = "PEBENCH_CACHE_DIR"
 IGNORE = -100
-
-
-def default_data_dir() -> Path:
-    """``$PEBENCH_DATA_DIR``, else ``../shared/data`` (the shared datasets beside the project)."""
-    return Path(os.environ.get(DATA_DIR_ENV, "../shared/data"))
 
 
 def default_cache_dir() -> Path:
@@ -188,10 +183,7 @@ class TextTask(Task):
             ident = {}
             for split, path in self.files.items():
                 if not path.is_file():
-                    raise PebenchError(
-                        f"data file {path} does not exist; check --task.{split}_file, "
-                        f"--task.data_dir or ${DATA_DIR_ENV}"
-                    )
+                    raise PebenchError(missing_file_message(path, f"{split}_file"))
                 stat = path.stat()
                 ident[split] = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
             return ident
