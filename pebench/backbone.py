@@ -195,10 +195,11 @@ class Transformer(nn.Module):
             raise PebenchError(
                 f"model attention must be 'auto', 'sdpa' or 'flex', got {attention!r}"
             )
-        if attention == "flex" and type(encoding).attend is not PositionalEncoding.attend:
+        own = type(encoding).attend is not PositionalEncoding.attend and not encoding.flex_attend
+        if attention == "flex" and own:
             raise PebenchError(
                 f"encoding {encoding.name!r} computes attention itself; --model.attention flex "
-                f"applies only to encodings that add a score bias"
+                f"applies only to encodings that add a score bias (or a relative bucket bias)"
             )
         self.attention_backend = attention
         limit = encoding.max_positions
@@ -244,8 +245,11 @@ class Transformer(nn.Module):
     def attention_path(self, device: torch.device) -> Path:
         """How attention runs on ``device`` (:func:`pebench.kernels.dispatch.score_bias_path`)."""
         cls = type(self.encoding)
-        own = cls.attend is not PositionalEncoding.attend
-        biased = (
+        # bucket biases (Shaw, Transformer-XL) through FlexAttention: only when asked for
+        # (--model.attention flex) until the path has been timed on a GPU
+        buckets = self.encoding.flex_attend and self.attention_backend == "flex"
+        own = cls.attend is not PositionalEncoding.attend and not buckets
+        biased = buckets or (
             cls.offset_bias is not PositionalEncoding.offset_bias
             or cls.attention_bias is not PositionalEncoding.attention_bias
         )
@@ -270,7 +274,7 @@ class Transformer(nn.Module):
         if self.uses_flex(positions.device):
             table = self.encoding.offset_bias(positions, positions)
             bias = None if table is not None else self.encoding.attention_bias(positions, positions)
-            if table is not None or bias is not None:
+            if table is not None or bias is not None or self.encoding.flex_attend:  # buckets
                 flex = FlexInputs(self.dims.causal, padding_mask, table, positions, bias)
                 return AttentionMask(None, False, flex)
         else:

@@ -22,7 +22,7 @@ from pebench.benchmark.train import train
 from pebench.encodings.base import ModelDims
 from tests.specs import copy_spec
 from tests.test_encoding_contract import Decoder
-from tests.test_flex_attention import BIAS
+from tests.test_flex_attention import BIAS, BUCKETS
 
 pytestmark = pytest.mark.cuda
 
@@ -91,7 +91,7 @@ def test_cuda_equals_the_float64_cpu_reference(
         assert _close(got_grads[param], grad, 2e-3), f"{name}.{param}"
 
 
-@pytest.mark.parametrize("name", BIAS)
+@pytest.mark.parametrize("name", BIAS + BUCKETS)
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
 @pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
 def test_flex_equals_sdpa_forward_and_backward(name: str, causal: bool, padded: bool) -> None:

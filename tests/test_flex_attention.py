@@ -50,6 +50,38 @@ def pair(name: str, causal: bool, **options) -> tuple[Transformer, Transformer]:
     return sdpa, flex
 
 
+#: encodings whose own attention is a per-query bucket bias FlexAttention can gather
+BUCKETS = ["shaw", "transformer_xl"]
+
+
+@pytest.mark.parametrize("name", BUCKETS)
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
+def test_bucket_biases_through_flex_equal_their_sdpa_path(
+    name: str, causal: bool, padded: bool
+) -> None:
+    """Shaw's clipped distances and Transformer-XL's distances, gathered inside the
+    FlexAttention kernel (forward on CPU; gradients under the cuda marker), equal the
+    bucket kernel path, across two 128-token blocks and with per-row positions."""
+    sdpa, flex = pair(name, causal)
+    with torch.no_grad():
+        assert flex.attention_path(torch.device("cpu")) == "flex"
+    tokens = torch.randint(0, VOCAB, (2, 130), generator=torch.Generator().manual_seed(2))
+    padding = torch.zeros(2, 130, dtype=torch.bool)
+    if padded:
+        padding[1, 100:] = True
+    with torch.no_grad():
+        want = sdpa(tokens, padding_mask=padding if padded else None)
+        got = flex(tokens, padding_mask=padding if padded else None)
+    keep = ~padding
+    assert torch.allclose(got[keep], want[keep], atol=2e-5), (got - want).abs().max()
+    rows = torch.sort(torch.randperm(300)[:130].view(1, 130).expand(2, -1).clone(), -1).values
+    rows[1] += 7
+    with torch.no_grad():
+        assert torch.allclose(flex(tokens, positions=rows), sdpa(tokens, positions=rows),
+                              atol=2e-5)  # fmt: skip
+
+
 def test_the_bias_encodings_are_found() -> None:
     assert {"alibi", "t5", "kerple_log", "kerple_power", "fire", "dynamic_bias"} <= set(BIAS)
 
@@ -147,7 +179,9 @@ def test_flex_refuses_cpu_training_and_attend_overrides() -> None:
     with pytest.raises(PebenchError, match="no backward on CPU"):
         model(torch.randint(0, VOCAB, (2, 5)))
     with pytest.raises(PebenchError, match="computes attention itself"):
-        Transformer(VOCAB, dims, encodings.get("shaw")(dims), attention="flex")
+        Transformer(VOCAB, dims, encodings.get("fox")(dims), attention="flex")
+    with pytest.raises(PebenchError, match="computes attention itself"):  # value embeddings
+        Transformer(VOCAB, dims, encodings.get("shaw")(dims, values=True), attention="flex")
 
 
 def test_auto_uses_sdpa_on_cpu() -> None:
@@ -183,9 +217,13 @@ def test_dispatch_takes_flex_only_where_it_runs() -> None:
     narrow = ModelDims(d_model=32, num_heads=4, num_layers=1, causal=True)
     for dims, name, path in [(wide, "alibi", "flex"), (narrow, "alibi", "sdpa"),
                              (wide, "none", "sdpa"), (wide, "rope", "sdpa"),
-                             (wide, "fox", "own")]:  # fmt: skip
+                             (wide, "fox", "own"), (wide, "shaw", "own"),
+                             (wide, "transformer_xl", "own")]:  # fmt: skip
         model = Transformer(VOCAB, dims, encodings.get(name)(dims))
         assert model.attention_path(cuda) == path, (name, dims.head_dim)
+    for name in BUCKETS:  # opt-in until the bucket path has been timed on a GPU
+        model = Transformer(VOCAB, wide, encodings.get(name)(wide), attention="flex")
+        assert model.attention_path(cuda) == "flex", name
     forced = Transformer(VOCAB, narrow, encodings.get("alibi")(narrow), attention="flex")
     with pytest.raises(PebenchError, match="at least 16 dimensions, this model has 8"):
         forced.attention_path(cuda)

@@ -65,6 +65,9 @@ class BenchSize:
     batch_size: int = 8
     causal: bool = True
     vocab_size: int = 256
+    #: --model.attention of every encoding: auto, sdpa or flex (e.g. Shaw and Transformer-XL
+    #: through FlexAttention, which auto does not choose yet)
+    attention: str = "auto"
 
     def dims(self) -> ModelDims:
         return ModelDims(self.d_model, self.num_heads, self.num_layers, self.causal)
@@ -120,7 +123,7 @@ class PebenchLM(nn.Module):
     def __init__(self, size: BenchSize, encoding: Callable[[ModelDims], nn.Module]) -> None:
         super().__init__()
         dims = size.dims()
-        self.backbone = Transformer(size.vocab_size, dims, encoding(dims))
+        self.backbone = Transformer(size.vocab_size, dims, encoding(dims), attention=size.attention)
         self.head = nn.Linear(size.d_model, size.vocab_size)
 
     def forward(self, tokens: Tensor) -> Tensor:

@@ -28,9 +28,9 @@ import torch
 from torch import Tensor, nn
 
 from pebench.errors import PebenchError
-from pebench.kernels.bias import OffsetTable
+from pebench.kernels.bias import BucketBias, OffsetTable
 from pebench.kernels.flex import flex_attention
-from pebench.kernels.sdpa import attention
+from pebench.kernels.sdpa import attention, bucket_biased_attention
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,27 @@ class PositionalEncoding(nn.Module):
             f = mask.flex
             return flex_attention(q, k, v, f.causal, f.padding, f.table, f.positions, f.bias)
         return attention(q, k, v, mask.additive, mask.is_causal)
+
+    @property
+    def flex_attend(self) -> bool:
+        """Whether this instance's :meth:`attend` can take FlexAttention inputs
+        (``mask.flex``): set by encodings whose attention is a :class:`BucketBias` and that
+        call :meth:`attend_buckets`; the model then routes them like score biases."""
+        return False
+
+    def attend_buckets(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, positions: Tensor,
+        bias: BucketBias,
+    ) -> Tensor:  # fmt: skip
+        """softmax(q·kᵀ/√d + bias + mask)·v with a per-query bucket bias, on the path the
+        model chose: FlexAttention gathering the bucket score inside its kernel, or SDPA /
+        the CPU bucket kernel with the bias gathered per pair."""
+        if mask.flex is not None:
+            f = mask.flex
+            return flex_attention(q, k, v, f.causal, f.padding, positions=positions, buckets=bias)
+        t = q.shape[-2]
+        dense = mask.dense(t, t, q.dtype, q.device)
+        return bucket_biased_attention(q, k, v, bias.scores, bias.index(positions), dense)
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
-from pebench.encodings.relative import gather_offsets, offsets
-from pebench.kernels.sdpa import bucket_biased_attention
+from pebench.encodings.relative import gather_offsets, offset_range
+from pebench.kernels.bias import BucketBias
 
 
 class Shaw(PositionalEncoding):
@@ -19,8 +19,9 @@ class Shaw(PositionalEncoding):
 
     The q·a^K term is computed once per distinct clipped distance (2k + 1 of them) and
     gathered, never as a (T × T × d) tensor; it rides into the attention kernel as a bias
-    whose gradient is summed straight back into the distances
-    (:func:`~pebench.kernels.sdpa.bucket_biased_attention`). Value embeddings need the
+    whose gradient is summed straight back into the distances (a
+    :class:`~pebench.kernels.bias.BucketBias`: gathered inside FlexAttention on a GPU, or
+    by :func:`~pebench.kernels.sdpa.bucket_biased_attention`). Value embeddings need the
     attention weights, so ``values`` takes the explicit softmax path.
     """
 
@@ -36,6 +37,10 @@ class Shaw(PositionalEncoding):
         self.keys = nn.Parameter(torch.randn(size) * dims.head_dim**-0.5)
         self.value_table = nn.Parameter(torch.zeros(size)) if values else None
 
+    @property
+    def flex_attend(self) -> bool:
+        return self.value_table is None  # value embeddings need the attention weights
+
     def attend(
         self,
         q: Tensor,
@@ -47,14 +52,14 @@ class Shaw(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         k_max = self.max_distance
-        index = (-offsets(positions, positions)).clamp(-k_max, k_max) + k_max  # (B, T, T)
         per_offset = torch.einsum("bhtd,rd->bhtr", q, self.keys[layer].to(q.dtype))
         per_offset = per_offset / math.sqrt(q.shape[-1])
-        t = q.shape[-2]
+        d = offset_range(positions, positions)  # every i − j; the bucket of j − i, clipped
+        bias = BucketBias(per_offset, (-d).clamp(-k_max, k_max) + k_max, int(d[0]))
         if self.value_table is None:
-            return bucket_biased_attention(
-                q, k, v, per_offset, index, mask.dense(t, t, q.dtype, q.device)
-            )
+            return self.attend_buckets(q, k, v, mask, positions, bias)
+        t = q.shape[-2]
+        index = bias.index(positions)
         additive = mask.dense(t, t, q.dtype, q.device) + gather_offsets(per_offset, index)
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + additive
         weights = scores.softmax(-1)

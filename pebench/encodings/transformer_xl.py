@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
-from pebench.encodings.relative import is_contiguous_range, offsets
+from pebench.encodings.relative import is_contiguous_range, offset_range
 from pebench.encodings.sinusoidal import sinusoid_table
-from pebench.kernels.sdpa import bucket_biased_attention
+from pebench.kernels.bias import BucketBias
 
 
 class TransformerXL(PositionalEncoding):
@@ -21,7 +21,8 @@ class TransformerXL(PositionalEncoding):
 
     The position terms (q_i + v)·W_R R_r are computed once per distance r and gathered per
     (i, j) inside the attention kernel, whose backward sums their gradient straight back
-    into the distances (:func:`~pebench.kernels.sdpa.bucket_biased_attention`; the
+    into the distances (a :class:`~pebench.kernels.bias.BucketBias`, gathered inside
+    FlexAttention on a GPU or by :func:`~pebench.kernels.sdpa.bucket_biased_attention`: the
     relative shift of Dai et al. without its (n, 2n − 1) intermediates); u·k_j rides in the
     kernel as (q_i + u)·k_j.
     """
@@ -39,6 +40,10 @@ class TransformerXL(PositionalEncoding):
         self.u = nn.Parameter(torch.zeros(dims.num_heads, dims.head_dim))
         self.v = nn.Parameter(torch.zeros(dims.num_heads, dims.head_dim))
 
+    @property
+    def flex_attend(self) -> bool:
+        return True
+
     def attend(
         self,
         q: Tensor,
@@ -50,23 +55,16 @@ class TransformerXL(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         t = q.shape[-2]
-        d = offsets(positions, positions)  # i − j
-        if is_contiguous_range(positions):  # a decoder needs distances 0 .. T−1 only
-            lo, hi = (0 if self.dims.causal else -(t - 1)), t - 1
-            d = d.clamp(min=lo)  # j > i in a decoder: masked, any valid bucket will do
-        else:  # arbitrary positions: one column per distinct distance
-            lo, hi = int(d.min()), int(d.max())
+        d = offset_range(positions, positions)  # every i − j
+        if is_contiguous_range(positions) and self.dims.causal:  # distances 0 .. T−1 only
+            lo, hi = 0, t - 1  # j > i in a decoder: masked, any valid bucket will do
+        else:  # one column per distinct distance
+            lo, hi = int(d[0]), int(d[-1])
         table = sinusoid_table(torch.arange(lo, hi + 1, device=q.device), self.dims.d_model)
         rel = self.project[layer](table.to(q.dtype)).view(-1, *self.u.shape)  # (R, H, hd)
         rel = rel / math.sqrt(q.shape[-1])  # scaled here: (R, H, hd) is smaller than the scores
         position = torch.einsum("bhtd,rhd->bhtr", q + self.v[None, :, None].to(q.dtype), rel)
         # (q_i + u)·k_j carries the content bias u·k_j inside the attention kernel
         q_content = q + self.u[None, :, None].to(q.dtype)
-        return bucket_biased_attention(
-            q_content,
-            k,
-            v,
-            position,
-            d - lo,
-            mask.dense(t, t, q.dtype, q.device),
-        )
+        bias = BucketBias(position, d.clamp(min=lo) - lo, int(d[0]))
+        return self.attend_buckets(q_content, k, v, mask, positions, bias)

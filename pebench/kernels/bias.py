@@ -28,6 +28,26 @@ class OffsetTable:
         return F.embedding(index, self.values.t()).permute(0, 3, 1, 2)
 
 
+@dataclass(frozen=True)
+class BucketBias:
+    """A score bias made of per-query scores over buckets of the offset (Shaw et al.'s clipped
+    distances, Transformer-XL's distances): bias[b, h, i, j] = scores[b, h, i, bucket(d)]
+    with d = positions[b, i] − positions[b, j] and bucket(d) = ``buckets[d − low]``.
+
+    ``scores`` (batch or 1, heads, n, n_buckets) is what the encoding computes (q·a_r once per
+    bucket r, with autograd); ``buckets`` (n_offsets,) maps every offset that occurs to its
+    bucket. A kernel gathers the score per pair, so no (batch, heads, n, n) tensor is kept.
+    """
+
+    scores: Tensor
+    buckets: Tensor
+    low: int
+
+    def index(self, positions: Tensor) -> Tensor:
+        """The bucket of every (query, key) pair, (batch or 1, n, n) (the SDPA path)."""
+        return self.buckets[positions.unsqueeze(-1) - positions.unsqueeze(-2) - self.low]
+
+
 def gather_offsets(per_offset: Tensor, index: Tensor) -> Tensor:
     """Pick per-offset scores for every (query, key) pair.
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import flex_attention as flex
 
-from pebench.kernels.bias import OffsetTable
+from pebench.kernels.bias import BucketBias, OffsetTable
 
 #: FlexAttention's sparse block size; sequences and tables are padded to a multiple of it
 BLOCK = 128
@@ -120,6 +120,20 @@ def _offset_mod(table: OffsetTable, positions: Tensor, size: int):
     return score_mod
 
 
+def _bucket_mod(bias: BucketBias, positions: Tensor, size: int):
+    scores = _pad_rows(bias.scores, size, 2)
+    buckets = _pad_rows(bias.buckets, padded_length(bias.buckets.shape[0]), 0)
+    key = _repeat_last(positions, size)
+    query = key - bias.low
+    batched, rows = scores.shape[0] > 1, positions.shape[0] > 1
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        bucket = buckets[query[b if rows else 0, q_idx] - key[b if rows else 0, kv_idx]]
+        return score + scores[b if batched else 0, h, q_idx, bucket]
+
+    return score_mod
+
+
 def _dense_mod(bias: Tensor, size: int):
     bias = _pad_rows(_pad_rows(bias, size, 2), size, 3)
     batched, per_head = bias.shape[0] > 1, bias.shape[1] > 1
@@ -167,13 +181,14 @@ def flex_attention(
     table: OffsetTable | None = None,
     positions: Tensor | None = None,
     bias: Tensor | None = None,
+    buckets: BucketBias | None = None,
 ) -> Tensor:
     """softmax(q·kᵀ/√d + bias, causal and padded keys masked)·v of (batch, heads, n, d)
     tensors through FlexAttention.
 
-    The bias is ``table`` indexed by ``positions`` (batch or 1, n), or a dense ``bias``
-    broadcastable to (batch, heads, n, n), or none; ``padding`` (batch, n) is True at padded
-    keys. The output is in the kernel's dtype (the autocast dtype under autocast).
+    The bias is ``table`` or ``buckets`` indexed by ``positions`` (batch or 1, n), or a dense
+    ``bias`` broadcastable to (batch, heads, n, n), or none; ``padding`` (batch, n) is True at
+    padded keys. The output is in the kernel's dtype (the autocast dtype under autocast).
     """
     n = q.shape[-2]
     if k.shape[-2] != n:
@@ -182,10 +197,12 @@ def flex_attention(
     dtype = compute_dtype(q)
     q, k, v = (_pad_rows(x.to(dtype), size, 2) for x in (q, k, v))
     score_mod = None
+    if (table is not None or buckets is not None) and positions is None:
+        raise ValueError("an offset table needs the positions it was computed for")
     if table is not None:
-        if positions is None:
-            raise ValueError("an offset table needs the positions it was computed for")
         score_mod = _offset_mod(table, positions, size)
+    elif buckets is not None:
+        score_mod = _bucket_mod(buckets, positions, size)
     elif bias is not None:
         score_mod = _dense_mod(bias, size)
     block_mask = _block_mask(causal, padding, n, size, q.device)
