@@ -108,6 +108,33 @@ def test_flex_equals_sdpa_forward_and_backward(name: str, causal: bool, padded: 
         assert torch.allclose(got_grads[param], grad, atol=1e-3, rtol=1e-3), f"{name}.{param}"
 
 
+@pytest.mark.parametrize("name", ["alibi", "t5", "shaw"])
+def test_shared_offsets_on_cuda_equal_sdpa_and_do_not_recompile(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PEBENCH_FLEX_SHARED_OFFSETS=1, the opt-in score_mods for default positions: forward
+    and gradients equal SDPA's, and 40 lengths compile a bounded number of kernels (their
+    bounds are tensors, not Python numbers that change with the length)."""
+    from torch._dynamo.utils import counters
+
+    from pebench.kernels.flex import SHARED_OFFSETS_ENV
+
+    monkeypatch.setenv(SHARED_OFFSETS_ENV, "1")
+    _, sdpa = twins(name, True, "sdpa")
+    _, flex = twins(name, True, "flex")
+    tokens, padding = batch(130, True)
+    want, want_grads = _run(sdpa, tokens, padding, CUDA)
+    got, got_grads = _run(flex, tokens, padding, CUDA)
+    real = (~padding).to(CUDA)
+    assert torch.allclose(got[real], want[real], atol=1e-4)
+    for param, grad in want_grads.items():
+        assert torch.allclose(got_grads[param], grad, atol=1e-3, rtol=1e-3), f"{name}.{param}"
+    before = counters["stats"]["unique_graphs"]
+    for length in range(3, 43):
+        flex(torch.randint(0, VOCAB, (8, length), device=CUDA)).square().mean().backward()
+    assert counters["stats"]["unique_graphs"] - before <= 4
+
+
 def test_flex_does_not_recompile_per_sequence_length() -> None:
     """Training and evaluating at 40 lengths (as the copy task does) compiles a bounded number
     of kernels: lengths are padded to whole blocks. The eager fallback would be a warning,

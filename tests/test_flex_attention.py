@@ -82,6 +82,30 @@ def test_bucket_biases_through_flex_equal_their_sdpa_path(
                               atol=2e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("name", ["alibi", "t5", "fire", "shaw", "transformer_xl"])
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+def test_shared_offsets_score_mods_equal_the_sdpa_path(
+    name: str, causal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PEBENCH_FLEX_SHARED_OFFSETS=1 (the offset taken as q_idx − kv_idx for default
+    positions, clamped into the table over padded rows) gives the SDPA path's output, with
+    key padding and across two 128-token blocks."""
+    monkeypatch.setenv(flex_kernels.SHARED_OFFSETS_ENV, "1")
+    sdpa, flex = pair(name, causal)
+    tokens = torch.randint(0, VOCAB, (2, 130), generator=torch.Generator().manual_seed(3))
+    padding = torch.zeros(2, 130, dtype=torch.bool)
+    padding[0, 120:] = True
+    with torch.no_grad():
+        want, got = sdpa(tokens, padding_mask=padding), flex(tokens, padding_mask=padding)
+    assert torch.allclose(got[~padding], want[~padding], atol=2e-5)
+    table = OffsetTable(torch.zeros(4, 7), -3)
+    shared = torch.arange(4).unsqueeze(0)
+    assert flex_kernels._offset_mod(table, shared, 128).__name__ == "shared_mod"
+    assert flex_kernels._offset_mod(table, shared + torch.tensor([[0, 0, 1, 1]]), 128).__name__ == (
+        "score_mod"
+    )  # gaps: the general form
+
+
 def test_the_bias_encodings_are_found() -> None:
     assert {"alibi", "t5", "kerple_log", "kerple_power", "fire", "dynamic_bias"} <= set(BIAS)
 

@@ -107,8 +107,39 @@ def _repeat_last(positions: Tensor, size: int) -> Tensor:
     return torch.cat([positions, positions[:, -1:].expand(-1, extra)], dim=-1)
 
 
+#: opt in (``1``) to score_mods that take a pair's offset as q_idx − kv_idx when positions
+#: are the default shared row, skipping two position lookups per score; off until timed on a
+#: GPU (the general form has run on an H200)
+SHARED_OFFSETS_ENV = "PEBENCH_FLEX_SHARED_OFFSETS"
+
+
+def _contiguous(positions: Tensor) -> bool:
+    """Whether ``positions`` is one shared row p, p+1, .., p+n−1 (the default positions), so
+    that the offset of a pair is q_idx − kv_idx; only under ``PEBENCH_FLEX_SHARED_OFFSETS=1``."""
+    if positions.shape[0] != 1 or os.environ.get(SHARED_OFFSETS_ENV) != "1":
+        return False
+    steps = torch.arange(positions.shape[-1], device=positions.device)
+    return bool(torch.equal(positions[0] - positions[0, 0], steps))
+
+
+def _bounds(low: int, entries: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """A table's lowest offset and last index as 0-d tensors (captured by a score_mod)."""
+    return (torch.tensor(low, device=device), torch.tensor(entries - 1, device=device))
+
+
 def _offset_mod(table: OffsetTable, positions: Tensor, size: int):
     values = _pad_rows(table.values, padded_length(table.values.shape[-1]), 1)
+    if _contiguous(positions):
+        # the common case: the offset is q_idx − kv_idx, no position lookups per score;
+        # padded rows and columns give offsets outside the table, clamped into it (masked).
+        # Bounds are tensors: Python numbers that change with the length would recompile.
+        low, last = _bounds(table.low, table.values.shape[-1], positions.device)
+        zero = torch.zeros((), dtype=torch.long, device=positions.device)
+
+        def shared_mod(score, b, h, q_idx, kv_idx):
+            return score + values[h, torch.clamp(q_idx - kv_idx - low, zero, last)]
+
+        return shared_mod
     key = _repeat_last(positions, size)
     query = key - table.low
     batched = positions.shape[0] > 1
@@ -123,9 +154,19 @@ def _offset_mod(table: OffsetTable, positions: Tensor, size: int):
 def _bucket_mod(bias: BucketBias, positions: Tensor, size: int):
     scores = _pad_rows(bias.scores, size, 2)
     buckets = _pad_rows(bias.buckets, padded_length(bias.buckets.shape[0]), 0)
+    batched = scores.shape[0] > 1
+    if _contiguous(positions):  # as in _offset_mod: the offset is q_idx − kv_idx
+        low, last = _bounds(bias.low, bias.buckets.shape[0], positions.device)
+        zero = torch.zeros((), dtype=torch.long, device=positions.device)
+
+        def shared_mod(score, b, h, q_idx, kv_idx):
+            bucket = buckets[torch.clamp(q_idx - kv_idx - low, zero, last)]
+            return score + scores[b if batched else 0, h, q_idx, bucket]
+
+        return shared_mod
     key = _repeat_last(positions, size)
     query = key - bias.low
-    batched, rows = scores.shape[0] > 1, positions.shape[0] > 1
+    rows = positions.shape[0] > 1
 
     def score_mod(score, b, h, q_idx, kv_idx):
         bucket = buckets[query[b if rows else 0, q_idx] - key[b if rows else 0, kv_idx]]
