@@ -105,3 +105,30 @@ def test_metrics_record_the_encoding_variant(tmp_path: Path) -> None:
     decoder = train(spec(tmp_path / "dec", "copy", "alibi", "decoder", fast_dev_run=1))
     assert encoder["encoding_variant"] == "symmetric"  # the published form is the default
     assert decoder["encoding_variant"] == ""  # the paper's causal ALiBi has no variant
+
+
+def test_train_compile_traces_training_steps_and_matches_eager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--train.compile runs training steps through torch.compile (here its aot_eager backend:
+    traced by dynamo, no C++ build) with eager's results, and checkpoints hold the backbone
+    once (a compiled copy in the state dict would break loading it)."""
+    import dataclasses
+
+    import torch
+    from torch._dynamo.utils import counters
+
+    from tests.specs import copy_spec
+
+    monkeypatch.setenv("PEBENCH_COMPILE_BACKEND", "aot_eager")
+    eager = copy_spec(tmp_path / "eager", "cpu")
+    compiled = dataclasses.replace(
+        copy_spec(tmp_path / "compiled", "cpu"),
+        train=dataclasses.replace(eager.train, compile=True),
+    )
+    before = counters["stats"]["unique_graphs"]
+    want, got = train(eager), train(compiled)
+    assert counters["stats"]["unique_graphs"] > before
+    assert got["summary"] == pytest.approx(want["summary"], abs=1e-4)
+    state = torch.load(compiled.output_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert not any("_compiled" in key or "_orig_mod" in key for key in state["state_dict"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -15,6 +16,9 @@ from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import DivergedError
 from pebench.tasks.base import Batch, Task
+
+#: torch.compile backend of --train.compile (tests use aot_eager: traced, no C++ build)
+COMPILE_BACKEND_ENV = "PEBENCH_COMPILE_BACKEND"
 
 
 class PEModule(LightningModule):
@@ -57,10 +61,18 @@ class PEModule(LightningModule):
         self.first_step: int | None = None
         self._step_started = 0.0
         self._step_ended: float | None = None
+        self._compiled: Any = None
 
     @property
     def encoding(self) -> PositionalEncoding:
         return self.backbone.encoding
+
+    def compile_training(self) -> None:
+        """Run training steps through ``torch.compile`` of the backbone (``--train.compile``);
+        evaluation and decoding keep the eager backbone, whose shapes vary most."""
+        backend = os.environ.get(COMPILE_BACKEND_ENV, "inductor")
+        # kept out of the module tree: the state dict (checkpoints) holds the backbone once
+        object.__setattr__(self, "_compiled", torch.compile(self.backbone, backend=backend))
 
     def forward(
         self,
@@ -69,7 +81,9 @@ class PEModule(LightningModule):
         positions: Tensor | None = None,
         cache: KVCache | None = None,
     ) -> Tensor:
-        hidden = self.backbone(tokens, positions, padding_mask, cache)
+        use_compiled = self._compiled is not None and self.training and cache is None
+        backbone = self._compiled if use_compiled else self.backbone
+        hidden = backbone(tokens, positions, padding_mask, cache)
         return self.head(hidden, padding_mask)
 
     def greedy(self, prefix: Tensor, steps: int) -> Tensor:

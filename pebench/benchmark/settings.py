@@ -152,6 +152,10 @@ class TrainConfig:
     fast_dev_run: int = 0
     #: save checkpoints/last.ckpt every N steps (for --resume); None saves at evaluations only
     checkpoint_every: int | None = 500
+    #: torch.compile the backbone for training steps (evaluation and decoding stay eager, so
+    #: 40 evaluation lengths compile nothing); the backend is $PEBENCH_COMPILE_BACKEND
+    #: (default inductor)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _check("train", {

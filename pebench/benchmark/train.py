@@ -198,6 +198,8 @@ def train(
     seed_everything(spec.seed, workers=True, verbose=False)
     check_accelerator(spec.train.accelerator)
     module = PEModule(spec.task, spec.encoding, spec.model, spec.optim)
+    if spec.train.compile:
+        module.compile_training()
     on_cpu = spec.train.accelerator == "cpu" or not torch.cuda.is_available()
     if spec.model.attention == "flex" and on_cpu:
         raise PebenchError(FLEX_ON_CPU)  # before anything is written
