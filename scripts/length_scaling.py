@@ -1,0 +1,121 @@
+"""How each encoding's training step scales with sequence length: ``pebench bench`` at
+several lengths (one bench per length, every model in its own process), gathered into one
+table of step time relative to ``none`` at the same length, and one plot.
+
+    python scripts/length_scaling.py --lengths 256 512 1024 2048 --encodings none rope alibi \
+        --device cuda -- --precision bf16 --d-model 1024 --layers 12 --heads 16
+
+Arguments after ``--`` go to every ``pebench bench`` call. Writes ``length_scaling.md``,
+``length_scaling.json`` and ``length_scaling.png`` into ``--output`` (default
+``runs/length-scaling``); each length's bench JSON stays there too, so a stopped run keeps
+what it measured and a re-run skips the lengths already measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BASE = "none"
+
+
+def run_bench(length: int, encodings: list[str], device: str, extra: list[str], out: Path) -> Path:
+    """``pebench bench`` at one length into ``out/bench-<length>.json`` (kept if present)."""
+    path = out / f"bench-{length}.json"
+    if not path.is_file():
+        command = [sys.executable, "-m", "pebench", "bench", "--device", device,
+                   "--seq-len", str(length), "--output", str(path), *extra,
+                   "--encodings", *encodings]  # fmt: skip
+        subprocess.run(command, check=False)
+    return path
+
+
+def gather(paths: dict[int, Path]) -> dict[str, dict[int, dict[str, Any]]]:
+    """{model: {length: {step_ms, vs_none, error}}} from bench JSON files by length; a
+    length whose file is missing is left out."""
+    table: dict[str, dict[int, dict[str, Any]]] = {}
+    for length, path in sorted(paths.items()):
+        if not path.is_file():
+            continue
+        results = json.loads(path.read_text())["results"]
+        base = next((r["train_step_ms"] for r in results if r["name"] == BASE), None)
+        for r in results:
+            step = r.get("train_step_ms")
+            table.setdefault(r["name"], {})[length] = {
+                "step_ms": step,
+                "vs_none": step / base if step and base else None,
+                "error": r.get("error"),
+            }
+    return table
+
+
+def markdown(table: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """Step ms (× none) per model and length; ``OOM`` or ``failed`` where it did not run."""
+    lengths = sorted({n for row in table.values() for n in row})
+    lines = ["| model | " + " | ".join(f"T={n}" for n in lengths) + " |",
+             "| --- |" + " ---: |" * len(lengths)]  # fmt: skip
+    for name, row in table.items():
+        cells = []
+        for n in lengths:
+            cell = row.get(n)
+            if cell is None:
+                cells.append("–")
+            elif cell["step_ms"] is None:
+                error = (cell["error"] or "").lower()
+                cells.append("OOM" if "out of memory" in error else "failed")
+            else:
+                ratio = f" ({cell['vs_none']:.2f}×)" if cell["vs_none"] is not None else ""
+                cells.append(f"{cell['step_ms']:,.1f}{ratio}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(table: dict[str, dict[int, dict[str, Any]]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, row in table.items():
+        points = [(n, c["step_ms"]) for n, c in sorted(row.items()) if c["step_ms"]]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker=".", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="sequence length", ylabel="training step (ms)",
+           title="step time against length")  # fmt: skip
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", required=True)
+    parser.add_argument("--encodings", nargs="+", required=True, help="none is added")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", type=Path, default=Path("runs/length-scaling"))
+    args = parser.parse_args(own)
+    args.output.mkdir(parents=True, exist_ok=True)
+    names = [BASE, *(e for e in args.encodings if e != BASE)]
+    paths = {n: run_bench(n, names, args.device, extra, args.output) for n in args.lengths}
+    table = gather(paths)
+    text = markdown(table)
+    (args.output / "length_scaling.md").write_text(text)
+    (args.output / "length_scaling.json").write_text(json.dumps(table, indent=2) + "\n")
+    plot(table, args.output / "length_scaling.png")
+    print(text)
+    missing = [n for n, p in paths.items() if not p.is_file()]
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""scripts/length_scaling.py: bench files by length gathered into one table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script():
+    path = ROOT / "scripts" / "length_scaling.py"
+    spec = importlib.util.spec_from_file_location("length_scaling", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["length_scaling"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_files_by_length_become_one_table_relative_to_none(tmp_path: Path) -> None:
+    scaling = script()
+
+    def bench(length: int, results: list[dict]) -> Path:
+        path = tmp_path / f"bench-{length}.json"
+        path.write_text(json.dumps({"results": results}))
+        return path
+
+    paths = {
+        128: bench(128, [{"name": "none", "train_step_ms": 10.0},
+                         {"name": "alibi", "train_step_ms": 12.0}]),
+        512: bench(512, [{"name": "none", "train_step_ms": 40.0},
+                         {"name": "alibi", "train_step_ms": None,
+                          "error": "torch.OutOfMemoryError: CUDA out of memory"}]),
+        2048: tmp_path / "never-written.json",
+    }  # fmt: skip
+    table = scaling.gather(paths)
+    assert table["alibi"][128]["vs_none"] == 1.2 and 2048 not in table["none"]
+    text = scaling.markdown(table)
+    assert "| model | T=128 | T=512 |" in text
+    assert "| alibi | 12.0 (1.20×) | OOM |" in text
+    assert scaling.plot(table, tmp_path / "plot.png").is_file()
