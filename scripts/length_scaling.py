@@ -53,11 +53,25 @@ def gather(paths: dict[int, Path]) -> dict[str, dict[int, dict[str, Any]]]:
     return table
 
 
+def exponent(row: dict[int, dict[str, Any]]) -> str:
+    """The exponent of a power-law fit of step time against length (``scipy.stats.linregress``
+    on the logs) ± its standard error, over the lengths measured; ``–`` below two."""
+    import numpy as np
+    from scipy import stats
+
+    points = [(n, c["step_ms"]) for n, c in sorted(row.items()) if c["step_ms"]]
+    if len(points) < 2:
+        return "–"
+    fit = stats.linregress(*np.log(np.array(points, dtype=float)).T)
+    return f"{fit.slope:.2f} ± {fit.stderr:.2f}"
+
+
 def markdown(table: dict[str, dict[int, dict[str, Any]]]) -> str:
-    """Step ms (× none) per model and length; ``OOM`` or ``failed`` where it did not run."""
+    """Step ms (× none) per model and length (``OOM``, ``timeout`` or ``failed`` where it did
+    not run) and the power-law exponent of its growth."""
     lengths = sorted({n for row in table.values() for n in row})
-    lines = ["| model | " + " | ".join(f"T={n}" for n in lengths) + " |",
-             "| --- |" + " ---: |" * len(lengths)]  # fmt: skip
+    lines = ["| model | " + " | ".join(f"T={n}" for n in lengths) + " | exponent |",
+             "| --- |" + " ---: |" * (len(lengths) + 1)]  # fmt: skip
     for name, row in table.items():
         cells = []
         for n in lengths:
@@ -66,11 +80,12 @@ def markdown(table: dict[str, dict[int, dict[str, Any]]]) -> str:
                 cells.append("–")
             elif cell["step_ms"] is None:
                 error = (cell["error"] or "").lower()
-                cells.append("OOM" if "out of memory" in error else "failed")
+                what = "timeout" if "longer than" in error else "failed"
+                cells.append("OOM" if "out of memory" in error else what)
             else:
                 ratio = f" ({cell['vs_none']:.2f}×)" if cell["vs_none"] is not None else ""
                 cells.append(f"{cell['step_ms']:,.1f}{ratio}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {exponent(row)} |")
     return "\n".join(lines) + "\n"
 
 

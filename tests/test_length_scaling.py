@@ -38,6 +38,7 @@ def test_bench_files_by_length_become_one_table_relative_to_none(tmp_path: Path)
     table = scaling.gather(paths)
     assert table["alibi"][128]["vs_none"] == 1.2 and 2048 not in table["none"]
     text = scaling.markdown(table)
-    assert "| model | T=128 | T=512 |" in text
-    assert "| alibi | 12.0 (1.20×) | OOM |" in text
+    assert "| model | T=128 | T=512 | exponent |" in text
+    assert "| alibi | 12.0 (1.20×) | OOM | – |" in text
+    assert "| none | 10.0 (1.00×) | 40.0 (1.00×) | 1.00 ± 0.00 |" in text  # 4× for 4× length
     assert scaling.plot(table, tmp_path / "plot.png").is_file()
