@@ -98,12 +98,11 @@ def test_shared_offsets_score_mods_equal_the_sdpa_path(
     with torch.no_grad():
         want, got = sdpa(tokens, padding_mask=padding), flex(tokens, padding_mask=padding)
     assert torch.allclose(got[~padding], want[~padding], atol=2e-5)
-    table = OffsetTable(torch.zeros(4, 7), -3)
     shared = torch.arange(4).unsqueeze(0)
-    assert flex_kernels._offset_mod(table, shared, 128).__name__ == "shared_mod"
-    assert flex_kernels._offset_mod(table, shared + torch.tensor([[0, 0, 1, 1]]), 128).__name__ == (
-        "score_mod"
-    )  # gaps: the general form
+    index = flex_kernels._offset_index
+    assert index(-3, 7, shared, 128).__name__ == "shared_index"
+    gaps = shared + torch.tensor([[0, 0, 1, 1]])
+    assert index(-3, 7, gaps, 128).__name__ == "looked_up_index"  # gaps: the general form
 
 
 def test_the_bias_encodings_are_found() -> None:

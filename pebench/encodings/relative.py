@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pebench.kernels.bias import gather_offsets
+from pebench.kernels.bias import gather_offsets, is_contiguous_range
 
 __all__ = ["gather_offsets", "is_contiguous_range", "offset_range", "offsets"]
 
@@ -26,12 +26,3 @@ def offset_range(q_positions: Tensor, k_positions: Tensor) -> Tensor:
     ).tolist()
     low, high = q_min - k_max, q_max - k_min
     return torch.arange(low, high + 1, device=q_positions.device)
-
-
-def is_contiguous_range(positions: Tensor) -> bool:
-    """Whether ``positions`` is one shared row p, p+1, .., p+n−1 (the default positions)."""
-    if positions.shape[0] != 1:
-        return False
-    n = positions.shape[-1]
-    expected = torch.arange(n, device=positions.device) + positions[0, 0]
-    return bool(torch.equal(positions[0], expected))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -59,3 +60,13 @@ def gather_offsets(per_offset: Tensor, index: Tensor) -> Tensor:
     b, h, q_len, _ = per_offset.shape
     index = index.unsqueeze(1).expand(b if index.shape[0] == 1 else index.shape[0], h, q_len, -1)
     return per_offset.expand(index.shape[0], -1, -1, -1).gather(-1, index)
+
+
+def is_contiguous_range(positions: Tensor) -> bool:
+    """Whether ``positions`` is one shared row p, p+1, .., p+n−1 (the default positions), so
+    that the offset of a pair is its query index minus its key index."""
+    if positions.shape[0] != 1:
+        return False
+    n = positions.shape[-1]
+    expected = torch.arange(n, device=positions.device) + positions[0, 0]
+    return bool(torch.equal(positions[0], expected))

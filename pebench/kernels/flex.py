@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import flex_attention as flex
 
-from pebench.kernels.bias import BucketBias, OffsetTable
+from pebench.kernels.bias import BucketBias, OffsetTable, is_contiguous_range
 
 #: FlexAttention's sparse block size; sequences and tables are padded to a multiple of it
 BLOCK = 128
@@ -113,40 +113,42 @@ def _repeat_last(positions: Tensor, size: int) -> Tensor:
 SHARED_OFFSETS_ENV = "PEBENCH_FLEX_SHARED_OFFSETS"
 
 
-def _contiguous(positions: Tensor) -> bool:
-    """Whether ``positions`` is one shared row p, p+1, .., p+n−1 (the default positions), so
-    that the offset of a pair is q_idx − kv_idx; only under ``PEBENCH_FLEX_SHARED_OFFSETS=1``."""
-    if positions.shape[0] != 1 or os.environ.get(SHARED_OFFSETS_ENV) != "1":
-        return False
-    steps = torch.arange(positions.shape[-1], device=positions.device)
-    return bool(torch.equal(positions[0] - positions[0, 0], steps))
+def _offset_index(low: int, entries: int, positions: Tensor, size: int):
+    """``index(b, q_idx, kv_idx)``: where a pair's offset d falls in a table over the offsets
+    ``low .. low + entries − 1`` (d − low), for sequences padded to ``size``.
 
+    In general the offset is looked up from ``positions`` (padded by repeating the last, so
+    the index stays in range). Under ``PEBENCH_FLEX_SHARED_OFFSETS=1`` and the default
+    positions it is q_idx − kv_idx, clamped into the table over the padded rows and columns
+    (masked anyway), with its bounds as tensors: Python numbers that change with the length
+    would recompile the kernel."""
+    if os.environ.get(SHARED_OFFSETS_ENV) == "1" and is_contiguous_range(positions):
+        device = positions.device
+        first = torch.tensor(low, device=device)
+        zero = torch.zeros((), dtype=torch.long, device=device)
+        last = torch.tensor(entries - 1, device=device)
 
-def _bounds(low: int, entries: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """A table's lowest offset and last index as 0-d tensors (captured by a score_mod)."""
-    return (torch.tensor(low, device=device), torch.tensor(entries - 1, device=device))
+        def shared_index(b, q_idx, kv_idx):
+            return torch.clamp(q_idx - kv_idx - first, zero, last)
+
+        return shared_index
+    key = _repeat_last(positions, size)
+    query = key - low
+    rows = positions.shape[0] > 1
+
+    def looked_up_index(b, q_idx, kv_idx):
+        row = b if rows else 0
+        return query[row, q_idx] - key[row, kv_idx]
+
+    return looked_up_index
 
 
 def _offset_mod(table: OffsetTable, positions: Tensor, size: int):
     values = _pad_rows(table.values, padded_length(table.values.shape[-1]), 1)
-    if _contiguous(positions):
-        # the common case: the offset is q_idx − kv_idx, no position lookups per score;
-        # padded rows and columns give offsets outside the table, clamped into it (masked).
-        # Bounds are tensors: Python numbers that change with the length would recompile.
-        low, last = _bounds(table.low, table.values.shape[-1], positions.device)
-        zero = torch.zeros((), dtype=torch.long, device=positions.device)
-
-        def shared_mod(score, b, h, q_idx, kv_idx):
-            return score + values[h, torch.clamp(q_idx - kv_idx - low, zero, last)]
-
-        return shared_mod
-    key = _repeat_last(positions, size)
-    query = key - table.low
-    batched = positions.shape[0] > 1
+    index = _offset_index(table.low, table.values.shape[-1], positions, size)
 
     def score_mod(score, b, h, q_idx, kv_idx):
-        row = b if batched else 0
-        return score + values[h, query[row, q_idx] - key[row, kv_idx]]
+        return score + values[h, index(b, q_idx, kv_idx)]
 
     return score_mod
 
@@ -154,22 +156,11 @@ def _offset_mod(table: OffsetTable, positions: Tensor, size: int):
 def _bucket_mod(bias: BucketBias, positions: Tensor, size: int):
     scores = _pad_rows(bias.scores, size, 2)
     buckets = _pad_rows(bias.buckets, padded_length(bias.buckets.shape[0]), 0)
+    index = _offset_index(bias.low, bias.buckets.shape[0], positions, size)
     batched = scores.shape[0] > 1
-    if _contiguous(positions):  # as in _offset_mod: the offset is q_idx − kv_idx
-        low, last = _bounds(bias.low, bias.buckets.shape[0], positions.device)
-        zero = torch.zeros((), dtype=torch.long, device=positions.device)
-
-        def shared_mod(score, b, h, q_idx, kv_idx):
-            bucket = buckets[torch.clamp(q_idx - kv_idx - low, zero, last)]
-            return score + scores[b if batched else 0, h, q_idx, bucket]
-
-        return shared_mod
-    key = _repeat_last(positions, size)
-    query = key - bias.low
-    rows = positions.shape[0] > 1
 
     def score_mod(score, b, h, q_idx, kv_idx):
-        bucket = buckets[query[b if rows else 0, q_idx] - key[b if rows else 0, kv_idx]]
+        bucket = buckets[index(b, q_idx, kv_idx)]
         return score + scores[b if batched else 0, h, q_idx, bucket]
 
     return score_mod
