@@ -70,12 +70,7 @@ def task_monitors() -> dict[str, tuple[str | None, str]]:
     sources like :func:`built_in` (attributes a class inherits from another class of
     ``pebench/tasks/`` are followed), so a leaderboard knows each task's metric without
     importing Lightning."""
-    classes: dict[str, tuple[list[str], ast.ClassDef]] = {}
-    for path in sorted((PACKAGE_DIR / "tasks").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ClassDef):
-                bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
-                classes[node.name] = (bases, node)
+    classes = _classes("tasks")
 
     def inherited(cls: str, attr: str) -> str | None:
         bases, node = classes[cls]

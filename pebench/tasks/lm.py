@@ -21,7 +21,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from pebench.data_files import default_data_dir
+from pebench.data_files import data_path
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit
 from pebench.tasks.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
@@ -152,10 +152,7 @@ class LanguageModelling(Task):
         """The raw ``train`` and ``validation`` text."""
         if self.hub_dataset is not None:
             return hub_text(self.hub_dataset, self.hub_config, self.text_column)
-        path = Path(self.text_file)
-        if not path.is_absolute():
-            path = Path(self.data_dir) if self.data_dir else default_data_dir()
-            path = path / self.text_file
+        path = data_path(self.text_file, self.data_dir)
         return split_text(read_text(path, self.encoding), self.train_fraction)
 
     def tokens(self) -> dict[str, Tensor]:

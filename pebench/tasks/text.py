@@ -21,7 +21,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from pebench.data_files import default_data_dir, missing_file_message
+from pebench.data_files import data_path, missing_file_message
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task
 from pebench.tasks.vocab import Level, Vocabulary
@@ -121,8 +121,7 @@ class TextTask(Task):
                 "no data: give --task.train_file/validation_file/test_file or --task.hub_dataset "
                 "(presets are in configs/tasks/)"
             )
-        base = Path(data_dir) if data_dir else default_data_dir()
-        self.files = {k: (base / v if v else None) for k, v in files.items()}
+        self.files = {k: (data_path(v, data_dir) if v else None) for k, v in files.items()}
         self.hub_dataset, self.hub_config = hub_dataset, hub_config
         self.level, self.lowercase, self.min_freq = level, lowercase, min_freq
         self.max_vocab, self.max_length = max_vocab, max_length

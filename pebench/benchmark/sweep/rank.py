@@ -30,7 +30,7 @@ from optuna.storages.journal import JournalFileBackend
 from rich.console import Console
 
 from pebench.benchmark.sweep.config import SweepConfig, encoding_label, parse_sweep
-from pebench.benchmark.sweep.leaderboard import Column, Entry, Source, publish
+from pebench.benchmark.sweep.leaderboard import Column, Entry, Source, publish, sources_of
 from pebench.benchmark.sweep.protocol import (
     PROTOCOL_FILE,
     PROTOCOL_VERSION,
@@ -254,9 +254,8 @@ def run_rank(
             )
         doc, skipped = ranked_definition(ref, entry, label)
         root = Path(output_dir or DEFAULT_ROOT / f"{label}-vs-{ref.sweep.name}")
-        record = _record(root, reference, entry, label)
         owner = f"rank {label} vs {ref.sweep.name}"
-        claim(root, record, owner)
+        claim(root, {**_record(root, reference, entry, label), "skipped": skipped}, owner)
         for task, why in skipped.items():
             console.print(f"[yellow]{label} skips {task}[/yellow]: {why}")
         sweep = parse_sweep(doc, f"rank {label}")
@@ -265,7 +264,6 @@ def run_rank(
             sweep, text, root, None, workers, gpus, wandb, console, scale=ref.scale,
             owner=owner,
         )  # fmt: skip
-        (root / RANK_FILE).write_text(json.dumps({**record, "skipped": skipped}, indent=2) + "\n")
         publish_rank(ref, handle, tracker, console, label, skipped)
     return root
 
@@ -295,7 +293,7 @@ def publish_rank(
     """The reference leaderboard with ``label``'s row inserted and marked, its paired tests
     against every row (``comparisons.csv``) and the plain-language ``summary.md``."""
     root = Path(handle.output_dir)
-    sources = ref.sources() + [(p, handle.storage.optuna, root) for p in plans(handle.sweep)]
+    sources = ref.sources() + sources_of(handle)
     _, columns, entries = publish(
         handle, tracker, console, budget_of=False, sources=sources, marked=label,
         title=f"pebench rank: {label} against {ref.sweep.name}",

@@ -50,6 +50,23 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple
     return float(low), float(high)
 
 
+def paired_p(a: Mapping[int, float], b: Mapping[int, float]) -> float:
+    """The p-value of a two-sided paired t-test (``scipy.stats.ttest_rel``) of two
+    encodings' {seed: score} over the seeds both have; fewer than two cannot be tested
+    (p = 1), and identical differences (zero variance) give p = 1 if the scores are equal,
+    else 0."""
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return 1.0
+    x, y = [a[s] for s in common], [b[s] for s in common]
+    with warnings.catch_warnings():  # constant differences: handled just below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_rel(x, y).pvalue)
+    if math.isnan(p):
+        p = 1.0 if np.allclose(x, y) else 0.0
+    return p
+
+
 def tied_with_best(
     scores: Mapping[str, Mapping[int, float]], direction: str, alpha: float = ALPHA
 ) -> set[str]:
@@ -71,18 +88,7 @@ def tied_with_best(
     for name, seeds in present.items():
         if name == best:
             continue
-        common = sorted(set(seeds) & set(present[best]))
-        if len(common) < 2:
-            pvalues.append(1.0)
-        else:
-            a = [seeds[s] for s in common]
-            b = [present[best][s] for s in common]
-            with warnings.catch_warnings():  # constant differences: handled just below
-                warnings.simplefilter("ignore", RuntimeWarning)
-                p = stats.ttest_rel(a, b).pvalue
-            if math.isnan(p):  # identical differences: zero variance
-                p = 1.0 if np.allclose(a, b) else 0.0
-            pvalues.append(float(p))
+        pvalues.append(paired_p(seeds, present[best]))
         others.append(name)
     tied = {best}
     if others:
@@ -121,16 +127,8 @@ def paired_comparisons(
         common = sorted(set(mine) & set(theirs or {}))
         if other == name or not common:
             continue
-        a = [mine[s] for s in common]
-        b = [theirs[s] for s in common]
-        p = 1.0
-        if len(common) >= 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                p = float(stats.ttest_rel(a, b).pvalue)
-            if math.isnan(p):  # identical differences: zero variance
-                p = 1.0 if np.allclose(a, b) else 0.0
-        found.append((other, float(np.mean(a) - np.mean(b)), len(common), p))
+        difference = np.mean([mine[s] for s in common]) - np.mean([theirs[s] for s in common])
+        found.append((other, float(difference), len(common), paired_p(mine, theirs)))
     if not found:
         return []
     reject, corrected = holm([f[3] for f in found], alpha)
