@@ -12,7 +12,7 @@ export WANDB_MODE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 
-.PHONY: install demo test test-all lint clean gpu-check
+.PHONY: install demo test test-all lint clean gpu-check gpu-wheels
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ test-all: $(STAMP)
 GPU_PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
 gpu-check:
 	$(GPU_PYTHON) scripts/gpu_check.py
+
+# The GPU extra (flash-linear-attention's kernels) as wheels for the lent GPU machine, added to
+# the .whl/ that ../shared/hooks/device-prep fills (run after it; both install with --no-deps).
+GPU_WHEELS := fla-core==0.6.0 einops==0.8.2
+gpu-wheels:
+	python3 -m pip download -q --no-deps --only-binary=:all: -d .whl $(GPU_WHEELS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

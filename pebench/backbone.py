@@ -9,13 +9,16 @@ forward pass and shared by every layer. A causal model can also run incrementall
 
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 from torch import Tensor, nn
 
 from pebench.choices import Activation, AttentionBackend, Init, Norm
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
-from pebench.kernels.dispatch import FLEX_ON_CPU, Path, score_bias_path
+from pebench.kernels import fla
+from pebench.kernels.dispatch import FLEX_ON_CPU, Path, attention_path
 from pebench.positions import plain_positions, randomized_positions
 
 __all__ = ["FLEX_ON_CPU", "Activation", "AttentionBackend", "Norm"]  # re-exported
@@ -191,15 +194,20 @@ class Transformer(nn.Module):
         d_ff = ffn_mult * dims.d_model if d_ff is None else d_ff
         if d_ff < 1:
             raise PebenchError(f"model d_ff must be at least 1, got {d_ff}")
-        if attention not in ("auto", "sdpa", "flex"):
+        if attention not in get_args(AttentionBackend):
             raise PebenchError(
-                f"model attention must be 'auto', 'sdpa' or 'flex', got {attention!r}"
+                f"model attention must be 'auto', 'sdpa', 'flex' or 'fla', got {attention!r}"
             )
         own = type(encoding).attend is not PositionalEncoding.attend and not encoding.flex_attend
         if attention == "flex" and own:
             raise PebenchError(
                 f"encoding {encoding.name!r} computes attention itself; --model.attention flex "
                 f"applies only to encodings that add a score bias (or a relative bucket bias)"
+            )
+        if attention == "fla" and encoding.fused_kernel is None:
+            raise PebenchError(
+                f"encoding {encoding.name!r} has no flash-linear-attention kernel; "
+                f"--model.attention fla applies to {', '.join(fla.KERNELS)}"
             )
         self.attention_backend = attention
         limit = encoding.max_positions
@@ -243,7 +251,7 @@ class Transformer(nn.Module):
                     nn.init.zeros_(linear.bias)
 
     def attention_path(self, device: torch.device) -> Path:
-        """How attention runs on ``device`` (:func:`pebench.kernels.dispatch.score_bias_path`)."""
+        """How attention runs on ``device`` (:func:`pebench.kernels.dispatch.attention_path`)."""
         cls = type(self.encoding)
         # bucket biases (Shaw, Transformer-XL) through FlexAttention: only when asked for
         # (--model.attention flex) until the path has been timed on a GPU
@@ -253,7 +261,10 @@ class Transformer(nn.Module):
             cls.offset_bias is not PositionalEncoding.offset_bias
             or cls.attention_bias is not PositionalEncoding.attention_bias
         )
-        return score_bias_path(self.attention_backend, device, own, biased, self.dims.head_dim)
+        return attention_path(
+            self.attention_backend, device, own, biased, self.dims.head_dim,
+            cls.fused_kernel, self.dims.causal,
+        )  # fmt: skip
 
     def uses_flex(self, device: torch.device) -> bool:
         """Whether score biases go through FlexAttention on ``device``."""
@@ -280,7 +291,8 @@ class Transformer(nn.Module):
         else:
             bias = self.encoding.attention_bias(positions, positions)
         if bias is None and padding_mask is None:
-            return AttentionMask(None, self.dims.causal)
+            fused = self.dims.causal and self.attention_path(positions.device) == "fla"
+            return AttentionMask(None, self.dims.causal, fused=fused)
         t = positions.shape[-1]
         blocked = torch.zeros(1, 1, t, t, dtype=torch.bool, device=positions.device)
         if self.dims.causal:

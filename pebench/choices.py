@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-AttentionBackend = Literal["auto", "sdpa", "flex"]
+AttentionBackend = Literal["auto", "sdpa", "flex", "fla"]
 Activation = Literal["gelu", "relu"]
 Norm = Literal["layernorm", "rmsnorm"]
 Init = Literal["default", "t5"]

@@ -133,6 +133,17 @@ def _bench(step: Step, path: Path, wanted: list[str]) -> Step:
     return step
 
 
+def _fla_version() -> str:
+    """fla-core's version, or why its kernels will not run (fox, path and stick_breaking then
+    take their own paths): ``make gpu-wheels`` carries it to the lent machine."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fla-core")
+    except PackageNotFoundError:
+        return "not installed (make gpu-wheels)"
+
+
 def main() -> int:
     import torch
 
@@ -143,7 +154,9 @@ def main() -> int:
     work = ROOT / "runs" / "gpu-check"
     work.mkdir(parents=True, exist_ok=True)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    print(f"gpu-check on {gpu}, torch {torch.__version__}, CUDA {torch.version.cuda}", flush=True)
+    kernels = _fla_version()
+    print(f"gpu-check on {gpu}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
+          f"flash-linear-attention {kernels}", flush=True)  # fmt: skip
     copy_dir, lm_dir, sweep_dir = work / "copy-alibi", work / "shakespeare", work / "demo-sweep"
     side_by_side = {
         "cuda-tests": (
@@ -187,7 +200,8 @@ def main() -> int:
 
     total = time.perf_counter() - started
     lines = [f"# gpu-check on {gpu} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): "
-             f"{total:.0f} s in all; steps 1-4 side by side, then the bench alone", "",
+             f"{total:.0f} s in all; steps 1-4 side by side, then the bench alone; "
+             f"flash-linear-attention {kernels}", "",
              "| step | result | wall s | summary |", "| --- | --- | ---: | --- |"]  # fmt: skip
     lines += [
         f"| {s.name} | {'ok' if s.ok else 'FAILED'} | {s.wall_s:.0f} | {s.summary} |"
@@ -197,8 +211,8 @@ def main() -> int:
     print(text)
     (OUT / "gpu_check.md").write_text(text)
     (OUT / "gpu_check.json").write_text(
-        json.dumps({"gpu": gpu, "torch": torch.__version__, "steps": [asdict(s) for s in steps]},
-                   indent=2) + "\n"  # fmt: skip
+        json.dumps({"gpu": gpu, "torch": torch.__version__, "fla": kernels,
+                    "steps": [asdict(s) for s in steps]}, indent=2) + "\n"  # fmt: skip
     )
     for s in steps:  # the logs of failed steps come back too
         if not s.ok and (work / f"{s.name}.log").is_file():

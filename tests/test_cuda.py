@@ -2,10 +2,11 @@
 one they are collected and skipped with the reason).
 
 Every registered encoding on CUDA against a float64 CPU reference (SDPA and the automatic
-FlexAttention path), FlexAttention against SDPA forward and backward including the offset
-tables' gradients (FlexAttention sums them with atomic adds), no recompile per sequence
-length, bf16 under autocast and as the whole model's dtype, cached decoding, and a Lightning
-run that records the GPU it trained on.
+FlexAttention path; flash-linear-attention's kernels; CoPE and stick-breaking by blocks of
+queries; the compiled rotary kernel), FlexAttention against SDPA forward and backward
+including the offset tables' gradients (FlexAttention sums them with atomic adds), no
+recompile per sequence length, bf16 under autocast and as the whole model's dtype, cached
+decoding, and a Lightning run that records the GPU it trained on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pebench import encodings
 from pebench.backbone import Transformer, greedy_decode, recompute_decode
 from pebench.benchmark.train import train
 from pebench.encodings.base import ModelDims
+from pebench.kernels import chunked, dispatch, fla
 from tests.specs import copy_spec
 from tests.test_encoding_contract import Decoder
 from tests.test_flex_attention import BIAS, BUCKETS
@@ -81,12 +83,72 @@ def test_cuda_equals_the_float64_cpu_reference(
     if not causal and not encodings.get(name).supports_bidirectional:
         pytest.skip("encoding is causal-only")
     ref, gpu = twins(name, causal, attention)
+    if gpu.attention_path(CUDA) == "fla":
+        pytest.skip("fla's kernel: test_fla_kernels_equal_the_float64_cpu_reference")
     tokens, padding = batch(150, padded)
     want, want_grads = _run(ref, tokens, padding, "cpu")
     got, got_grads = _run(gpu, tokens, padding, CUDA)
     real = torch.ones_like(tokens, dtype=torch.bool) if padding is None else ~padding
     assert _close(got[real.to(CUDA)], want[real], 1e-4)
     assert set(got_grads) == set(want_grads)
+    for param, grad in want_grads.items():
+        assert _close(got_grads[param], grad, 2e-3), f"{name}.{param}"
+
+
+def _relative(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.double().cpu() - want.double()).norm() / want.double().norm())
+
+
+@pytest.mark.parametrize("name", sorted(fla.KERNELS))
+def test_fla_kernels_equal_the_float64_cpu_reference(name: str) -> None:
+    """flash-linear-attention's kernel for the encoding, forward and every gradient. Triton
+    multiplies float32 in TF32, so errors are compared as norms, relative to the reference."""
+    if fla.kernel(name) is None:
+        pytest.skip(f"flash-linear-attention is not installed; {fla.INSTALL}")
+    ref, gpu = twins(name, True, "fla")
+    assert gpu.attention_path(CUDA) == "fla"
+    tokens, _ = batch(150, False)
+    want, want_grads = _run(ref, tokens, None, "cpu")
+    got, got_grads = _run(gpu, tokens, None, CUDA)
+    assert _relative(got, want) < 5e-3
+    assert set(got_grads) == set(want_grads)
+    for param, grad in want_grads.items():
+        assert _relative(got_grads[param], grad) < 2e-2, f"{name}.{param}"
+
+
+@pytest.mark.parametrize("name", ["rope", "xpos"])
+def test_fused_rotary_on_cuda_equals_the_float64_cpu_reference(name: str, monkeypatch) -> None:
+    """The compiled rotation (forced at this small size), at two lengths without recompiling."""
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setattr(dispatch, "FUSED_ROTARY_MIN_ELEMENTS", 0)
+    ref, gpu = twins(name, True)
+    for length in (150, 170):
+        tokens, _ = batch(length, False)
+        want, want_grads = _run(ref, tokens, None, "cpu")
+        got, got_grads = _run(gpu, tokens, None, CUDA)
+        assert _close(got, want, 1e-4)
+        for param, grad in want_grads.items():
+            assert _close(got_grads[param], grad, 2e-3), f"{name}.{param}"
+        if length == 150:
+            before = counters["stats"]["unique_graphs"]
+    assert counters["stats"]["unique_graphs"] == before
+
+
+@pytest.mark.parametrize("name", ["cope", "stick_breaking"])
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
+def test_query_chunked_attention_on_cuda_equals_the_float64_cpu_reference(
+    name: str, causal: bool, padded: bool, monkeypatch
+) -> None:
+    """Blocks of 16 queries (the budget shrunk to force ten of them), checkpointed."""
+    monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", 3 * 4 * 150 * 16)
+    ref, gpu = twins(name, causal, "sdpa")
+    tokens, padding = batch(150, padded)
+    want, want_grads = _run(ref, tokens, padding, "cpu")
+    got, got_grads = _run(gpu, tokens, padding, CUDA)
+    real = torch.ones_like(tokens, dtype=torch.bool) if padding is None else ~padding
+    assert _close(got[real.to(CUDA)], want[real], 1e-4)
     for param, grad in want_grads.items():
         assert _close(got_grads[param], grad, 2e-3), f"{name}.{param}"
 

@@ -28,7 +28,6 @@ from pebench.benchmark.module import PEModule
 from pebench.benchmark.run_parser import METRICS_FILE, refuse_finished
 from pebench.benchmark.settings import GPU_ACCELERATORS
 from pebench.errors import PebenchError, RunInterrupted
-from pebench.kernels.dispatch import FLEX_ON_CPU
 from pebench.registry import dotted_path
 
 CONFIG_FILE = "config.yaml"
@@ -201,8 +200,9 @@ def train(
     if spec.train.compile:
         module.compile_training()
     on_cpu = spec.train.accelerator == "cpu" or not torch.cuda.is_available()
-    if spec.model.attention == "flex" and on_cpu:
-        raise PebenchError(FLEX_ON_CPU)  # before anything is written
+    # a forced path that cannot run here (flex on CPU, fla without CUDA or fla) is refused
+    # before anything is written
+    module.backbone.attention_path(torch.device("cpu" if on_cpu else "cuda"))
     datamodule = spec.task.datamodule(spec.train.batch_size, spec.seed)
     checkpoint = output_dir / CHECKPOINT
     if spec.resume:

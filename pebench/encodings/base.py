@@ -73,6 +73,9 @@ class AttentionMask:
     is_causal: bool
     #: set instead of ``additive`` when the model routes a score bias through FlexAttention
     flex: FlexInputs | None = None
+    #: the model chose the encoding's flash-linear-attention kernel (dispatch path ``fla``)
+    #: and nothing but causal masking applies: ``attend`` may run it
+    fused: bool = False
 
     def dense(self, q_len: int, k_len: int, dtype: torch.dtype, device: torch.device) -> Tensor:
         """The mask as one additive tensor, for encodings that compute attention themselves."""
@@ -109,6 +112,9 @@ class PositionalEncoding(nn.Module):
     #: ``attention_bias`` depends on positions only (no parameters, no train/eval switch), so
     #: the model may cache the mask per (length, device, dtype)
     static_bias: ClassVar[bool] = False
+    #: the flash-linear-attention kernel (:mod:`pebench.kernels.fla`) that computes this
+    #: encoding's whole attention on CUDA, if one does
+    fused_kernel: ClassVar[str | None] = None
 
     def __init__(self, dims: ModelDims) -> None:
         super().__init__()

@@ -3,10 +3,12 @@ Forget Gate", ICLR 2025)."""
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.kernels import fla
 from pebench.kernels.sdpa import attention, gated_causal_attention
 
 
@@ -15,15 +17,17 @@ class ForgettingAttention(PositionalEncoding):
     head, token and layer, projected from the layer's input (Lin et al. 2025).
 
     The gates are the only positional signal (the paper's FoX uses no other). With
-    c_i = Σ_{l≤i} log σ(f_l), the bias is c_i − c_j: one cumulative sum per layer, O(T²) only
-    for the bias itself. In a bidirectional encoder (pebench's extension; the paper is causal)
-    keys after the query decay through the gates between them: −|c_i − c_j|.
+    c_i = Σ_{l≤i} log σ(f_l), the bias is c_i − c_j: one cumulative sum per layer, folded
+    into SDPA's q·k (:func:`pebench.kernels.sdpa.gated_causal_attention`) or, on CUDA,
+    flash-linear-attention's FoX kernel. In a bidirectional encoder (pebench's extension; the
+    paper is causal) keys after the query decay through the gates between them: −|c_i − c_j|.
     """
 
     name = "fox"
     #: no key/value cache: attend needs the forget gates of the whole sequence
     kv_cache = False
     relative = True
+    fused_kernel = "fox"
 
     def __init__(self, dims: ModelDims) -> None:
         super().__init__(dims)
@@ -41,7 +45,11 @@ class ForgettingAttention(PositionalEncoding):
         layer: int,
         x: Tensor,
     ) -> Tensor:
-        log_forget = F.logsigmoid(self.gates[layer](x).float()).transpose(1, 2)  # (B, H, T)
+        gates = self.gates[layer](x)
+        log_forget = F.logsigmoid(gates.to(torch.promote_types(gates.dtype, torch.float32)))
+        log_forget = log_forget.transpose(1, 2)  # (B, H, T), float32 at least
+        if mask.fused:
+            return fla.forgetting(q, k, v, log_forget)
         total = log_forget.cumsum(-1)
         if self.dims.causal:
             return gated_causal_attention(q, k, v, mask.additive, mask.is_causal, total)

@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.kernels import fla
+from pebench.kernels.chunked import recomputed
 
 
 class PaTH(PositionalEncoding):
@@ -20,8 +22,9 @@ class PaTH(PositionalEncoding):
     The products are never formed. Telescoping H_i···H_{j+1} = I − Σ_s (H_i···H_{s+1})β_sw_sw_sᵀ
     gives scores = QKᵀ − G·F with F_sj = β_s·w_s·k_j (s > j) and G_is = q_iᵀH_i···H_{s+1}w_s,
     which solves the unit lower-triangular system G·(I + E) = tril(QWᵀ), E_rs = β_r·w_r·w_s
-    (r > s): T×T matrices per head and one triangular solve, O(T²) memory and O(T³) time
-    (the paper's blockwise kernels reach O(T²) time on GPUs). pebench's w is one full-rank
+    (r > s): T×T matrices per head and one triangular solve, O(T²) memory and O(T³) time,
+    recomputed in backward on GPUs. On CUDA, flash-linear-attention's blockwise kernel
+    (the paper's, O(T²) time, no T×T tensor) runs instead. pebench's w is one full-rank
     projection per layer, without the paper's low-rank factorisation and short convolution.
     Causal only: the transforms accumulate along the causal order.
     """
@@ -30,6 +33,7 @@ class PaTH(PositionalEncoding):
     #: no key/value cache: attend solves over the whole sequence
     kv_cache = False
     relative = True
+    fused_kernel = "path"
     supports_bidirectional = False
     causal_only_reason = (
         "its Householder transforms accumulate from each key forward to the query (the paper "
@@ -56,17 +60,29 @@ class PaTH(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         b, h, t, d = q.shape
-        w = self.directions[layer](x).view(b, t, h, d).transpose(1, 2).float()
+        dtype = torch.promote_types(q.dtype, torch.float32)  # float32 at least: the solve
+        w = self.directions[layer](x).view(b, t, h, d).transpose(1, 2).to(dtype)
         w = F.normalize(w, dim=-1)
-        beta = 2 * torch.sigmoid(self.strengths[layer](x).float()).transpose(1, 2)  # (B, H, T)
-        qf, kf = q.float(), k.float()
+        beta = 2 * torch.sigmoid(self.strengths[layer](x).to(dtype)).transpose(1, 2)  # (B, H, T)
+        if mask.fused:
+            return fla.path(q, k, v, w, beta)
+        additive = mask.dense(t, t, torch.float32, q.device)
+        return recomputed(self.dense_attention, q, k, v, w, beta, additive)
+
+    @staticmethod
+    def dense_attention(
+        q: Tensor, k: Tensor, v: Tensor, w: Tensor, beta: Tensor, mask: Tensor
+    ) -> Tensor:
+        """The reference: softmax(QKᵀ/√d − G·F/√d + mask)·V by one triangular solve per head,
+        directions ``w`` (B, H, T, d) unit-norm, strengths ``beta`` (B, H, T)."""
+        t, d = q.shape[-2], q.shape[-1]
+        qf, kf = q.to(w.dtype), k.to(w.dtype)
         strictly_lower = torch.ones(t, t, dtype=torch.bool, device=q.device).tril(-1)
         e = (beta.unsqueeze(-1) * (w @ w.transpose(-1, -2))).masked_fill(~strictly_lower, 0.0)
-        eye = torch.eye(t, device=q.device)
+        eye = torch.eye(t, dtype=w.dtype, device=q.device)
         g = torch.linalg.solve_triangular(
             eye + e, (qf @ w.transpose(-1, -2)).tril(), upper=False, left=False, unitriangular=True
         )
         f = (beta.unsqueeze(-1) * (w @ kf.transpose(-1, -2))).masked_fill(~strictly_lower, 0.0)
-        scores = (qf @ kf.transpose(-1, -2) - g @ f) / math.sqrt(d)
-        scores = scores + mask.dense(t, t, torch.float32, q.device)
+        scores = (qf @ kf.transpose(-1, -2) - g @ f) / math.sqrt(d) + mask
         return scores.softmax(-1).to(v.dtype) @ v

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
+from pebench.kernels.rotary import rotate, rotate_qk
 
 Extension = Literal["none", "interpolation", "ntk", "dynamic_ntk", "yarn", "llama3"]
 EXTENSIONS = ("none", "interpolation", "ntk", "dynamic_ntk", "yarn", "llama3")
@@ -188,20 +189,10 @@ class RoPE(PositionalEncoding):
 
     def rotate(self, x: Tensor, angles: Tensor, scale: Tensor | None = None) -> Tensor:
         """Rotate the first r dims of ``x`` pairwise by ``angles`` (optionally scaled)."""
-        rot, rest = x[..., : self.rotary_dim].float(), x[..., self.rotary_dim :]
-        cos, sin = angles.cos(), angles.sin()
-        if scale is not None:
-            cos, sin = cos * scale, sin * scale
-        if self.interleaved:
-            a, b = rot[..., 0::2], rot[..., 1::2]
-            rotated = torch.stack((a * cos - b * sin, b * cos + a * sin), dim=-1).flatten(-2)
-        else:
-            a, b = rot.chunk(2, dim=-1)
-            rotated = torch.cat((a * cos - b * sin, b * cos + a * sin), dim=-1)
-        return torch.cat((rotated.to(x.dtype), rest), dim=-1)
+        return rotate(x, angles, self.rotary_dim, self.interleaved, scale)
 
     def transform_qk(self, q: Tensor, k: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
         angles = self.angles(positions)
         if not self.training and self.eval_scale != 1.0:
             q, k = q * self.eval_scale, k * self.eval_scale  # YaRN's temperature
-        return self.rotate(q, angles), self.rotate(k, angles)
+        return rotate_qk(q, k, angles, self.rotary_dim, self.interleaved)

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from pebench.encodings.base import ModelDims
 from pebench.encodings.rope import RoPE
+from pebench.kernels.rotary import rotate_qk
 
 
 class XPos(RoPE):
@@ -43,4 +44,4 @@ class XPos(RoPE):
         centre = (positions.amin(-1, keepdim=True) + positions.amax(-1, keepdim=True)) // 2
         power = (positions - centre).to(torch.float32) / self.scale_base
         scale = self.zeta ** power.unsqueeze(-1).unsqueeze(1)  # (B, 1, T, r/2)
-        return self.rotate(q, angles, scale), self.rotate(k, angles, 1 / scale)
+        return rotate_qk(q, k, angles, self.rotary_dim, self.interleaved, scale, 1 / scale)

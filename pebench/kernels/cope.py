@@ -1,7 +1,8 @@
 """CoPE attention (Golovneva et al. 2024): the eager reference and the CPU block kernel.
 
-:func:`cope_probabilities` is the reference, run as it stands on GPUs and in other dtypes;
-on CPU in float32, :func:`blocked_attention` (no gradients) and :class:`CoPEAttention`
+:func:`cope_probabilities` is the reference, run on GPUs and in other dtypes one block of
+queries at a time (:mod:`pebench.kernels.chunked`; CoPE has no published fused kernel). On
+CPU in float32, :func:`blocked_attention` (no gradients) and :class:`CoPEAttention`
 (training) compute it one block of (batch, head) rows at a time, never holding a dozen
 (n, n) intermediates per layer. :func:`cope_attention` chooses between them.
 """
@@ -13,6 +14,7 @@ import math
 import torch
 from torch import Tensor
 
+from pebench.kernels.chunked import by_query_chunks, mask_rows, query_chunk
 from pebench.kernels.cpu_blocks import blocks
 
 
@@ -21,34 +23,63 @@ def cope_attention(
 ) -> Tensor:
     """softmax(q·kᵀ/√d + q·e(p) + mask)·v for (batch, heads, n, d) tensors, positions
     ``table`` (d, npos) and an additive ``mask``: the CPU block kernel on CPU in float32
-    (its autograd function when a gradient is needed), the reference elsewhere."""
+    (its autograd function when a gradient is needed), elsewhere the reference one block of
+    queries at a time (:mod:`pebench.kernels.chunked`: exact, as positions are counted
+    along each query's own row)."""
     if q.device.type != "cpu" or q.dtype != torch.float32:
-        return cope_probabilities(q, k, table, mask, causal)[-1] @ v
+        return chunked_attention(q, k, v, table, mask, causal)
     if torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v, table)):
         return CoPEAttention.apply(q, k, v, table, mask.detach(), causal)
     return blocked_attention(q, k, v, table, mask, causal)
 
 
+def chunked_attention(
+    q: Tensor, k: Tensor, v: Tensor, table: Tensor, mask: Tensor, causal: bool,
+    chunk: int | None = None,
+) -> Tensor:  # fmt: skip
+    """CoPE attention of (batch, heads, n, d) tensors, ``chunk`` queries at a time (by default
+    :func:`pebench.kernels.chunked.query_chunk`'s size), checkpointed with gradients."""
+    if chunk is None:
+        chunk = query_chunk(q.shape[0] * q.shape[1], q.shape[-2], k.shape[-2])
+    return by_query_chunks(
+        lambda start, stop: cope_probabilities(
+            q[..., start:stop, :], k, table, mask_rows(mask, start, stop), causal, start
+        )[-1] @ v,
+        q.shape[-2],
+        chunk,
+    )
+
+
 def cope_probabilities(
-    q: Tensor, k: Tensor, table: Tensor, mask: Tensor, causal: bool
+    q: Tensor, k: Tensor, table: Tensor, mask: Tensor, causal: bool, start: int | None = None
 ) -> tuple[Tensor, ...]:
     """Attention weights of CoPE for (..., n, d) queries and keys, and the intermediates the
     backward pass needs: (logits, gates, unclamped positions, ⌊p⌋, ⌈p⌉, frac, q·e, e[⌊p⌋],
     e[⌈p⌉], weights). ``mask`` is additive (−inf where attention is forbidden); in a causal
-    model it hides every j > i, so only the j ≤ i count is computed."""
-    npos, t = table.shape[-1], q.shape[-2]
+    model it hides every j > i, so only the j ≤ i count is computed. With ``start``, the
+    queries are rows ``start``… of the sequence (a block of them) and ``mask`` their rows."""
+    npos, t, n = table.shape[-1], q.shape[-2], k.shape[-2]
     scale = 1 / math.sqrt(q.shape[-1])
     if q.dim() == 3:  # one kernel block: scale and mask fused into the product
-        logits = torch.baddbmm(mask.expand(q.shape[0], t, t), q, k.transpose(-1, -2), alpha=scale)
+        logits = torch.baddbmm(mask.expand(q.shape[0], t, n), q, k.transpose(-1, -2), alpha=scale)
     else:
         logits = torch.matmul(q, k.transpose(-1, -2)).mul_(scale).add_(mask)
     gates = torch.sigmoid(logits)  # 0 where masked
     prefix = gates.cumsum(-1)  # S_ij = Σ_{k ≤ j} g_ik
-    diag = prefix.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # S_ii
+    if start is None:  # square: the query's own key is the diagonal
+        diag = prefix.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # S_ii
+        own_gate = gates.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # g_ii
+    else:
+        query = torch.arange(start, start + t, device=q.device).unsqueeze(-1)
+        at = query.expand(*prefix.shape[:-1], 1)
+        diag, own_gate = prefix.gather(-1, at), gates.gather(-1, at)
     pos = (gates - prefix).add_(diag)  # j ≤ i: S_ii − S_ij + g_ij = Σ_{k=j..i} g_ik
     if not causal:  # j > i: S_ij − S_ii + g_ii = Σ_{k=i..j} g_ik
-        after = (prefix - diag).add_(gates.diagonal(dim1=-2, dim2=-1).unsqueeze(-1))
-        upper = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
+        after = (prefix - diag).add_(own_gate)
+        if start is None:
+            upper = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
+        else:
+            upper = torch.arange(n, device=q.device) > query
         pos = torch.where(upper, after, pos)
     clamped = pos.clamp(0, npos - 1)
     low_index, high_index = clamped.floor(), clamped.ceil().long()
