@@ -10,7 +10,9 @@ Steps (each in its own process, each with a time limit, a failure is a row, not 
 4. ``pebench sweep configs/sweeps/demo.yaml --gpus 0,0,0,0``: four workers sharing the GPU;
 5. ``pebench bench --device cuda --precision bf16`` at d1024/L12/H16/T2048/B8, every encoding
    in its own process, the bias encodings first (an out-of-memory is a row that says so and
-   passes; any other error fails the step, as does an encoding the time limit left out).
+   passes; any other error fails the step, as does an encoding the time limit left out);
+6. if the budget leaves time, the opt-in paths to decide on (FlexAttention for Shaw and
+   Transformer-XL, shared offsets for the score_mods) against step 5's rows: informational.
 
 Steps 1-4 use small models and run side by side (the machine has many cores and the GPU
 room); the bench runs alone after them, so its timings are not shared. It prints one
@@ -48,14 +50,18 @@ class Step:
     summary: str
 
 
-def run(name: str, command: list[str], limit_s: float, work: Path) -> tuple[Step, str]:
-    """Run one step, keeping the tail of its output in ``work/<name>.log``."""
+def run(
+    name: str, command: list[str], limit_s: float, work: Path, env: dict[str, str] | None = None
+) -> tuple[Step, str]:
+    """Run one step (``env`` added to the environment), keeping the tail of its output in
+    ``work/<name>.log``."""
     started = time.perf_counter()
     log = work / f"{name}.log"
     try:
         done = subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, timeout=limit_s, check=False
-        )
+            command, cwd=ROOT, capture_output=True, text=True, timeout=limit_s, check=False,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
         output, ok = done.stdout + done.stderr, done.returncode == 0
         why = "" if ok else f"exit {done.returncode}: {_last_line(output)}"
     except subprocess.TimeoutExpired as exc:
@@ -133,6 +139,36 @@ def _bench(step: Step, path: Path, wanted: list[str]) -> Step:
     return step
 
 
+#: the opt-in paths to decide on: FlexAttention for Shaw and Transformer-XL, and (for all
+#: four) score_mods that take the offset as q_idx − kv_idx (PEBENCH_FLEX_SHARED_OFFSETS=1)
+OPT_INS = ["alibi", "t5", "shaw", "transformer_xl"]
+#: seconds the opt-in bench needs (four models, each compiling once); skipped with less left
+OPT_INS_MIN_S = 75
+
+
+def _opt_ins(step: Step, path: Path, default_path: Path) -> Step:
+    """The opt-in rows against the same encodings' rows of the default bench: step ms before
+    → after each. Informational: a row missing or failed is reported, not a failed check."""
+
+    def rows(p: Path) -> dict[str, dict]:
+        return {r["name"]: r for r in json.loads(p.read_text())["results"]} if p.is_file() else {}
+
+    default, opt_in = rows(default_path), rows(path)
+    parts = []
+    for name in OPT_INS:
+        before = default.get(name, {}).get("train_step_ms")
+        row = opt_in.get(name, {})
+        after = row.get("train_step_ms")
+        if after is None:
+            parts.append(f"{name} {(row.get('error') or 'not reached')[:60]}")
+        else:
+            was = f"{before:.1f}" if before is not None else "?"
+            parts.append(f"{name} {was} → {after:.1f} ms ({row.get('attention_path')})")
+    step.ok = True
+    step.summary = "; ".join(parts)
+    return step
+
+
 def _fla_version() -> str:
     """fla-core's version, or why its kernels will not run (fox, path and stick_breaking then
     take their own paths): ``make gpu-wheels`` carries it to the lent machine."""
@@ -197,6 +233,20 @@ def main() -> int:
         limit, work,
     )  # fmt: skip
     steps.append(_bench(step, bench_json, ["torch_baseline", *order]))
+
+    left = BUDGET_S - (time.perf_counter() - started)
+    opt_ins_json = OUT / "bench-opt-ins.json"
+    if left >= OPT_INS_MIN_S:
+        step, _ = run(
+            "bench-opt-ins",
+            [*PEBENCH, "bench", "--device", "cuda", "--precision", "bf16", *BENCH_SIZE,
+             "--warmup", "1", "--repeats", "1", "--steps", "2", "--timeout", "60",
+             "--attention", "flex", "--output", str(opt_ins_json), "--encodings", *OPT_INS],
+            left, work, env={"PEBENCH_FLEX_SHARED_OFFSETS": "1"},
+        )  # fmt: skip
+        steps.append(_opt_ins(step, opt_ins_json, bench_json))
+    else:
+        steps.append(Step("bench-opt-ins", True, 0.0, f"not run: {left:.0f} s of budget left"))
 
     total = time.perf_counter() - started
     lines = [f"# gpu-check on {gpu} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): "

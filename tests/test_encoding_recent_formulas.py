@@ -153,15 +153,18 @@ def test_path_refuses_a_bidirectional_encoder_with_its_reason() -> None:
         PaTH(dims(False))
 
 
-def test_fox_causal_fast_path_holds_for_long_strongly_forgetting_sequences() -> None:
+@pytest.mark.parametrize("align", [1, 8], ids=["unpadded", "padded-to-8"])  # 8: CUDA's
+def test_fox_causal_fast_path_holds_for_long_strongly_forgetting_sequences(align: int) -> None:
     """The bilinear trick sums √d·c_i − √d·c_j inside a dot product: check it stays exact
-    enough where c reaches about −900 (300 tokens, log σ(f) ≈ −3)."""
+    enough where c reaches about −900 (300 tokens, log σ(f) ≈ −3), with or without the zero
+    padding of the extended heads to a multiple of 8 that CUDA's flash kernel needs."""
     t = 300
     g = torch.Generator().manual_seed(5)
     q, k, v = (torch.randn(1, H, t, HD, generator=g) for _ in range(3))
     log_forget = -3 + 0.5 * torch.randn(1, H, t, generator=g)
     total = log_forget.cumsum(-1)
-    fast = gated_causal_attention(q, k, v, None, True, total)
+    fast = gated_causal_attention(q, k, v, None, True, total, align=align)
+    assert fast.shape == v.shape
     bias = (total.unsqueeze(-1) - total.unsqueeze(-2)).double()
     scores = (q.double() @ k.double().transpose(-1, -2)) / math.sqrt(HD) + bias
     scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))

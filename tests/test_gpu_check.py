@@ -36,3 +36,20 @@ def test_bench_passes_with_out_of_memory_rows_and_fails_on_errors_or_gaps(tmp_pa
     ok, summary = verdict([fine], ["none", "alibi"])
     assert not ok and "not reached: alibi" in summary
     assert check.BIAS_FIRST[0] == "none" and "alibi" in check.BIAS_FIRST
+
+
+def test_opt_ins_report_before_and_after_and_never_fail(tmp_path: Path) -> None:
+    check = gpu_check()
+    default, opt_in = tmp_path / "bench.json", tmp_path / "opt.json"
+    default.write_text(json.dumps({"results": [
+        {"name": "alibi", "train_step_ms": 84.6}, {"name": "shaw", "train_step_ms": 2258.6},
+    ]}))  # fmt: skip
+    opt_in.write_text(json.dumps({"results": [
+        {"name": "alibi", "train_step_ms": 60.0, "attention_path": "flex"},
+        {"name": "shaw", "train_step_ms": None, "error": "CUDA out of memory"},
+    ]}))  # fmt: skip
+    step = check._opt_ins(check.Step("bench-opt-ins", False, 1.0, ""), opt_in, default)
+    assert step.ok
+    assert "alibi 84.6 → 60.0 ms (flex)" in step.summary
+    assert "shaw CUDA out of memory" in step.summary
+    assert "transformer_xl not reached" in step.summary

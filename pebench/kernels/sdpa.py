@@ -45,19 +45,30 @@ def bucket_biased_attention(
 
 
 def gated_causal_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool, total: Tensor
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    is_causal: bool,
+    total: Tensor,
+    align: int | None = None,
 ) -> Tensor:
     """softmax(q·kᵀ/√d + c_i − c_j + mask)·v for (batch, heads, n, d) tensors and cumulative
     log forget gates ``total`` (batch, heads, n) (FoX's causal bias). c_i − c_j is bilinear:
     q̃_i = [q_i, √d·c_i, √d], k̃_j = [k_j, 1, −c_j] give q̃·k̃/√d = q·k/√d + c_i − c_j, so the
-    fused SDPA kernel computes forward and backward without a (batch, heads, n, n) bias."""
+    fused SDPA kernel computes forward and backward without a (batch, heads, n, n) bias.
+    The d + 2 dimensions are zero-padded to a multiple of ``align`` (8 on CUDA, whose flash
+    kernel takes only such head sizes; none elsewhere)."""
     d = q.shape[-1]
+    if align is None:
+        align = 8 if q.is_cuda else 1
+    pad = (-(d + 2)) % align
     root = math.sqrt(d)
     total = total.to(q.dtype).unsqueeze(-1)
     ones = torch.ones_like(total)
-    q_ext = torch.cat((q, total * root, ones * root), dim=-1)
-    k_ext = torch.cat((k, ones, -total), dim=-1)
+    q_ext = F.pad(torch.cat((q, total * root, ones * root), dim=-1), (0, pad))
+    k_ext = F.pad(torch.cat((k, ones, -total), dim=-1), (0, pad))
     out = F.scaled_dot_product_attention(
-        q_ext, k_ext, F.pad(v, (0, 2)), mask, is_causal=is_causal, scale=1 / root
+        q_ext, k_ext, F.pad(v, (0, 2 + pad)), mask, is_causal=is_causal, scale=1 / root
     )
     return out[..., :d]
