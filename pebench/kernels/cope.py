@@ -66,20 +66,13 @@ def cope_probabilities(
         logits = torch.matmul(q, k.transpose(-1, -2)).mul_(scale).add_(mask)
     gates = torch.sigmoid(logits)  # 0 where masked
     prefix = gates.cumsum(-1)  # S_ij = Σ_{k ≤ j} g_ik
-    if start is None:  # square: the query's own key is the diagonal
-        diag = prefix.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # S_ii
-        own_gate = gates.diagonal(dim1=-2, dim2=-1).unsqueeze(-1)  # g_ii
-    else:
-        query = torch.arange(start, start + t, device=q.device).unsqueeze(-1)
-        at = query.expand(*prefix.shape[:-1], 1)
-        diag, own_gate = prefix.gather(-1, at), gates.gather(-1, at)
+    # the query's own key: the diagonal, shifted by ``start`` for a block of queries
+    diag = prefix.diagonal(start or 0, dim1=-2, dim2=-1).unsqueeze(-1)  # S_ii
+    own_gate = gates.diagonal(start or 0, dim1=-2, dim2=-1).unsqueeze(-1)  # g_ii
     pos = (gates - prefix).add_(diag)  # j ≤ i: S_ii − S_ij + g_ij = Σ_{k=j..i} g_ik
     if not causal:  # j > i: S_ij − S_ii + g_ii = Σ_{k=i..j} g_ik
         after = (prefix - diag).add_(own_gate)
-        if start is None:
-            upper = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
-        else:
-            upper = torch.arange(n, device=q.device) > query
+        upper = torch.ones(t, n, dtype=torch.bool, device=q.device).triu(1 + (start or 0))
         pos = torch.where(upper, after, pos)
     clamped = pos.clamp(0, npos - 1)
     low_index, high_index = clamped.floor(), clamped.ceil().long()

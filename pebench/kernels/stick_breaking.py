@@ -93,8 +93,10 @@ def stick_breaking_rows(
     log_beta = F.logsigmoid(scores)  # −inf where blocked: that key takes no piece
     log_rest = F.logsigmoid(-scores)  # 0 where blocked: it leaves the stick whole
     prefix = log_rest.cumsum(-1)  # P_ij = Σ_{k ≤ j} log(1 − β_ik)
-    at = query.expand(*prefix.shape[:-1], 1)
-    at_query, rest_at_query = prefix.gather(-1, at), log_rest.gather(-1, at)  # P_ii, log(1 − β_ii)
+    # P_ii and log(1 − β_ii): query i's own key lies on the diagonal shifted by ``start`` (a
+    # view, so autograd keeps no copy of the (rows, n) tensors, as gather's backward would)
+    at_query = prefix.diagonal(start, dim1=-2, dim2=-1).unsqueeze(-1)
+    rest_at_query = log_rest.diagonal(start, dim1=-2, dim2=-1).unsqueeze(-1)
     left = at_query - prefix  # Σ_{j<k≤i}, for j < i
     right = prefix - log_rest - at_query + rest_at_query  # Σ_{i≤k<j}, for j > i
     log_weights = log_beta + torch.where(before, left, torch.where(eye, 0.0, right))
