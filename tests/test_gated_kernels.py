@@ -168,9 +168,9 @@ def fake_fla(monkeypatch) -> dict[str, int]:
         fake = types.ModuleType(module)
         setattr(fake, function, counted)
         monkeypatch.setitem(sys.modules, module, fake)
-    fla.kernel.cache_clear()
+    fla._load.cache_clear()
     yield calls
-    fla.kernel.cache_clear()
+    fla._load.cache_clear()
 
 
 def _encoding(name: str, head_dim: int = 16) -> encodings.PositionalEncoding:
@@ -247,13 +247,13 @@ def test_auto_takes_fla_on_cuda_where_it_applies(fake_fla) -> None:
 
 def test_auto_without_fla_installed_keeps_the_own_path(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "fla.ops.forgetting_attn", None)  # import fails
-    fla.kernel.cache_clear()
+    fla._load.cache_clear()
     try:
         assert attention_path("auto", CUDA, True, False, 64, "fox", True) == "own"
         with pytest.raises(PebenchError, match=r"pip install 'pebench\[gpu\]'"):
             attention_path("fla", CUDA, True, False, 64, "fox", True)
     finally:
-        fla.kernel.cache_clear()
+        fla._load.cache_clear()
 
 
 @pytest.mark.parametrize(
@@ -293,3 +293,17 @@ def test_the_path_stand_in_is_path() -> None:
     out, _ = _fla_path(*(t.transpose(1, 2) for t in (q, k, v, w)), beta.transpose(1, 2))
     torch.testing.assert_close(out.transpose(1, 2), want)
     assert math.isfinite(float(want.sum()))
+
+
+def test_a_broken_fla_install_falls_back_and_says_why(monkeypatch) -> None:
+    def broken(module: str):
+        raise RuntimeError("triton too old")
+
+    monkeypatch.setattr(fla.importlib, "import_module", broken)
+    fla._load.cache_clear()
+    try:
+        assert attention_path("auto", CUDA, True, False, 64, "path", True) == "own"
+        with pytest.raises(PebenchError, match="failed to import .RuntimeError: triton too old"):
+            attention_path("fla", CUDA, True, False, 64, "path", True)
+    finally:
+        fla._load.cache_clear()

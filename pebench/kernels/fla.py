@@ -39,13 +39,20 @@ INSTALL = "install the GPU extra: pip install 'pebench[gpu]' (flash-linear-atten
 
 
 @functools.cache
-def kernel(name: str) -> Callable[..., object] | None:
-    """fla's function for kernel ``name``, or ``None`` when fla (or Triton) is not installed."""
+def _load(name: str) -> tuple[Callable[..., object] | None, str | None]:
+    """fla's function for kernel ``name``, or ``None`` and why it could not be imported."""
     module, function = KERNELS[name]
     try:
-        return getattr(importlib.import_module(module), function)
+        return getattr(importlib.import_module(module), function), None
     except ImportError:
-        return None
+        return None, f"flash-linear-attention is not installed; {INSTALL}"
+    except Exception as exc:  # noqa: BLE001 - a broken install must not stop auto's fallback
+        return None, f"flash-linear-attention failed to import ({type(exc).__name__}: {exc})"
+
+
+def kernel(name: str) -> Callable[..., object] | None:
+    """fla's function for kernel ``name``, or ``None`` when fla (or Triton) cannot be imported."""
+    return _load(name)[0]
 
 
 def supports(name: str | None, head_dim: int) -> bool:
@@ -63,9 +70,7 @@ def why_not(name: str | None, device: torch.device, causal: bool, head_dim: int)
         return "flash-linear-attention's kernels are causal only"
     if not HEAD_DIMS[name](head_dim):
         return f"flash-linear-attention's {name} kernel does not take heads of {head_dim} dims"
-    if kernel(name) is None:
-        return f"flash-linear-attention is not installed; {INSTALL}"
-    return None
+    return _load(name)[1]
 
 
 def _fla_layout(*xs: Tensor) -> list[Tensor]:
