@@ -5,6 +5,12 @@ table of step time relative to ``none`` at the same length, and one plot.
     python scripts/length_scaling.py --lengths 256 512 1024 2048 --encodings none rope alibi \
         --device cuda -- --precision bf16 --d-model 1024 --layers 12 --heads 16
 
+The issue's GPU lengths, tokens per step held at 16,384 (batch 8, 2, 1)::
+
+    python scripts/length_scaling.py --lengths 2048 8192 32768 --tokens 16384 \
+        --encodings rope alibi fox cope --device cuda -- --precision bf16 --d-model 1024 \
+        --layers 12 --heads 16 --warmup 1 --repeats 1 --steps 1 --timeout 300
+
 Arguments after ``--`` go to every ``pebench bench`` call. Writes ``length_scaling.md``,
 ``length_scaling.json`` and ``length_scaling.png`` into ``--output`` (default
 ``runs/length-scaling``); each length's bench JSON stays there too, so a stopped run keeps
@@ -23,13 +29,22 @@ from typing import Any
 BASE = "none"
 
 
-def run_bench(length: int, encodings: list[str], device: str, extra: list[str], out: Path) -> Path:
+def batch_for(length: int, tokens: int | None) -> list[str]:
+    """``--batch-size`` that keeps ``tokens`` per step at ``length`` (at least 1), or nothing
+    (the bench's own batch) without ``--tokens``."""
+    return [] if tokens is None else ["--batch-size", str(max(1, tokens // length))]
+
+
+def run_bench(
+    length: int, encodings: list[str], device: str, extra: list[str], out: Path,
+    tokens: int | None = None,
+) -> Path:  # fmt: skip
     """``pebench bench`` at one length into ``out/bench-<length>.json`` (kept if present)."""
     path = out / f"bench-{length}.json"
     if not path.is_file():
         command = [sys.executable, "-m", "pebench", "bench", "--device", device,
-                   "--seq-len", str(length), "--output", str(path), *extra,
-                   "--encodings", *encodings]  # fmt: skip
+                   "--seq-len", str(length), *batch_for(length, tokens), "--output", str(path),
+                   *extra, "--encodings", *encodings]  # fmt: skip
         subprocess.run(command, check=False)
     return path
 
@@ -118,10 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encodings", nargs="+", required=True, help="none is added")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--output", type=Path, default=Path("runs/length-scaling"))
+    parser.add_argument(
+        "--tokens", type=int, help="tokens per step: the batch shrinks as length grows"
+    )
     args = parser.parse_args(own)
     args.output.mkdir(parents=True, exist_ok=True)
     names = [BASE, *(e for e in args.encodings if e != BASE)]
-    paths = {n: run_bench(n, names, args.device, extra, args.output) for n in args.lengths}
+    paths = {
+        n: run_bench(n, names, args.device, extra, args.output, args.tokens)
+        for n in args.lengths
+    }
     table = gather(paths)
     text = markdown(table)
     (args.output / "length_scaling.md").write_text(text)

@@ -42,3 +42,11 @@ def test_bench_files_by_length_become_one_table_relative_to_none(tmp_path: Path)
     assert "| alibi | 12.0 (1.20×) | OOM | – |" in text
     assert "| none | 10.0 (1.00×) | 40.0 (1.00×) | 1.00 ± 0.00 |" in text  # 4× for 4× length
     assert scaling.plot(table, tmp_path / "plot.png").is_file()
+
+
+def test_tokens_per_step_shrink_the_batch_as_length_grows() -> None:
+    scaling = script()
+    assert scaling.batch_for(2048, 16384) == ["--batch-size", "8"]
+    assert scaling.batch_for(8192, 16384) == ["--batch-size", "2"]
+    assert scaling.batch_for(32768, 16384) == ["--batch-size", "1"]  # never below one
+    assert scaling.batch_for(2048, None) == []
