@@ -116,9 +116,10 @@ def test_fla_kernels_equal_the_float64_cpu_reference(name: str) -> None:
         assert _relative(got_grads[param], grad) < 2e-2, f"{name}.{param}"
 
 
-@pytest.mark.parametrize("name", ["rope", "xpos"])
+@pytest.mark.parametrize("name", ["rope", "xpos", "pope"])
 def test_fused_rotary_on_cuda_equals_the_float64_cpu_reference(name: str, monkeypatch) -> None:
-    """The compiled rotation (forced at this small size), at two lengths without recompiling."""
+    """The compiled rotation or polar form (forced at this small size), at two lengths
+    without recompiling."""
     from torch._dynamo.utils import counters
 
     monkeypatch.setattr(dispatch, "FUSED_ROTARY_MIN_ELEMENTS", 0)

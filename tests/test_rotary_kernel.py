@@ -1,4 +1,5 @@
-"""The rotary family's compiled rotation equals the eager reference, values and gradients.
+"""The rotary family's compiled transforms (RoPE's and xPos's rotation, PoPE's polar form)
+equal the eager reference, values and gradients.
 On CPU it is traced with the ``aot_eager`` backend (dynamo and AOTAutograd's graphs, run
 eagerly: the graph is what is pinned here, in seconds); tests/test_cuda.py pins inductor's
 kernel on a GPU."""
@@ -9,33 +10,53 @@ import pytest
 import torch
 
 from pebench import encodings
-from pebench.encodings.base import ModelDims
+from pebench.encodings.base import AttentionMask, ModelDims
 from pebench.kernels import dispatch, rotary
+
+COMPILED = rotary.compiled
+
+
+def _force(monkeypatch, fused: bool) -> None:
+    """Route the rotary family through the compiled kernels (``aot_eager``) or not."""
+    monkeypatch.setattr(rotary, "fused_rotary", lambda q: fused)
+    monkeypatch.setattr(rotary, "compiled", lambda fn: COMPILED(fn, "aot_eager"))
 
 
 @pytest.mark.parametrize("name,options", [
     ("rope", {}),
     ("rope", {"interleaved": True}),
     ("xpos", {}),
+    ("pope", {}),
 ])  # fmt: skip
-def test_the_compiled_rotation_equals_the_reference(name: str, options: dict, monkeypatch) -> None:
+def test_the_compiled_transform_equals_the_reference(name: str, options: dict, monkeypatch) -> None:
     dims = ModelDims(d_model=32, num_heads=2, num_layers=1, causal=True)
+    torch.manual_seed(0)
     encoding = encodings.get(name)(dims, **options)
-    g = torch.Generator().manual_seed(0)
-    results = []
-    compiled = rotary.compiled_pair("aot_eager")
+    for param in encoding.parameters():  # PoPE's phases, away from their zero init
+        param.data.add_(0.3 * torch.randn_like(param))
+    from torch._dynamo.utils import counters
+
+    results, frames = [], []
     for fused in (False, True):
-        monkeypatch.setattr(rotary, "fused_rotary", lambda q, _on=fused: _on)
-        monkeypatch.setattr(rotary, "compiled_pair", lambda _c=compiled: _c)
+        _force(monkeypatch, fused)
+        frames.append(counters["frames"]["ok"])
+        g = torch.Generator().manual_seed(0)
         grads = []
         for length in (9, 13):  # a second length: dynamic shapes, no stale specialisation
-            q, k = (torch.randn(2, 2, length, 16, generator=g).requires_grad_() for _ in "qk")
+            q, k, v = (torch.randn(2, 2, length, 16, generator=g).requires_grad_() for _ in "qkv")
             positions = torch.arange(length)[None] + 3
-            rq, rk = encoding.transform_qk(q, k, positions)
-            (rq.square().sum() + (rk * torch.linspace(-1, 1, 16)).sum()).backward()
-            grads += [rq.detach(), rk.detach(), q.grad, k.grad]
+            if name == "pope":
+                mask = AttentionMask(None, True)
+                outs = [encoding.attend(q, k, v, mask, positions, 0, None)]
+            else:
+                outs = list(encoding.transform_qk(q, k, positions))
+            sum((o * torch.linspace(-1, 1, 16)).square().sum() for o in outs).backward()
+            grads += [*(o.detach() for o in outs), q.grad, k.grad]
+            grads += [p.grad.clone() for p in encoding.parameters()]
+            encoding.zero_grad()
         results.append(grads)
-        g.manual_seed(0)
+    frames.append(counters["frames"]["ok"])
+    assert frames[1] == frames[0] and frames[2] > frames[1]  # only the fused pass compiled
     for ours, ref in zip(results[1], results[0], strict=True):
         torch.testing.assert_close(ours, ref)
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
+from pebench.kernels.rotary import polar_qk
 from pebench.kernels.sdpa import attention
 
 
@@ -39,11 +40,6 @@ class PoPE(PositionalEncoding):
         )
         self.phase = nn.Parameter(torch.zeros(dims.num_layers, dims.num_heads, d))
 
-    def polar(self, x: Tensor, angles: Tensor) -> Tensor:
-        """softplus(x)·(cos, sin)(angles), concatenated along the last dimension."""
-        magnitude = F.softplus(x.float())
-        return torch.cat((magnitude * angles.cos(), magnitude * angles.sin()), dim=-1)
-
     def attend(
         self,
         q: Tensor,
@@ -55,18 +51,15 @@ class PoPE(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         angles = (positions.float().unsqueeze(-1) * self.inv_freq).unsqueeze(1)  # (B, 1, T, d)
-        q_polar = self.polar(q, angles) * math.sqrt(2)  # SDPA divides by √(2d); PoPE by √d
         phase = self.phase[layer]
         if self.clamp_phase:
             phase = phase.clamp(-2 * math.pi, 0.0)
-        k_polar = self.polar(k, angles + phase.unsqueeze(1))
+        # √2: SDPA divides by √(2d), PoPE by √d
+        q_polar, k_polar = polar_qk(q, k, angles, angles + phase.unsqueeze(1), math.sqrt(2))
         # v padded to the 2d width of q̃, k̃: equal widths let SDPA take its fused kernel
         width = v.shape[-1]
         out = attention(
-            q_polar.to(q.dtype),
-            k_polar.to(k.dtype),
-            F.pad(v, (0, q_polar.shape[-1] - width)),
-            mask.additive,
-            mask.is_causal,
-        )
+            q_polar, k_polar, F.pad(v, (0, q_polar.shape[-1] - width)),
+            mask.additive, mask.is_causal,
+        )  # fmt: skip
         return out[..., :width]

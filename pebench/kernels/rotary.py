@@ -1,6 +1,7 @@
-"""The rotary family's rotation of queries and keys (RoPE, xPos): the eager reference and, on
-CUDA for tensors large enough to pay for it, the same function compiled by ``torch.compile``
-into one fused kernel for q and k together, forward and backward.
+"""The rotary family's transforms of queries and keys (RoPE's and xPos's rotation, PoPE's polar
+form): the eager reference and, on CUDA for tensors large enough to pay for it, the same
+function compiled by ``torch.compile`` into one fused kernel for q and k together, forward
+and backward.
 
 Eager, one rotation is a dozen elementwise kernels over (batch, heads, n, d) per tensor (the
 float32 upcast, four products, two sums, two concatenations, the cast back) and as many again
@@ -12,8 +13,10 @@ many lengths does not recompile.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from pebench.kernels.dispatch import fused_rotary
@@ -55,11 +58,33 @@ def rotate_qk(
 ) -> tuple[Tensor, Tensor]:
     """:func:`rotate` of queries and keys by the same angles (scales apart), through the
     compiled kernel where :func:`pebench.kernels.dispatch.fused_rotary` chooses it."""
-    fn = compiled_pair() if fused_rotary(q) else _rotate_pair
+    fn = compiled(_rotate_pair) if fused_rotary(q) else _rotate_pair
     return fn(q, k, angles, rotary_dim, interleaved, q_scale, k_scale)
 
 
+def polar(x: Tensor, angles: Tensor) -> Tensor:
+    """PoPE's softplus(x)·(cos, sin)(angles), concatenated along the last dimension, in
+    float32: (..., n, d) and angles (..., n, d) → (..., n, 2d)."""
+    magnitude = F.softplus(x.float())
+    return torch.cat((magnitude * angles.cos(), magnitude * angles.sin()), dim=-1)
+
+
+def _polar_pair(q, k, q_angles, k_angles, q_scale):  # noqa: ANN001
+    """:func:`polar` of queries (times ``q_scale``) and keys, in their dtypes: one graph."""
+    return (polar(q, q_angles) * q_scale).to(q.dtype), polar(k, k_angles).to(k.dtype)
+
+
+def polar_qk(
+    q: Tensor, k: Tensor, q_angles: Tensor, k_angles: Tensor, q_scale: float
+) -> tuple[Tensor, Tensor]:
+    """PoPE's q̃ = q_scale·polar(q, q_angles) and k̃ = polar(k, k_angles) in q's and k's dtypes,
+    through the compiled kernel where :func:`pebench.kernels.dispatch.fused_rotary` chooses
+    it (the same rule as the rotation's)."""
+    fn = compiled(_polar_pair) if fused_rotary(q) else _polar_pair
+    return fn(q, k, q_angles, k_angles, q_scale)
+
+
 @functools.cache
-def compiled_pair(backend: str = "inductor"):
-    """The rotation of q and k compiled once per process (per backend)."""
-    return torch.compile(_rotate_pair, dynamic=True, backend=backend)
+def compiled(fn: Callable, backend: str = "inductor") -> Callable:
+    """``fn`` compiled once per process (per backend), shapes dynamic."""
+    return torch.compile(fn, dynamic=True, backend=backend)
