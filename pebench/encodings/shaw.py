@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.encodings.relative import gather_offsets, offset_range
-from pebench.kernels.bias import BucketBias
+from pebench.kernels.bias import BucketBias, bucket_sums
 
 
 class Shaw(PositionalEncoding):
@@ -63,7 +63,5 @@ class Shaw(PositionalEncoding):
         additive = mask.dense(t, t, q.dtype, q.device) + gather_offsets(per_offset, index)
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + additive
         weights = scores.softmax(-1)
-        per_bucket = torch.zeros_like(per_offset).scatter_add_(
-            -1, index.unsqueeze(1).expand_as(weights), weights
-        )
+        per_bucket = bucket_sums(weights, index, per_offset.shape[-1])
         return weights @ v + per_bucket @ self.value_table[layer].to(q.dtype)
