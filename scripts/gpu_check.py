@@ -18,7 +18,8 @@ Steps 1-4 use small models and run side by side (the machine has many cores and 
 room); the bench runs alone after them, so its timings are not shared. It prints one
 summary table and writes ``gpu_check.json``, ``gpu_check.md`` and the bench JSON into
 ``$OUT`` when set (the device machine's return folder), else ``runs/gpu-check``. Exit status
-1 when a step failed. The whole check is held to ``BUDGET_S`` (8 minutes); ``pebench bench``
+1 when a step failed. The whole check is held to ``BUDGET_S`` (560 s, inside the lent machine's
+10 minutes a command, with room for installing the wheels); ``pebench bench``
 writes its JSON after every model, so a bench stopped at its limit keeps what it measured.
 On an H200 (2026-12-04, run one after another) the cuda tests took 97 s, copy/alibi 38 s,
 tinyshakespeare 20 s, the sweep 55 s, and the bench 13 encodings in 230 s.
@@ -83,8 +84,9 @@ def _metrics(directory: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-#: the whole check, start to summary (issue: within 8 minutes on one H200)
-BUDGET_S = 480
+#: the whole check, start to summary: 8 minutes until the cuda tests grew by the fla, chunked
+#: and compiled-rotary tests (Triton compiles and autotunes fla's kernels on first use)
+BUDGET_S = 560
 #: the encodings the bench must reach first: the score-bias family its GPU path is for
 BIAS_FIRST = ["none", "alibi", "t5", "kerple_log", "kerple_power", "fire", "dynamic_bias"]
 
@@ -197,7 +199,7 @@ def main() -> int:
     side_by_side = {
         "cuda-tests": (
             [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-x", "-p", "no:cacheprovider",
-             "tests/test_cuda.py"], 150),
+             "tests/test_cuda.py"], 240),
         "train-copy-alibi": (
             [*PEBENCH, "train", "--task", "copy", "--encoding", "alibi", "--max-steps", "1500",
              "--train.accelerator", "gpu", "--train.progress", "false", "--output-dir",
