@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts import load_script
 
 
 def script():
-    path = ROOT / "scripts" / "length_scaling.py"
-    spec = importlib.util.spec_from_file_location("length_scaling", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["length_scaling"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("length_scaling")
 
 
 def test_bench_files_by_length_become_one_table_relative_to_none(tmp_path: Path) -> None:
