@@ -307,3 +307,9 @@ def test_a_broken_fla_install_falls_back_and_says_why(monkeypatch) -> None:
             attention_path("fla", CUDA, True, False, 64, "path", True)
     finally:
         fla._load.cache_clear()
+
+
+def test_adamw_is_fused_on_cuda_only() -> None:
+    from pebench.kernels.dispatch import fused_adamw
+
+    assert fused_adamw(CUDA) is True and fused_adamw(torch.device("cpu")) is None

@@ -36,6 +36,7 @@ from pebench.benchmark.settings import apply_requested_threads
 from pebench.encodings.base import ModelDims
 from pebench.encodings.sinusoidal import sinusoid_table
 from pebench.errors import PebenchError
+from pebench.kernels.dispatch import fused_adamw
 
 #: the name under which the torch.nn.TransformerEncoderLayer model is reported
 BASELINE = "torch_baseline"
@@ -81,6 +82,7 @@ class BenchOptions:
     #: "32" (float32) or "bf16" (bfloat16 autocast)
     precision: str = "32"
     compile: bool = False
+    #: PyTorch's fused AdamW also on CPU (on CUDA it is the default, as in training)
     fused_adam: bool = False
     warmup: int = 2
     repeats: int = 3
@@ -238,7 +240,7 @@ def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
         path = backbone.attention_path(device) if backbone is not None else "sdpa"
     flops = flops_per_token(model, size)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=1e-4, fused=True if options.fused_adam else None
+        model.parameters(), lr=1e-4, fused=True if options.fused_adam else fused_adamw(device)
     )
     step_model: Callable[[Tensor], Tensor] = torch.compile(model) if options.compile else model
     autocast = torch.autocast(device.type, torch.bfloat16, enabled=options.precision == "bf16")

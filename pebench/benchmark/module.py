@@ -15,6 +15,7 @@ from pebench.backbone import KVCache, Transformer, check_dims, greedy_decode
 from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import DivergedError
+from pebench.kernels.dispatch import fused_adamw
 from pebench.tasks.base import Batch, Task
 
 #: torch.compile backend of --train.compile (tests use aot_eager: traced, no C++ build)
@@ -146,6 +147,7 @@ class PEModule(LightningModule):
             ],
             lr=self.optim.lr,
             betas=(0.9, self.optim.beta2),
+            fused=fused_adamw(self.device),
         )
         total = max(1, self.trainer.max_steps)
         warmup, floor = self.optim.warmup_steps, self.optim.min_lr_ratio
