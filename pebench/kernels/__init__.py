@@ -5,5 +5,10 @@
   :mod:`~pebench.kernels.cpu_blocks` where a bias needs a gradient;
 * :mod:`~pebench.kernels.flex`: FlexAttention with the bias as a ``score_mod`` over a small
   table (:mod:`~pebench.kernels.bias`);
-* :mod:`~pebench.kernels.dispatch`: the one function that picks the path.
+* :mod:`~pebench.kernels.cope`, :mod:`~pebench.kernels.stick_breaking`: the contextual
+  families' references, run by blocks of queries on GPUs (:mod:`~pebench.kernels.chunked`);
+* :mod:`~pebench.kernels.fla`: flash-linear-attention's Triton kernels (FoX, PaTH,
+  stick-breaking; the ``gpu`` extra);
+* :mod:`~pebench.kernels.rotary`: the rotary family's transforms, compiled on CUDA;
+* :mod:`~pebench.kernels.dispatch`: the functions that pick the path.
 """

@@ -1,4 +1,5 @@
-"""The one place that decides how attention with a score bias runs.
+"""The one place that decides how attention runs on a device (:func:`attention_path`), and
+which other fused kernels a device takes (:func:`fused_rotary`, :func:`fused_adamw`).
 
 Paths: ``sdpa`` (PyTorch's SDPA with one additive mask; on CPU the fused kernels of
 :mod:`pebench.kernels.cpu_blocks` when the bias needs a gradient) and ``flex``
@@ -63,7 +64,6 @@ def attention_path(
         return "flex"
     flex_fits = biased and head_dim >= FLEX_MIN_HEAD_DIM
     return "flex" if backend == "auto" and device.type == "cuda" and flex_fits else "sdpa"
-
 
 
 #: the smallest (batch, heads, n, d) query whose rotation is compiled (a kernel compiled once
