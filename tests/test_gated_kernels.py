@@ -313,3 +313,30 @@ def test_adamw_is_fused_on_cuda_only() -> None:
     from pebench.kernels.dispatch import fused_adamw
 
     assert fused_adamw(CUDA) is True and fused_adamw(torch.device("cpu")) is None
+
+
+def test_path_recomputed_in_backward_equals_the_dense_reference(monkeypatch) -> None:
+    """PaTH's GPU fallback: the solve under checkpointing gives the same values and
+    gradients (run here on CPU by asking for it), keeping only its inputs for backward."""
+    encoding = _encoding("path")
+    g = torch.Generator().manual_seed(4)
+    q, k, v, w = (torch.randn(1, 2, 9, 16, generator=g, dtype=torch.float64) for _ in range(4))
+    w = F.normalize(w, dim=-1)
+    beta = 2 * torch.sigmoid(torch.randn(1, 2, 9, generator=g, dtype=torch.float64))
+    causal = torch.full((9, 9), float("-inf"), dtype=torch.float64).triu(1)
+    calls: list[int] = []
+    real = chunked.checkpoint
+    monkeypatch.setattr(chunked, "checkpoint", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+
+    def dense(q, k, v, w, beta):
+        return encoding.dense_attention(q, k, v, w, beta, causal)
+
+    def again(q, k, v, w, beta):
+        return chunked.recomputed(
+            encoding.dense_attention, q, k, v, w, beta, causal, on_cpu=True
+        )
+
+    got, want = _grads(again, [q, k, v, w, beta]), _grads(dense, [q, k, v, w, beta])
+    assert calls == [1]
+    for ours, ref in zip(got, want, strict=True):
+        torch.testing.assert_close(ours, ref)

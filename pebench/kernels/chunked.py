@@ -52,10 +52,11 @@ def mask_rows(mask: Tensor, start: int, stop: int) -> Tensor:
     return mask[..., start:stop, :] if mask.shape[-2] > 1 else mask
 
 
-def recomputed(fn: Callable[..., Tensor], *args: Tensor) -> Tensor:
+def recomputed(fn: Callable[..., Tensor], *args: Tensor, on_cpu: bool = False) -> Tensor:
     """``fn(*args)``, recomputed in backward on GPUs (a layer then keeps only its inputs, not
-    its (n, n) intermediates) and run as it stands on CPU or without gradients. For dense
-    references that cannot be split by queries (PaTH's triangular solve)."""
-    if args[0].device.type == "cpu" or not torch.is_grad_enabled():
+    its (n, n) intermediates) and run as it stands on CPU (unless ``on_cpu``) or without
+    gradients. For dense references that cannot be split by queries (PaTH's solve)."""
+    cpu = args[0].device.type == "cpu" and not on_cpu
+    if cpu or not torch.is_grad_enabled():
         return fn(*args)
     return checkpoint(fn, *args, use_reentrant=False)
