@@ -281,14 +281,19 @@ def test_fla_on_an_encoding_without_a_kernel_is_refused_at_construction() -> Non
         Transformer(11, dims, encodings.get("rope")(dims), attention="fla")
 
 
+def _path_inputs(n: int, seed: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """q, k, v, unit directions w, strengths β ∈ (0, 2), and a causal mask, in float64."""
+    g = torch.Generator().manual_seed(seed)
+    q, k, v, w = (torch.randn(1, 2, n, 16, generator=g, dtype=torch.float64) for _ in range(4))
+    beta = 2 * torch.sigmoid(torch.randn(1, 2, n, generator=g, dtype=torch.float64))
+    causal = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1)
+    return [q, k, v, F.normalize(w, dim=-1), beta], causal
+
+
 def test_the_path_stand_in_is_path() -> None:
     """The explicit Householder products against pebench's telescoped triangular solve."""
     encoding = _encoding("path")
-    g = torch.Generator().manual_seed(2)
-    q, k, v, w = (torch.randn(1, 2, 5, 16, generator=g, dtype=torch.float64) for _ in range(4))
-    w = F.normalize(w, dim=-1)
-    beta = 2 * torch.sigmoid(torch.randn(1, 2, 5, generator=g, dtype=torch.float64))
-    causal = torch.full((5, 5), float("-inf"), dtype=torch.float64).triu(1)
+    (q, k, v, w, beta), causal = _path_inputs(5, 2)
     want = encoding.dense_attention(q, k, v, w, beta, causal)
     out, _ = _fla_path(*(t.transpose(1, 2) for t in (q, k, v, w)), beta.transpose(1, 2))
     torch.testing.assert_close(out.transpose(1, 2), want)
@@ -319,11 +324,7 @@ def test_path_recomputed_in_backward_equals_the_dense_reference(monkeypatch) -> 
     """PaTH's GPU fallback: the solve under checkpointing gives the same values and
     gradients (run here on CPU by asking for it), keeping only its inputs for backward."""
     encoding = _encoding("path")
-    g = torch.Generator().manual_seed(4)
-    q, k, v, w = (torch.randn(1, 2, 9, 16, generator=g, dtype=torch.float64) for _ in range(4))
-    w = F.normalize(w, dim=-1)
-    beta = 2 * torch.sigmoid(torch.randn(1, 2, 9, generator=g, dtype=torch.float64))
-    causal = torch.full((9, 9), float("-inf"), dtype=torch.float64).triu(1)
+    inputs, causal = _path_inputs(9, 4)
     calls: list[int] = []
     real = chunked.checkpoint
     monkeypatch.setattr(chunked, "checkpoint", lambda *a, **kw: calls.append(1) or real(*a, **kw))
@@ -336,7 +337,7 @@ def test_path_recomputed_in_backward_equals_the_dense_reference(monkeypatch) -> 
             encoding.dense_attention, q, k, v, w, beta, causal, on_cpu=True
         )
 
-    got, want = _grads(again, [q, k, v, w, beta]), _grads(dense, [q, k, v, w, beta])
+    got, want = _grads(again, inputs), _grads(dense, inputs)
     assert calls == [1]
     for ours, ref in zip(got, want, strict=True):
         torch.testing.assert_close(ours, ref)
