@@ -49,12 +49,13 @@ def test_learned_bias_gradient_matches_explicit_softmax(
 def test_bucket_bias_kernel_matches_explicit_softmax(
     shared_index: bool, padded: bool, rows_per_block: int | None, monkeypatch
 ) -> None:
-    """The blocked kernel of Shaw and Transformer-XL: values and gradients (q, k, v and the
-    bucket scores) equal autograd through the gathered bias and an explicit softmax."""
+    """The blocked CPU kernel of Shaw and Transformer-XL, and the query-blocked path GPUs take
+    for long sequences: values and gradients (q, k, v and the bucket scores) equal autograd
+    through the gathered bias and an explicit softmax."""
     from pebench.encodings.relative import gather_offsets
     from pebench.kernels import cpu_blocks as kernels
     from pebench.kernels.cpu_blocks import BucketBiasedAttention
-    from pebench.kernels.sdpa import bucket_biased_attention
+    from pebench.kernels.sdpa import blocked_bucket_attention, bucket_biased_attention
 
     if rows_per_block is not None:
         monkeypatch.setattr(kernels, "BLOCK_ELEMENTS", rows_per_block * 4 * 9 * 9)
@@ -67,18 +68,22 @@ def test_bucket_bias_kernel_matches_explicit_softmax(
         mask[2, :, :, 6:] = float("-inf")
         mask[2, :, 6:, 0] = 0.0  # padded queries still see one key
     grads = []
-    for kernel in (True, False):
+    for kernel in ("cpu", "blocked", None):
         q, k, v = (t.clone().requires_grad_() for t in qkv)
         b = buckets.clone().requires_grad_()
-        if kernel:
-            out = bucket_biased_attention(q, k, v, b, index, mask)
+        if kernel == "cpu":
+            out = bucket_biased_attention(q, k, v, b, lambda s, e: index[..., s:e, :], mask)
             assert type(out.grad_fn).__name__ == BucketBiasedAttention.__name__ + "Backward"
+        elif kernel == "blocked":  # GPUs' long-sequence path: 4 queries a block, checkpointed
+            rows = lambda s, e: index[..., s:e, :]  # noqa: E731
+            out = blocked_bucket_attention(q, k, v, b, rows, mask, chunk=4)
         else:
             out = _reference(q, k, v, mask + gather_offsets(b, index))
         (out * torch.linspace(-1, 1, 8)).pow(2).sum().backward()
         grads.append([out, q.grad, k.grad, v.grad, b.grad])
-    for ours, ref in zip(*grads, strict=True):
-        assert torch.allclose(ours, ref, atol=1e-5)
+    for blocked, cpu, ref in zip(*grads, strict=True):
+        assert torch.allclose(cpu, ref, atol=1e-5)
+        assert torch.allclose(blocked, ref, atol=1e-5)
 
 
 def test_attention_without_gradient_is_sdpa() -> None:

@@ -207,7 +207,9 @@ class PositionalEncoding(nn.Module):
             return flex_attention(q, k, v, f.causal, f.padding, positions=positions, buckets=bias)
         t = q.shape[-2]
         dense = mask.dense(t, t, q.dtype, q.device)
-        return bucket_biased_attention(q, k, v, bias.scores, bias.index(positions), dense)
+        return bucket_biased_attention(
+            q, k, v, bias.scores, lambda start, stop: bias.index(positions, start, stop), dense
+        )
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"

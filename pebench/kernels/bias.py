@@ -44,9 +44,11 @@ class BucketBias:
     buckets: Tensor
     low: int
 
-    def index(self, positions: Tensor) -> Tensor:
-        """The bucket of every (query, key) pair, (batch or 1, n, n) (the SDPA path)."""
-        return self.buckets[positions.unsqueeze(-1) - positions.unsqueeze(-2) - self.low]
+    def index(self, positions: Tensor, start: int = 0, stop: int | None = None) -> Tensor:
+        """The bucket of every (query, key) pair, (batch or 1, n, n) (the SDPA path), or of
+        queries ``start:stop`` only, (batch or 1, stop − start, n)."""
+        queries = positions[..., start:stop]
+        return self.buckets[queries.unsqueeze(-1) - positions.unsqueeze(-2) - self.low]
 
 
 def gather_offsets(per_offset: Tensor, index: Tensor) -> Tensor:
