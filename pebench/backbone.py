@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from pebench.choices import Activation, AttentionBackend, Init, Norm
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
-from pebench.kernels import fla
+from pebench.kernels import dispatch, fla
 from pebench.kernels.dispatch import FLEX_ON_CPU, Path, attention_path
 from pebench.positions import plain_positions, randomized_positions
 
@@ -257,14 +257,19 @@ class Transformer(nn.Module):
         # (--model.attention flex) until the path has been timed on a GPU
         buckets = self.encoding.flex_attend and self.attention_backend == "flex"
         own = cls.attend is not PositionalEncoding.attend and not buckets
-        biased = buckets or (
-            cls.offset_bias is not PositionalEncoding.offset_bias
-            or cls.attention_bias is not PositionalEncoding.attention_bias
-        )
+        biased = buckets or self._score_bias()
         return attention_path(
             self.attention_backend, device, own, biased, self.dims.head_dim,
             cls.fused_kernel, self.dims.causal,
         )  # fmt: skip
+
+    def _score_bias(self) -> bool:
+        """Whether the encoding adds a score bias (defines an offset table or a dense bias)."""
+        cls = type(self.encoding)
+        return (
+            cls.offset_bias is not PositionalEncoding.offset_bias
+            or cls.attention_bias is not PositionalEncoding.attention_bias
+        )
 
     def uses_flex(self, device: torch.device) -> bool:
         """Whether score biases go through FlexAttention on ``device``."""
@@ -284,10 +289,14 @@ class Transformer(nn.Module):
             return self._mask_cache[key]
         if self.uses_flex(positions.device):
             table = self.encoding.offset_bias(positions, positions)
+            if table is None and (by_rows := self._mask_by_rows(positions, padding_mask, dtype)):
+                return by_rows
             bias = None if table is not None else self.encoding.attention_bias(positions, positions)
             if table is not None or bias is not None or self.encoding.flex_attend:  # buckets
                 flex = FlexInputs(self.dims.causal, padding_mask, table, positions, bias)
                 return AttentionMask(None, False, flex)
+        elif by_rows := self._mask_by_rows(positions, padding_mask, dtype):
+            return by_rows
         else:
             bias = self.encoding.attention_bias(positions, positions)
         if bias is None and padding_mask is None:
@@ -305,6 +314,29 @@ class Transformer(nn.Module):
                 self._mask_cache.clear()
             self._mask_cache[key] = mask
         return mask
+
+    def _mask_by_rows(
+        self, positions: Tensor, padding_mask: Tensor | None, dtype: torch.dtype
+    ) -> AttentionMask | None:
+        """Where :func:`pebench.kernels.dispatch.bias_by_rows` says (long sequences on a GPU;
+        FIRE past its threshold at T = 32,768 would need 68 GB), the encoding's dense bias as
+        a mask built one block of queries at a time in every layer
+        (:func:`pebench.kernels.sdpa.attention_by_rows`); ``None`` otherwise."""
+        t = positions.shape[-1]
+        dense = positions.shape[0] * self.dims.num_heads * t * t
+        if not self._score_bias() or not dispatch.bias_by_rows(positions.device, dense):
+            return None
+
+        def rows(start: int, stop: int) -> Tensor:
+            bias = self.encoding.attention_bias(positions[..., start:stop], positions)
+            blocked = torch.zeros(1, 1, stop - start, t, dtype=torch.bool, device=positions.device)
+            if self.dims.causal:
+                blocked = blocked | torch.ones_like(blocked).triu(1 + start)
+            if padding_mask is not None:
+                blocked = blocked | padding_mask[:, None, None, :]
+            return _additive_mask(bias, blocked, dtype).additive
+
+        return AttentionMask(None, False, rows=rows)
 
     def incremental_mask(
         self, q_positions: Tensor, k_positions: Tensor, dtype: torch.dtype

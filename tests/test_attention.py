@@ -125,3 +125,41 @@ def test_static_bias_mask_is_cached_per_length() -> None:
     assert learned.attention_mask(positions, None, torch.float32) is not learned.attention_mask(
         positions, None, torch.float32
     )
+
+
+@pytest.mark.parametrize("name,options", [
+    ("fire", {"init_L": 4.0}),  # past L from the fifth query: the bias depends on the query
+    ("alibi", {}),
+    ("t5", {}),
+    ("kerple_log", {}),
+])  # fmt: skip
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
+@pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
+def test_masks_built_by_blocks_of_queries_equal_the_whole_mask(
+    name: str, options: dict, causal: bool, padded: bool, monkeypatch
+) -> None:
+    """GPUs' path for dense biases past DENSE_BIAS_LIMIT (forced here on CPU, 4 queries a
+    block): the same outputs and gradients, the encoding's parameters included."""
+    from pebench.kernels import chunked, dispatch
+
+    F32 = torch.float32  # noqa: N806
+    dims = ModelDims(d_model=16, num_heads=2, num_layers=2, causal=causal)
+    tokens = torch.randint(11, (3, 13), generator=torch.Generator().manual_seed(0))
+    padding = torch.zeros(3, 13, dtype=torch.bool)
+    padding[1, 9:] = True
+    results = []
+    for by_rows in (False, True):
+        monkeypatch.setattr(dispatch, "bias_by_rows", lambda device, n, _b=by_rows: _b)
+        monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", 3 * 2 * 13 * 4)
+        torch.manual_seed(0)
+        model = Transformer(11, dims, encodings.get(name)(dims, **options))
+        for param in model.encoding.parameters():
+            param.data.add_(0.1 * torch.randn_like(param))
+        mask = model.attention_mask(torch.arange(13)[None], padding if padded else None, F32)
+        assert (mask.rows is not None) == by_rows
+        out = model(tokens, padding_mask=padding if padded else None)
+        real = ~padding if padded else torch.ones_like(padding)
+        out[real].square().sum().backward()
+        results.append([out[real].detach()] + [p.grad for p in model.parameters()])
+    for blocked, whole in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(blocked, whole)

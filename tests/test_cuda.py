@@ -21,7 +21,7 @@ from pebench import encodings
 from pebench.backbone import Transformer, greedy_decode, recompute_decode
 from pebench.benchmark.train import train
 from pebench.encodings.base import ModelDims
-from pebench.kernels import chunked, dispatch, fla, sdpa
+from pebench.kernels import chunked, dispatch, fla
 from tests.specs import copy_spec
 from tests.test_encoding_contract import Decoder
 from tests.test_flex_attention import BIAS, BUCKETS
@@ -136,16 +136,19 @@ def test_fused_rotary_on_cuda_equals_the_float64_cpu_reference(name: str, monkey
     assert counters["stats"]["unique_graphs"] == before
 
 
-@pytest.mark.parametrize("name", ["cope", "stick_breaking", "shaw", "transformer_xl"])
+@pytest.mark.parametrize(
+    "name", ["cope", "stick_breaking", "shaw", "transformer_xl", "fire", "alibi", "t5"]
+)
 @pytest.mark.parametrize("causal", [True, False], ids=["causal", "bidirectional"])
 @pytest.mark.parametrize("padded", [False, True], ids=["dense", "padded"])
 def test_query_chunked_attention_on_cuda_equals_the_float64_cpu_reference(
     name: str, causal: bool, padded: bool, monkeypatch
 ) -> None:
     """Blocks of 16 queries (the budget shrunk to force ten of them), checkpointed; Shaw's and
-    Transformer-XL's gathered bias blocked as past DENSE_BIAS_LIMIT."""
+    Transformer-XL's gathered bias and the bias encodings' dense masks built per block, as
+    past DENSE_BIAS_LIMIT."""
     monkeypatch.setattr(chunked, "CHUNK_ELEMENTS", 3 * 4 * 150 * 16)
-    monkeypatch.setattr(sdpa, "DENSE_BIAS_LIMIT", 0)
+    monkeypatch.setattr(dispatch, "DENSE_BIAS_LIMIT", 0)
     ref, gpu = twins(name, causal, "sdpa")
     tokens, padding = batch(150, padded)
     want, want_grads = _run(ref, tokens, padding, "cpu")

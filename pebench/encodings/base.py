@@ -21,6 +21,7 @@ options come after it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 from pebench.errors import PebenchError
 from pebench.kernels.bias import BucketBias, OffsetTable
 from pebench.kernels.flex import flex_attention
-from pebench.kernels.sdpa import attention, bucket_biased_attention
+from pebench.kernels.sdpa import attention, attention_by_rows, bucket_biased_attention
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,14 @@ class AttentionMask:
     #: the model chose the encoding's flash-linear-attention kernel (dispatch path ``fla``)
     #: and nothing but causal masking applies: ``attend`` may run it
     fused: bool = False
+    #: set instead of ``additive`` when the whole mask would be too large (long sequences on a
+    #: GPU): ``rows(start, stop)`` is the additive mask of queries ``start:stop``
+    rows: Callable[[int, int], Tensor] | None = None
 
     def dense(self, q_len: int, k_len: int, dtype: torch.dtype, device: torch.device) -> Tensor:
         """The mask as one additive tensor, for encodings that compute attention themselves."""
+        if self.rows is not None:
+            return self.rows(0, q_len).to(dtype)
         if self.additive is not None:
             return self.additive.to(dtype)
         mask = torch.zeros(q_len, k_len, dtype=dtype, device=device)
@@ -186,6 +192,8 @@ class PositionalEncoding(nn.Module):
         if mask.flex is not None:
             f = mask.flex
             return flex_attention(q, k, v, f.causal, f.padding, f.table, f.positions, f.bias)
+        if mask.rows is not None:
+            return attention_by_rows(q, k, v, mask.rows)
         return attention(q, k, v, mask.additive, mask.is_causal)
 
     @property

@@ -1,5 +1,6 @@
 """The one place that decides how attention runs on a device (:func:`attention_path`), and
-which other fused kernels a device takes (:func:`fused_rotary`, :func:`fused_adamw`).
+which other kernels a device takes (:func:`bias_by_rows`, :func:`fused_rotary`,
+:func:`fused_adamw`).
 
 Paths: ``sdpa`` (PyTorch's SDPA with one additive mask; on CPU the fused kernels of
 :mod:`pebench.kernels.cpu_blocks` when the bias needs a gradient) and ``flex``
@@ -81,6 +82,18 @@ def fused_rotary(q: Tensor) -> bool:
         and q.numel() >= FUSED_ROTARY_MIN_ELEMENTS
         and os.environ.get("PEBENCH_FUSED_ROTARY", "1") != "0"
     )
+
+
+#: batch·heads·n·n elements of a dense bias above which GPUs build it one block of queries at a
+#: time (2^31: 8 GiB in float32, reached near T = 8,192 at batch 2 and 16 heads)
+DENSE_BIAS_LIMIT = 1 << 31
+
+
+def bias_by_rows(device: torch.device, elements: int) -> bool:
+    """Whether a dense bias or mask of ``elements`` is built and attended one block of queries
+    at a time (:func:`pebench.kernels.sdpa.attention_by_rows`): on GPUs past
+    :data:`DENSE_BIAS_LIMIT`; CPU runs keep their kernels."""
+    return device.type != "cpu" and elements > DENSE_BIAS_LIMIT
 
 
 def fused_adamw(device: torch.device) -> bool | None:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pebench.kernels import dispatch
 from pebench.kernels.bias import gather_offsets
 from pebench.kernels.chunked import by_query_chunks, mask_rows, query_chunk
 from pebench.kernels.cpu_blocks import BiasedAttention, BucketBiasedAttention
@@ -34,11 +35,6 @@ def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: b
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
 
 
-#: batch·heads·n·n elements of a gathered bias above which GPUs gather it one block of queries
-#: at a time (2^31: 8 GiB in float32, reached near T = 8,192 at batch 2 and 16 heads)
-DENSE_BIAS_LIMIT = 1 << 31
-
-
 def bucket_biased_attention(
     q: Tensor, k: Tensor, v: Tensor, buckets: Tensor, index: Callable[[int, int], Tensor],
     mask: Tensor,
@@ -47,14 +43,14 @@ def bucket_biased_attention(
     tensors, per-query bucket scores ``buckets`` (batch, heads, n, buckets), the buckets of
     queries ``start:stop`` against every key from ``index(start, stop)`` ((batch or 1, rows,
     n)) and a static additive ``mask``. Training on CPU runs :class:`BucketBiasedAttention`;
-    elsewhere the bias is gathered whole, or on GPUs past :data:`DENSE_BIAS_LIMIT` one
-    checkpointed block of queries at a time (:mod:`pebench.kernels.chunked`)."""
+    elsewhere the bias is gathered whole, or where :func:`pebench.kernels.dispatch.bias_by_rows`
+    says (long sequences on GPUs) one checkpointed block of queries at a time."""
     n = q.shape[-2]
     if _cpu_bias_grad(q, buckets):
         return BucketBiasedAttention.apply(
             q, k, v, buckets, index(0, n), mask.detach().to(q.dtype)
         )
-    if q.device.type == "cpu" or q.shape[0] * q.shape[1] * n * k.shape[-2] <= DENSE_BIAS_LIMIT:
+    if not dispatch.bias_by_rows(q.device, q.shape[0] * q.shape[1] * n * k.shape[-2]):
         return attention(q, k, v, mask + gather_offsets(buckets, index(0, n)), False)
     return blocked_bucket_attention(q, k, v, buckets, index, mask)
 
@@ -64,16 +60,13 @@ def blocked_bucket_attention(
     mask: Tensor, chunk: int | None = None,
 ) -> Tensor:  # fmt: skip
     """:func:`bucket_biased_attention` with the bias gathered for ``chunk`` queries at a time
-    (rows of a softmax are independent, so this is exact), checkpointed with gradients."""
-    n = q.shape[-2]
-    if chunk is None:
-        chunk = query_chunk(q.shape[0] * q.shape[1], n, k.shape[-2])
+    (:func:`attention_by_rows`)."""
 
     def rows(start: int, stop: int) -> Tensor:
         bias = gather_offsets(buckets[..., start:stop, :], index(start, stop))
-        return attention(q[..., start:stop, :], k, v, mask_rows(mask, start, stop) + bias, False)
+        return mask_rows(mask, start, stop) + bias
 
-    return by_query_chunks(rows, n, chunk)
+    return attention_by_rows(q, k, v, rows, chunk)
 
 
 def gated_causal_attention(
@@ -104,3 +97,19 @@ def gated_causal_attention(
         q_ext, k_ext, F.pad(v, (0, 2 + pad)), mask, is_causal=is_causal, scale=1 / root
     )
     return out[..., :d]
+
+
+def attention_by_rows(
+    q: Tensor, k: Tensor, v: Tensor, rows: Callable[[int, int], Tensor], chunk: int | None = None
+) -> Tensor:
+    """Attention whose additive mask is built per block of queries, ``rows(start, stop)``
+    (broadcastable to (batch, heads, stop − start, n)): exact, as softmax rows are independent,
+    and checkpointed with gradients, so no (batch, heads, n, n) mask or bias ever exists."""
+    n = q.shape[-2]
+    if chunk is None:
+        chunk = query_chunk(q.shape[0] * q.shape[1], n, k.shape[-2])
+    return by_query_chunks(
+        lambda start, stop: attention(q[..., start:stop, :], k, v, rows(start, stop), False),
+        n,
+        chunk,
+    )
