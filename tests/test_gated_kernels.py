@@ -213,7 +213,7 @@ def test_each_encoding_on_its_fla_kernel_equals_its_own_path(name: str, fake_fla
 def test_stick_breaking_remainder_comes_from_fla_s_leftover(fake_fla) -> None:
     q, k, v = _qkv()
     mask = _mask(True, False)
-    got = sb.stick_breaking_attention(q, k, v, mask, True, True, False, True)
+    got = sb.stick_breaking_attention(q, k, v, None, True, False, True)  # None: fla's path
     want = sb.stick_breaking_rows(q, k, v, mask, 0, True, False, True)
     assert fake_fla["stick_breaking"] == 1
     torch.testing.assert_close(got, want)

@@ -49,7 +49,7 @@ class StickBreaking(PositionalEncoding):
         x: Tensor,
     ) -> Tensor:
         t = q.shape[-2]
+        dense = None if mask.fused else mask.dense(t, t, torch.float32, q.device)
         return stick_breaking_attention(
-            q, k, v, mask.dense(t, t, torch.float32, q.device), mask.fused, self.dims.causal,
-            self.attend_current, self.remainder,
-        )  # fmt: skip
+            q, k, v, dense, self.dims.causal, self.attend_current, self.remainder
+        )

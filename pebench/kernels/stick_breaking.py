@@ -22,17 +22,16 @@ def stick_breaking_attention(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    mask: Tensor,
-    fused: bool,
+    mask: Tensor | None,
     causal: bool,
     attend_current: bool,
     remainder: bool,
 ) -> Tensor:
     """Stick-breaking attention of (batch, heads, n, d) tensors under an additive ``mask``
-    (−inf where forbidden): flash-linear-attention's kernel when the model chose it
-    (``fused``: CUDA, causal, nothing but the causal mask), else on a GPU one block of queries
-    at a time, on CPU the reference as it stands."""
-    if fused:
+    (−inf where forbidden): flash-linear-attention's kernel when the model chose it (``mask``
+    is then ``None``: CUDA, causal, nothing but the causal mask), else on a GPU one block of
+    queries at a time, on CPU the reference as it stands."""
+    if mask is None:
         out, rest = fla.stick_breaking(q, k, v, attend_current)
         return out + rest.unsqueeze(-1).to(v.dtype) * v if remainder else out
     if q.device.type == "cpu":
