@@ -47,17 +47,13 @@ def _load(name: str) -> tuple[Callable[..., object] | None, str | None]:
     except ImportError:
         return None, f"flash-linear-attention is not installed; {INSTALL}"
     except Exception as exc:  # noqa: BLE001 - a broken install must not stop auto's fallback
-        return None, f"flash-linear-attention failed to import ({type(exc).__name__}: {exc})"
+        first = (str(exc).splitlines() or [""])[0]  # the error is shown on one line
+        return None, f"flash-linear-attention failed to import ({type(exc).__name__}: {first})"
 
 
 def kernel(name: str) -> Callable[..., object] | None:
     """fla's function for kernel ``name``, or ``None`` when fla (or Triton) cannot be imported."""
     return _load(name)[0]
-
-
-def supports(name: str | None, head_dim: int) -> bool:
-    """Whether ``name`` is one of fla's kernels and takes heads of ``head_dim`` dimensions."""
-    return name in KERNELS and HEAD_DIMS[name](head_dim)
 
 
 def why_not(name: str | None, device: torch.device, causal: bool, head_dim: int) -> str | None:
