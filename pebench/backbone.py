@@ -303,12 +303,7 @@ class Transformer(nn.Module):
             fused = self.dims.causal and self.attention_path(positions.device) == "fla"
             return AttentionMask(None, self.dims.causal, fused=fused)
         t = positions.shape[-1]
-        blocked = torch.zeros(1, 1, t, t, dtype=torch.bool, device=positions.device)
-        if self.dims.causal:
-            blocked = blocked | torch.ones_like(blocked).triu(1)
-        if padding_mask is not None:
-            blocked = blocked | padding_mask[:, None, None, :]
-        mask = _additive_mask(bias, blocked, dtype)
+        mask = _additive_mask(bias, self._blocked(0, t, t, padding_mask, positions.device), dtype)
         if cacheable:
             if len(self._mask_cache) >= MASK_CACHE_SIZE:
                 self._mask_cache.clear()
@@ -329,14 +324,22 @@ class Transformer(nn.Module):
 
         def rows(start: int, stop: int) -> Tensor:
             bias = self.encoding.attention_bias(positions[..., start:stop], positions)
-            blocked = torch.zeros(1, 1, stop - start, t, dtype=torch.bool, device=positions.device)
-            if self.dims.causal:
-                blocked = blocked | torch.ones_like(blocked).triu(1 + start)
-            if padding_mask is not None:
-                blocked = blocked | padding_mask[:, None, None, :]
+            blocked = self._blocked(start, stop, t, padding_mask, positions.device)
             return _additive_mask(bias, blocked, dtype).additive
 
         return AttentionMask(None, False, rows=rows)
+
+    def _blocked(
+        self, start: int, stop: int, t: int, padding_mask: Tensor | None, device: torch.device
+    ) -> Tensor:
+        """Where queries ``start:stop`` of ``t`` may not attend: keys after them in a causal
+        model, padded keys (``padding_mask`` True at pads); (1 or batch, 1, stop − start, t)."""
+        blocked = torch.zeros(1, 1, stop - start, t, dtype=torch.bool, device=device)
+        if self.dims.causal:
+            blocked = blocked | torch.ones_like(blocked).triu(1 + start)
+        if padding_mask is not None:
+            blocked = blocked | padding_mask[:, None, None, :]
+        return blocked
 
     def incremental_mask(
         self, q_positions: Tensor, k_positions: Tensor, dtype: torch.dtype

@@ -98,11 +98,11 @@ def bucket_sums(values: Tensor, index: Tensor, n_buckets: int, runs: bool | None
     if direction == 0:
         out = values.new_zeros(*values.shape[:-1], n_buckets)
         return out.scatter_add_(-1, index.unsqueeze(1).expand_as(values), values)
-    ordered = index if direction > 0 else -index  # ascending along keys
+    ordered = (index if direction > 0 else -index).contiguous()  # ascending along keys
     targets = torch.arange(n_buckets, device=index.device) * direction
     targets = targets.expand(*index.shape[:-1], n_buckets).contiguous()
-    start = torch.searchsorted(ordered.contiguous(), targets, right=False)
-    stop = torch.searchsorted(ordered.contiguous(), targets, right=True)
+    start = torch.searchsorted(ordered, targets, right=False)
+    stop = torch.searchsorted(ordered, targets, right=True)
     wide = values.to(torch.promote_types(values.dtype, torch.float32))
     prefix = F.pad(wide.cumsum(-1), (1, 0))  # prefix[..., j] = Σ_{j' < j}
     shape = (*values.shape[:-1], n_buckets)

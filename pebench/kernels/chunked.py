@@ -30,10 +30,16 @@ def query_chunk(rows: int, n_queries: int, n_keys: int) -> int:
     return min(max(chunk, MIN_CHUNK), n_queries)
 
 
-def by_query_chunks(rows: Callable[[int, int], Tensor], n_queries: int, chunk: int) -> Tensor:
-    """``rows(start, stop)`` (the output of queries ``start:stop`` along dim −2) for every
-    block of ``chunk`` queries, concatenated. With gradients, blocks are checkpointed. One
-    block is ``rows(0, n_queries)`` as it stands."""
+def by_query_chunks(
+    rows: Callable[[int, int], Tensor], q: Tensor, n_keys: int, chunk: int | None = None
+) -> Tensor:
+    """``rows(start, stop)`` (the output of queries ``start:stop`` of the (batch, heads, n, d)
+    ``q``, along dim −2) for every block of ``chunk`` queries (by default
+    :func:`query_chunk`'s size against ``n_keys`` keys), concatenated. With gradients, blocks
+    are checkpointed. One block is ``rows(0, n)`` as it stands."""
+    n_queries = q.shape[-2]
+    if chunk is None:
+        chunk = query_chunk(q.shape[0] * q.shape[1], n_queries, n_keys)
     if chunk >= n_queries:
         return rows(0, n_queries)
     grad = torch.is_grad_enabled()

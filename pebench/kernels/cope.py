@@ -14,7 +14,7 @@ import math
 import torch
 from torch import Tensor
 
-from pebench.kernels.chunked import by_query_chunks, mask_rows, query_chunk
+from pebench.kernels.chunked import by_query_chunks, mask_rows
 from pebench.kernels.cpu_blocks import blocks
 
 
@@ -39,15 +39,12 @@ def chunked_attention(
 ) -> Tensor:  # fmt: skip
     """CoPE attention of (batch, heads, n, d) tensors, ``chunk`` queries at a time (by default
     :func:`pebench.kernels.chunked.query_chunk`'s size), checkpointed with gradients."""
-    if chunk is None:
-        chunk = query_chunk(q.shape[0] * q.shape[1], q.shape[-2], k.shape[-2])
     return by_query_chunks(
         lambda start, stop: cope_probabilities(
             q[..., start:stop, :], k, table, mask_rows(mask, start, stop), causal, start
         )[-1] @ v,
-        q.shape[-2],
-        chunk,
-    )
+        q, k.shape[-2], chunk,
+    )  # fmt: skip
 
 
 def cope_probabilities(

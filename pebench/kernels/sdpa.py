@@ -13,7 +13,7 @@ from torch import Tensor
 
 from pebench.kernels import dispatch
 from pebench.kernels.bias import gather_offsets
-from pebench.kernels.chunked import by_query_chunks, mask_rows, query_chunk
+from pebench.kernels.chunked import by_query_chunks, mask_rows
 from pebench.kernels.cpu_blocks import BiasedAttention, BucketBiasedAttention
 
 
@@ -105,11 +105,7 @@ def attention_by_rows(
     """Attention whose additive mask is built per block of queries, ``rows(start, stop)``
     (broadcastable to (batch, heads, stop − start, n)): exact, as softmax rows are independent,
     and checkpointed with gradients, so no (batch, heads, n, n) mask or bias ever exists."""
-    n = q.shape[-2]
-    if chunk is None:
-        chunk = query_chunk(q.shape[0] * q.shape[1], n, k.shape[-2])
     return by_query_chunks(
         lambda start, stop: attention(q[..., start:stop, :], k, v, rows(start, stop), False),
-        n,
-        chunk,
-    )
+        q, k.shape[-2], chunk,
+    )  # fmt: skip

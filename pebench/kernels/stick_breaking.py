@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pebench.kernels import fla
-from pebench.kernels.chunked import by_query_chunks, mask_rows, query_chunk
+from pebench.kernels.chunked import by_query_chunks, mask_rows
 
 
 def stick_breaking_attention(
@@ -51,16 +51,13 @@ def chunked_attention(
 ) -> Tensor:
     """Stick-breaking attention ``chunk`` queries at a time (by default
     :func:`pebench.kernels.chunked.query_chunk`'s size), checkpointed with gradients."""
-    if chunk is None:
-        chunk = query_chunk(q.shape[0] * q.shape[1], q.shape[-2], k.shape[-2])
     return by_query_chunks(
         lambda start, stop: stick_breaking_rows(
             q[..., start:stop, :], k, v, mask_rows(mask, start, stop), start, causal,
             attend_current, remainder,
         ),
-        q.shape[-2],
-        chunk,
-    )
+        q, k.shape[-2], chunk,
+    )  # fmt: skip
 
 
 def stick_breaking_rows(
