@@ -20,6 +20,9 @@ from pebench.tasks.base import Batch, Task
 
 #: torch.compile backend of --train.compile (tests use aot_eager: traced, no C++ build)
 COMPILE_BACKEND_ENV = "PEBENCH_COMPILE_BACKEND"
+#: training steps between the host's reads of the divergence record: reading the loss back
+#: every step would make the CPU wait for the GPU once per step
+FINITE_CHECK_EVERY = 50
 
 
 class PEModule(LightningModule):
@@ -62,6 +65,13 @@ class PEModule(LightningModule):
         self.first_step: int | None = None
         self._step_started = 0.0
         self._step_ended: float | None = None
+        #: time spent evaluating (validation and test loops), for the run's time breakdown
+        self.eval_seconds = 0.0
+        self._eval_started = 0.0
+        #: the first step whose loss was not finite (−1: none yet) and that loss, kept on the
+        #: device and read by :meth:`check_finite` every FINITE_CHECK_EVERY steps
+        self._diverged_at: Tensor | None = None
+        self._diverged_loss: Tensor | None = None
         self._compiled: Any = None
 
     @property
@@ -93,14 +103,33 @@ class PEModule(LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self.task.loss(self, batch)
-        if not torch.isfinite(loss):
-            raise DivergedError(
-                f"training diverged: the loss is {loss.item()} at step {self.global_step}; "
-                f"lower the learning rate or enable gradient clipping"
-            )
-        self.log("train/loss", loss, prog_bar=True)
-        self.train_tokens += self.task.count_tokens(batch)
+        self._record_divergence(loss.detach())
+        # a progress-bar value is read back every step; only ask for it when a bar shows it
+        self.log("train/loss", loss, prog_bar=self.trainer.progress_bar_callback is not None)
         return loss
+
+    def _record_divergence(self, loss: Tensor) -> None:
+        """Note (on the device, without waiting for it) the first step with a non-finite loss."""
+        if self._diverged_at is None:
+            self._diverged_at = torch.full((), -1, dtype=torch.long, device=loss.device)
+            self._diverged_loss = torch.zeros((), dtype=loss.dtype, device=loss.device)
+        first = ~torch.isfinite(loss) & (self._diverged_at < 0)
+        self._diverged_at = torch.where(first, self.global_step, self._diverged_at)
+        self._diverged_loss = torch.where(first, loss, self._diverged_loss)
+
+    def check_finite(self) -> None:
+        """Raise :class:`DivergedError` if a training loss so far was NaN or infinite."""
+        if self._diverged_at is None or int(self._diverged_at) < 0:
+            return
+        raise DivergedError(
+            f"training diverged: the loss is {self._diverged_loss.item()} at step "
+            f"{int(self._diverged_at)}; lower the learning rate or enable gradient clipping"
+        )
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.trainer.training:  # counted on the host, before the batch moves to a GPU
+            self.train_tokens += self.task.count_tokens(batch)
+        return batch
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._step_started = time.perf_counter()
@@ -113,9 +142,28 @@ class PEModule(LightningModule):
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._step_ended = time.perf_counter()
         self.train_step_seconds += self._step_ended - self._step_started
+        if self.global_step % FINITE_CHECK_EVERY == 0:
+            self.check_finite()
+
+    def on_train_end(self) -> None:
+        self.check_finite()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_finite()  # a diverged model is never saved, so never resumed
 
     def on_validation_start(self) -> None:
+        self.check_finite()
         self._step_ended = None  # evaluation time is not data loading
+        self._eval_started = time.perf_counter()
+
+    def on_validation_end(self) -> None:
+        self.eval_seconds += time.perf_counter() - self._eval_started
+
+    def on_test_start(self) -> None:
+        self._eval_started = time.perf_counter()
+
+    def on_test_end(self) -> None:
+        self.eval_seconds += time.perf_counter() - self._eval_started
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.task.evaluate(self, batch, self.metric)

@@ -248,6 +248,8 @@ def train(
         warnings.filterwarnings("ignore", ".*LeafSpec.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*IterableDataset.*has `__len__` defined.*")
+        # the module counts training tokens there; the datamodules do not define the hook
+        warnings.filterwarnings("ignore", ".*overridden `on_before_batch_transfer`.*")
         try:
             trainer.fit(
                 module, datamodule=datamodule, ckpt_path=checkpoint if spec.resume else None
@@ -306,6 +308,7 @@ def train(
         "train_step_time_s": module.train_step_seconds,
         "tokens_per_s": module.train_tokens / max(module.train_step_seconds, 1e-9),
         "between_steps_time_s": module.between_steps_seconds,
+        "eval_time_s": module.eval_seconds,
         "startup_s": module.first_step_at - entered if module.first_step_at else None,
         **device_record(device, str(cfg.precision)),
         "attention_path": module.backbone.attention_path(device),
