@@ -8,7 +8,10 @@
 Each count runs into its own fresh directory under ``--output`` (default
 ``runs/sweep-throughput``). Reported per count: runs finished in the window, runs per minute
 over the window (start-up included) and at steady state (between the first and the last
-finished run). Writes ``sweep_throughput.md`` and ``.json`` there.
+finished run), and where a run's time goes (what dominates a tiny run): the mean start-up, and
+the shares of the runs' wall time spent in training steps, between steps (data loading and
+Lightning's bookkeeping) and evaluation, from their ``metrics.json``. Writes
+``sweep_throughput.md`` and ``.json`` there.
 """
 
 from __future__ import annotations
@@ -52,6 +55,23 @@ def rates(finished: list[float], started: float, stopped: float) -> dict[str, An
     }
 
 
+#: the metrics.json times whose share of the wall time a count reports
+PHASES = {"train_step_time_s": "train steps", "between_steps_time_s": "between steps",
+          "eval_time_s": "evaluation"}  # fmt: skip
+
+
+def breakdown(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean start-up (s) and each phase's share (%) of the runs' summed wall time."""
+    wall = sum(r.get("wall_time_s") or 0.0 for r in runs)
+    starts = [r["startup_s"] for r in runs if r.get("startup_s") is not None]
+    out: dict[str, Any] = {
+        "startup_s": round(sum(starts) / len(starts), 2) if starts else None}  # fmt: skip
+    for key, label in PHASES.items():
+        spent = sum(r.get(key) or 0.0 for r in runs)
+        out[label] = round(100 * spent / wall, 1) if wall > 0 else None
+    return out
+
+
 def measure(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     """One worker count: the sweep for ``args.seconds``, then SIGINT (SIGKILL 60 s later)."""
     out = args.output / f"workers-{workers}"
@@ -71,16 +91,21 @@ def measure(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     stopped = started + args.seconds
-    finished = [p.stat().st_mtime for p in out.rglob("metrics.json")]
-    return {"workers": workers, **rates(finished, started, stopped)}
+    files = [p for p in out.rglob("metrics.json") if p.stat().st_mtime <= stopped]
+    finished = [p.stat().st_mtime for p in files]
+    runs = [json.loads(p.read_text()) for p in files]
+    return {"workers": workers, **rates(finished, started, stopped), **breakdown(runs)}
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| workers | runs | window s | runs/min | steady runs/min | first run s |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    shares = [f"{label} %" for label in PHASES.values()]
+    lines = ["| workers | runs | window s | runs/min | steady runs/min | first run s | "
+             "start-up s | " + " | ".join(shares) + " |",
+             "| ---: " * (7 + len(shares)) + "|"]  # fmt: skip
     for r in rows:
         cells = [r["workers"], r["runs"], r["window_s"], r["runs_per_min"],
-                 r["steady_runs_per_min"], r["first_run_s"]]  # fmt: skip
+                 r["steady_runs_per_min"], r["first_run_s"], r.get("startup_s"),
+                 *(r.get(label) for label in PHASES.values())]  # fmt: skip
         lines.append("| " + " | ".join("–" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -27,5 +27,20 @@ def test_rates_count_runs_in_the_window_and_the_steady_rate() -> None:
     assert r["first_run_s"] == 5.0
     none = tp.rates([], 0.0, 60.0)
     assert none["runs"] == 0 and none["steady_runs_per_min"] is None
-    text = tp.markdown([{"workers": 1, **none}])
-    assert "| 1 | 0 | 60.0 | 0.0 | – | – |" in text
+    text = tp.markdown([{"workers": 1, **none, **tp.breakdown([])}])
+    assert "| 1 | 0 | 60.0 | 0.0 | – | – | – | – | – | – |" in text
+
+
+def test_breakdown_gives_mean_startup_and_each_phases_share_of_wall_time() -> None:
+    tp = script()
+    runs = [
+        {"wall_time_s": 10.0, "startup_s": 1.0, "train_step_time_s": 6.0,
+         "between_steps_time_s": 1.0, "eval_time_s": 2.0},
+        {"wall_time_s": 30.0, "startup_s": 3.0, "train_step_time_s": 12.0,
+         "between_steps_time_s": 1.0, "eval_time_s": 14.0},
+        {"wall_time_s": 0.0, "startup_s": None},  # an older metrics.json: no eval time
+    ]  # fmt: skip
+    b = tp.breakdown(runs)
+    assert b == {"startup_s": 2.0, "train steps": 45.0, "between steps": 5.0, "evaluation": 40.0}
+    text = tp.markdown([{"workers": 2, **tp.rates([1.0], 0.0, 60.0), **b}])
+    assert text.splitlines()[-1].endswith("| 2.0 | 45.0 | 5.0 | 40.0 |")
