@@ -11,6 +11,7 @@ decoding, and a Lightning run that records the GPU it trained on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -249,3 +250,40 @@ def test_a_lightning_run_records_the_gpu(tmp_path: Path) -> None:
     assert metrics["gpu"] == torch.cuda.get_device_name(0)
     assert metrics["cuda"] == torch.version.cuda
     assert metrics["attention_path"] == "sdpa"  # heads of 8 dimensions: too small for flex
+
+
+def test_gpu_training_steps_never_wait_for_the_gpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches reach the GPU from pinned memory (a pageable copy waits for the queue), and no
+    step between logging steps synchronises (``torch.cuda.set_sync_debug_mode``)."""
+    from lightning.pytorch import Callback
+
+    from pebench.benchmark.module import PEModule
+
+    transferred = []
+    hook = PEModule.on_before_batch_transfer
+
+    def spy(self, batch, idx):
+        batch = hook(self, batch, idx)
+        transferred.extend(t.is_pinned() for t in batch.values() if torch.is_tensor(t))
+        return batch
+
+    class NoSync(Callback):
+        def on_train_batch_start(self, trainer, *args) -> None:
+            torch.cuda.set_sync_debug_mode("error" if 2 <= trainer.global_step < 9 else 0)
+
+        def on_train_end(self, *args) -> None:
+            torch.cuda.set_sync_debug_mode(0)
+
+    monkeypatch.setattr(PEModule, "on_before_batch_transfer", spy)
+    spec = copy_spec(tmp_path, "gpu")
+    spec = dataclasses.replace(  # NoPE: bias encodings read their offsets' range per forward
+        spec, encoding=encodings.get("none"),
+        train=dataclasses.replace(spec.train, max_steps=12),
+    )  # fmt: skip
+    try:
+        train(spec, [NoSync()])
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert transferred and all(transferred)

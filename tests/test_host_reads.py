@@ -15,6 +15,7 @@ from lightning.pytorch import Callback
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from pebench import encodings
 from pebench.benchmark import module as module_file
 from pebench.benchmark.config import TrainConfig
 from pebench.benchmark.train import CHECKPOINT, METRICS_FILE, train
@@ -66,13 +67,18 @@ def test_training_steps_read_nothing_back_from_the_device(
     # the fused AdamW a GPU uses (CPU's default optimiser reads its step counts on the host)
     monkeypatch.setattr(module_file, "fused_adamw", lambda device: True)
     spec = copy_spec(tmp_path, "cpu")
-    spec = dataclasses.replace(
-        spec, encoding=__import__("pebench").encodings.get("none"),
+    spec = dataclasses.replace(  # NoPE: bias encodings read their offsets' range per forward
+        spec, encoding=encodings.get("none"),
         train=dataclasses.replace(spec.train, max_steps=12),
     )  # fmt: skip
     watch = WatchSteps(2, 9)
     train(spec, [watch])
     assert watch.mode.reads == []
+
+
+def test_batches_for_a_cpu_are_not_copied_into_pinned_memory() -> None:
+    batch = {"inputs": torch.ones(2, 3), "lengths": [3, 3]}
+    assert module_file.pinned(batch, torch.device("cpu")) is batch  # pinned on CUDA only
 
 
 def test_the_loss_is_shown_only_where_a_progress_bar_shows_it(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning_utilities.core.apply_func import apply_to_collection
 from torch import Tensor
 
 from pebench.backbone import KVCache, Transformer, check_dims, greedy_decode
@@ -23,6 +24,14 @@ COMPILE_BACKEND_ENV = "PEBENCH_COMPILE_BACKEND"
 #: training steps between the host's reads of the divergence record: reading the loss back
 #: every step would make the CPU wait for the GPU once per step
 FINITE_CHECK_EVERY = 50
+
+
+def pinned(batch: Any, device: torch.device) -> Any:
+    """``batch`` in page-locked memory when it goes to a GPU: copying pageable memory makes
+    the host wait for every kernel queued before it, a pinned copy is queued like a kernel."""
+    if device.type != "cuda":
+        return batch
+    return apply_to_collection(batch, Tensor, Tensor.pin_memory)
 
 
 class PEModule(LightningModule):
@@ -129,7 +138,7 @@ class PEModule(LightningModule):
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if self.trainer.training:  # counted on the host, before the batch moves to a GPU
             self.train_tokens += self.task.count_tokens(batch)
-        return batch
+        return pinned(batch, self.device)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._step_started = time.perf_counter()
