@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from pebench.choices import Activation, AttentionBackend, Init, Norm
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
-from pebench.kernels import dispatch, fla
+from pebench.kernels import dispatch, fla, ranges
 from pebench.kernels.dispatch import FLEX_ON_CPU, Path, attention_path
 from pebench.positions import plain_positions, randomized_positions
 
@@ -383,10 +383,11 @@ class Transformer(nn.Module):
                 )
             start = cache.length
             if positions is None:
-                positions = torch.arange(start, start + tokens.shape[1], device=tokens.device)
-                positions = positions.unsqueeze(0)
-            k_positions = positions if cache.positions is None else torch.cat(
-                [cache.positions, positions], dim=-1
+                stop = start + tokens.shape[1]
+                positions = torch.arange(start, stop, device=tokens.device).unsqueeze(0)
+                ranges.remember(positions, start, stop - 1)
+            k_positions = positions if cache.positions is None else ranges.joined(
+                cache.positions, positions
             )
             x = self.dropout(self.encoding.embed(self.embedding(tokens), positions))
             mask = self.incremental_mask(positions, k_positions, x.dtype)

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from pebench.errors import PebenchError
+from pebench.kernels import ranges
 
 
 def plain_positions(tokens: Tensor) -> Tensor:
@@ -15,7 +16,8 @@ def plain_positions(tokens: Tensor) -> Tensor:
     Right padding keeps it correct. One row instead of ``batch`` identical ones lets
     encodings build relative tables and score biases once for the whole batch.
     """
-    return torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
+    n = tokens.shape[1]
+    return ranges.remember(torch.arange(n, device=tokens.device).unsqueeze(0), 0, n - 1)
 
 
 def randomized_positions(

@@ -252,13 +252,16 @@ def test_a_lightning_run_records_the_gpu(tmp_path: Path) -> None:
     assert metrics["attention_path"] == "sdpa"  # heads of 8 dimensions: too small for flex
 
 
+@pytest.mark.parametrize("encoding", ["none", "alibi", "t5", "shaw"])
 def test_gpu_training_steps_never_wait_for_the_gpu(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
 ) -> None:
     """Batches reach the GPU from pinned memory (a pageable copy waits for the queue), and no
-    step between logging steps synchronises (``torch.cuda.set_sync_debug_mode``)."""
+    step between logging steps synchronises (``torch.cuda.set_sync_debug_mode``); heads of
+    16 dimensions, so that alibi and t5 take FlexAttention."""
     from lightning.pytorch import Callback
 
+    from pebench.benchmark.config import ModelConfig
     from pebench.benchmark.module import PEModule
 
     transferred = []
@@ -278,8 +281,9 @@ def test_gpu_training_steps_never_wait_for_the_gpu(
 
     monkeypatch.setattr(PEModule, "on_before_batch_transfer", spy)
     spec = copy_spec(tmp_path, "gpu")
-    spec = dataclasses.replace(  # NoPE: bias encodings read their offsets' range per forward
-        spec, encoding=encodings.get("none"),
+    spec = dataclasses.replace(
+        spec, encoding=encodings.get(encoding),
+        model=ModelConfig(d_model=64, num_layers=1, num_heads=4),
         train=dataclasses.replace(spec.train, max_steps=12),
     )  # fmt: skip
     try:

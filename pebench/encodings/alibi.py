@@ -11,6 +11,7 @@ from torch import Tensor
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.encodings.relative import offset_range
 from pebench.errors import PebenchError
+from pebench.kernels import ranges
 from pebench.kernels.bias import OffsetTable
 
 
@@ -71,4 +72,4 @@ class ALiBi(PositionalEncoding):
         left = -self.slopes.unsqueeze(-1) * distance.clamp(min=0)  # (heads, offsets)
         if not self.dims.causal:
             left = left - self.right_slopes.unsqueeze(-1) * (-distance).clamp(min=0)
-        return OffsetTable(left, int(d[0]))
+        return OffsetTable(left, ranges.low(d))

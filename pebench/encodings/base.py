@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from pebench.errors import PebenchError
+from pebench.kernels import ranges
 from pebench.kernels.bias import BucketBias, OffsetTable
 from pebench.kernels.flex import flex_attention
 from pebench.kernels.sdpa import attention, attention_by_rows, bucket_biased_attention
@@ -145,8 +146,8 @@ class PositionalEncoding(nn.Module):
         """Raise a clear error if ``positions`` fall outside what this encoding represents."""
         if self.max_positions is None or positions.numel() == 0:
             return
-        largest = int(positions.max())
-        if largest >= self.max_positions or int(positions.min()) < 0:
+        ((smallest, largest),) = ranges.bounds(positions)
+        if largest >= self.max_positions or smallest < 0:
             raise PebenchError(
                 f"encoding {self.name!r} covers positions 0..{self.max_positions - 1} but was "
                 f"asked for position {largest}; raise its max_positions option "

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.encodings.relative import offset_range
+from pebench.kernels import ranges
 from pebench.kernels.bias import OffsetTable
 
 
@@ -30,4 +31,4 @@ class DynamicBias(PositionalEncoding):
         # The MLP runs once per offset (O(T) calls, not O(T²)), in the model's dtype.
         table = d.to(self.mlp[0].weight.dtype)
         feature = table.sign() * torch.log1p(table.abs())
-        return OffsetTable(self.mlp(feature.unsqueeze(-1)).t(), int(d[0]))
+        return OffsetTable(self.mlp(feature.unsqueeze(-1)).t(), ranges.low(d))

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.encodings.relative import offset_range, offsets
+from pebench.kernels import ranges
 from pebench.kernels.bias import OffsetTable
 
 
@@ -41,7 +42,7 @@ class FIRE(PositionalEncoding):
         d = offset_range(q_positions, k_positions)
         distance = d.abs().to(c.dtype)
         normalized = torch.log(c * distance + 1) / torch.log(c * limit + 1).clamp(min=1e-6)
-        return OffsetTable(self.mlp(normalized.unsqueeze(-1)).t(), int(d[0]))
+        return OffsetTable(self.mlp(normalized.unsqueeze(-1)).t(), ranges.low(d))
 
     def attention_bias(self, q_positions: Tensor, k_positions: Tensor) -> Tensor:
         table = self.offset_bias(q_positions, k_positions)

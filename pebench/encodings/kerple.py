@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.encodings.relative import offset_range
+from pebench.kernels import ranges
 from pebench.kernels.bias import OffsetTable
 
 EPS = 1e-2
@@ -44,4 +45,4 @@ class KerpleBias(PositionalEncoding):
             self.r2.data.clamp_(min=EPS, max=self.max_r2)
         distance = d.abs().to(self.r1.dtype)
         penalty = self.kernel(distance, self.r1.unsqueeze(-1), self.r2.unsqueeze(-1))
-        return OffsetTable(-penalty, int(d[0]))
+        return OffsetTable(-penalty, ranges.low(d))

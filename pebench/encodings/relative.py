@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
+from pebench.kernels import ranges
 from pebench.kernels.bias import gather_offsets, is_contiguous_range
 
 __all__ = ["gather_offsets", "is_contiguous_range", "offset_range", "offsets"]
@@ -21,8 +21,6 @@ def offsets(q_positions: Tensor, k_positions: Tensor) -> Tensor:
 def offset_range(q_positions: Tensor, k_positions: Tensor) -> Tensor:
     """Every offset i − j that query and key positions can form, as one ascending range
     (what an :class:`~pebench.kernels.bias.OffsetTable` is evaluated over)."""
-    q_min, q_max, k_min, k_max = torch.stack(  # one device sync, not four
-        [q_positions.min(), q_positions.max(), k_positions.min(), k_positions.max()]
-    ).tolist()
+    (q_min, q_max), (k_min, k_max) = ranges.bounds(q_positions, k_positions)
     low, high = q_min - k_max, q_max - k_min
-    return torch.arange(low, high + 1, device=q_positions.device)
+    return ranges.arange(low, high + 1, device=q_positions.device)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.encodings.relative import gather_offsets, offset_range
+from pebench.kernels import ranges
 from pebench.kernels.bias import BucketBias, bucket_sums
 
 
@@ -55,7 +56,7 @@ class Shaw(PositionalEncoding):
         per_offset = torch.einsum("bhtd,rd->bhtr", q, self.keys[layer].to(q.dtype))
         per_offset = per_offset / math.sqrt(q.shape[-1])
         d = offset_range(positions, positions)  # every i − j; the bucket of j − i, clipped
-        bias = BucketBias(per_offset, (-d).clamp(-k_max, k_max) + k_max, int(d[0]))
+        bias = BucketBias(per_offset, (-d).clamp(-k_max, k_max) + k_max, ranges.low(d))
         if self.value_table is None:
             return self.attend_buckets(q, k, v, mask, positions, bias)
         t = q.shape[-2]

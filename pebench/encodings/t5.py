@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.encodings.relative import offset_range
 from pebench.errors import PebenchError
+from pebench.kernels import ranges
 from pebench.kernels.bias import OffsetTable
 
 
@@ -76,4 +77,4 @@ class T5Bias(PositionalEncoding):
         d = offset_range(q_positions, k_positions)
         # key − query, as in T5
         buckets = t5_buckets(-d, not self.dims.causal, self.num_buckets, self.max_distance)
-        return OffsetTable(self.bias(buckets).t(), int(d[0]))
+        return OffsetTable(self.bias(buckets).t(), ranges.low(d))

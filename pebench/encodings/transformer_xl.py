@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
 from pebench.encodings.relative import is_contiguous_range, offset_range
 from pebench.encodings.sinusoidal import sinusoid_table
+from pebench.kernels import ranges
 from pebench.kernels.bias import BucketBias
 
 
@@ -59,12 +60,12 @@ class TransformerXL(PositionalEncoding):
         if is_contiguous_range(positions) and self.dims.causal:  # distances 0 .. T−1 only
             lo, hi = 0, t - 1  # j > i in a decoder: masked, any valid bucket will do
         else:  # one column per distinct distance
-            lo, hi = int(d[0]), int(d[-1])
+            ((lo, hi),) = ranges.bounds(d)
         table = sinusoid_table(torch.arange(lo, hi + 1, device=q.device), self.dims.d_model)
         rel = self.project[layer](table.to(q.dtype)).view(-1, *self.u.shape)  # (R, H, hd)
         rel = rel / math.sqrt(q.shape[-1])  # scaled here: (R, H, hd) is smaller than the scores
         position = torch.einsum("bhtd,rhd->bhtr", q + self.v[None, :, None].to(q.dtype), rel)
         # (q_i + u)·k_j carries the content bias u·k_j inside the attention kernel
         q_content = q + self.u[None, :, None].to(q.dtype)
-        bias = BucketBias(position, d.clamp(min=lo) - lo, int(d[0]))
+        bias = BucketBias(position, d.clamp(min=lo) - lo, ranges.low(d))
         return self.attend_buckets(q_content, k, v, mask, positions, bias)
