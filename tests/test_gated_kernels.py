@@ -9,6 +9,7 @@ what is tested. tests/test_cuda.py pins the real kernels on a GPU."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import types
 
@@ -254,6 +255,26 @@ def test_auto_without_fla_installed_keeps_the_own_path(monkeypatch) -> None:
             attention_path("fla", CUDA, True, False, 64, "fox", True)
     finally:
         fla._load.cache_clear()
+
+
+def test_fla_s_compiled_kernels_are_cached_in_a_temp_dir_unless_placed(
+    monkeypatch, tmp_path
+) -> None:
+    import tempfile
+
+    monkeypatch.setitem(sys.modules, "fla.ops.forgetting_attn", None)
+    for placed in (None, str(tmp_path / "mine")):
+        if placed is None:
+            monkeypatch.delenv("TRITON_CACHE_DIR", raising=False)
+        else:
+            monkeypatch.setenv("TRITON_CACHE_DIR", placed)
+        fla._load.cache_clear()
+        try:
+            fla.kernel("fox")
+        finally:
+            fla._load.cache_clear()
+        cache = os.environ["TRITON_CACHE_DIR"]
+        assert cache == placed if placed else cache.startswith(tempfile.gettempdir())
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -38,10 +41,18 @@ HEAD_DIMS: dict[str, Callable[[int], bool]] = {
 INSTALL = "install the GPU extra: pip install 'pebench[gpu]' (flash-linear-attention's fla-core)"
 
 
+def triton_cache() -> Path:
+    """Where fla's compiled kernels go unless ``TRITON_CACHE_DIR`` says otherwise: a temp dir
+    (Triton's own default is under the home directory), as PyTorch's inductor does."""
+    user = os.environ.get("USER") or str(os.getuid() if hasattr(os, "getuid") else "user")
+    return Path(tempfile.gettempdir()) / f"pebench-triton-{user}"
+
+
 @functools.cache
 def _load(name: str) -> tuple[Callable[..., object] | None, str | None]:
     """fla's function for kernel ``name``, or ``None`` and why it could not be imported."""
     module, function = KERNELS[name]
+    os.environ.setdefault("TRITON_CACHE_DIR", str(triton_cache()))
     try:
         return getattr(importlib.import_module(module), function), None
     except ImportError:
