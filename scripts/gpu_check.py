@@ -98,10 +98,16 @@ def _cuda_tests(step: Step, output: str) -> Step:
 
 
 def _train_copy(step: Step, directory: Path) -> Step:
+    """The reference sweep's run size on a GPU, with where its time went (beside the other
+    small steps, so slower than alone)."""
     m = _metrics(directory)
     if m:
+        per_step = 1000 * m.get("train_step_time_s", 0) / max(1, m.get("steps") or 0)
         step.summary = (
-            f"{m.get('device')} {m.get('gpu')}; wall {m.get('wall_time_s', 0):.0f} s; "
+            f"{m.get('device')} {m.get('gpu')}; wall {m.get('wall_time_s', 0):.0f} s: "
+            f"start-up {m.get('startup_s') or 0:.1f} s, steps {m.get('train_step_time_s', 0):.1f}"
+            f" s ({per_step:.1f} ms each), between {m.get('between_steps_time_s', 0):.1f} s, "
+            f"evaluation {m.get('eval_time_s', 0):.1f} s; "
             f"OOD exact {m['summary'].get('ood_exact_match', float('nan')):.2f}"
         )
         step.ok = step.ok and str(m.get("device", "")).startswith("cuda")

@@ -47,3 +47,21 @@ def test_opt_ins_report_before_and_after_and_never_fail(tmp_path: Path) -> None:
     assert "alibi 84.6 → 60.0 ms (flex)" in step.summary
     assert "shaw CUDA out of memory" in step.summary
     assert "transformer_xl not reached" in step.summary
+
+
+def test_the_copy_run_reports_where_its_time_went(tmp_path: Path) -> None:
+    check = gpu_check()
+    metrics = {
+        "device": "cuda:0", "gpu": "NVIDIA H200", "wall_time_s": 20.0, "startup_s": 1.5,
+        "steps": 1500, "train_step_time_s": 12.0, "between_steps_time_s": 0.5,
+        "eval_time_s": 7.0, "summary": {"ood_exact_match": 0.33},
+    }  # fmt: skip
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    step = check._train_copy(check.Step("train-copy-alibi", True, 1.0, ""), tmp_path)
+    assert step.ok
+    assert step.summary == (
+        "cuda:0 NVIDIA H200; wall 20 s: start-up 1.5 s, steps 12.0 s (8.0 ms each), "
+        "between 0.5 s, evaluation 7.0 s; OOD exact 0.33"
+    )
+    (tmp_path / "metrics.json").write_text(json.dumps({**metrics, "device": "cpu"}))
+    assert not check._train_copy(check.Step("train-copy-alibi", True, 1.0, ""), tmp_path).ok
