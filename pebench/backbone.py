@@ -383,9 +383,7 @@ class Transformer(nn.Module):
                 )
             start = cache.length
             if positions is None:
-                stop = start + tokens.shape[1]
-                positions = torch.arange(start, stop, device=tokens.device).unsqueeze(0)
-                ranges.remember(positions, start, stop - 1)
+                positions = ranges.row(start, start + tokens.shape[1], tokens.device)
             k_positions = positions if cache.positions is None else ranges.joined(
                 cache.positions, positions
             )

@@ -16,8 +16,7 @@ def plain_positions(tokens: Tensor) -> Tensor:
     Right padding keeps it correct. One row instead of ``batch`` identical ones lets
     encodings build relative tables and score biases once for the whole batch.
     """
-    n = tokens.shape[1]
-    return ranges.remember(torch.arange(n, device=tokens.device).unsqueeze(0), 0, n - 1)
+    return ranges.row(0, tokens.shape[1], tokens.device)
 
 
 def randomized_positions(

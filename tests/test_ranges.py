@@ -18,6 +18,8 @@ def test_a_range_made_here_is_known_and_its_bounds_cost_no_read() -> None:
         assert ranges.bounds(values) == [(3, 8)] and ranges.low(values) == 3
     assert mode.reads == []
     assert ranges.known(torch.arange(3, 9)) is None  # equal values, not made as a range
+    row = ranges.row(3, 9)
+    assert torch.equal(row, torch.arange(3, 9)[None]) and ranges.known(row) == (3, 8)
 
 
 def test_other_tensors_are_read_once_and_keep_their_order() -> None:

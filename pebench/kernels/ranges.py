@@ -28,6 +28,12 @@ def arange(start: int, stop: int, device: torch.device | str | None = None) -> T
     return remember(torch.arange(start, stop, device=device), start, stop - 1)
 
 
+def row(start: int, stop: int, device: torch.device | str | None = None) -> Tensor:
+    """``start .. stop − 1`` as one (1, n) row shared by a batch (positions), remembered."""
+    values = torch.arange(start, stop, device=device).unsqueeze(0)
+    return remember(values, start, stop - 1)
+
+
 def known(values: Tensor) -> tuple[int, int] | None:
     """The remembered bounds of ``values``, or None when it was not made as a range."""
     if torch.compiler.is_compiling():
