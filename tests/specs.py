@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 
 
 def copy_spec(tmp_path: Path, accelerator: str) -> RunSpec:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pebench import encodings
 from pebench.backbone import Transformer
 from pebench.encodings.base import ModelDims
-from pebench.kernels.reference import naive_attention
+from pebench.kernels.naive import naive_attention
 from pebench.kernels.sdpa import attention
 
 

@@ -8,8 +8,8 @@ from torch import nn
 
 from pebench import encodings, tasks
 from pebench.backbone import Transformer
-from pebench.benchmark.config import ModelConfig, OptimConfig
-from pebench.benchmark.module import PEModule
+from pebench.benchmark.run.module import PEModule
+from pebench.benchmark.run.spec import ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims
 from pebench.errors import PebenchError
 

@@ -20,7 +20,7 @@ import torch
 
 from pebench import encodings
 from pebench.backbone import Transformer, greedy_decode, recompute_decode
-from pebench.benchmark.train import train
+from pebench.benchmark.run.train import train
 from pebench.encodings.base import ModelDims
 from pebench.kernels import chunked, dispatch, fla
 from tests.specs import copy_spec
@@ -261,8 +261,8 @@ def test_gpu_training_steps_never_wait_for_the_gpu(
     16 dimensions, so that alibi and t5 take FlexAttention."""
     from lightning.pytorch import Callback
 
-    from pebench.benchmark.config import ModelConfig
-    from pebench.benchmark.module import PEModule
+    from pebench.benchmark.run.module import PEModule
+    from pebench.benchmark.run.spec import ModelConfig
 
     transferred = []
     hook = PEModule.on_before_batch_transfer

@@ -146,8 +146,8 @@ def test_hub_data_is_checked_against_the_scheme_like_files(tmp_path: Path, monke
 
 def test_runs_write_validation_and_test_predictions(tmp_path: Path) -> None:
     from pebench import encodings
-    from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-    from pebench.benchmark.train import train
+    from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+    from pebench.benchmark.run.train import train
 
     def run(task, name: str) -> Path:
         out = tmp_path / name

@@ -131,7 +131,7 @@ def test_readme_option_table_lists_every_setting(group: str) -> None:
     """A new model, optimiser or training option cannot be added without its README row."""
     from dataclasses import fields
 
-    from pebench.benchmark import settings
+    from pebench.benchmark.run import settings
 
     kind = {
         "model": settings.ModelConfig,

@@ -22,15 +22,16 @@ from optuna.trial import TrialState
 from torch import Tensor
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.spec import run_spec_from_dict
+from pebench.benchmark.cli.sweep import run_sweep
+from pebench.benchmark.run.spec import run_spec_from_dict
+from pebench.benchmark.run.tracking import Tracker
+from pebench.benchmark.run.train import train
 from pebench.benchmark.sweep import worker as worker_module
 from pebench.benchmark.sweep.config import load_sweep
-from pebench.benchmark.sweep.run import claim_output_dir, create_studies, open_sweep, run_sweep
+from pebench.benchmark.sweep.launch import claim_output_dir, create_studies, open_sweep
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage
 from pebench.benchmark.sweep.studies import ERROR_ATTR
-from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
-from pebench.benchmark.train import train
 from pebench.encodings.base import PositionalEncoding
 from pebench.errors import PebenchError
 from tests import postgres_server

@@ -16,7 +16,7 @@ from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
 from pebench.kernels import flex as flex_kernels
 from pebench.kernels.bias import OffsetTable
-from pebench.kernels.reference import naive_attention
+from pebench.kernels.naive import naive_attention
 
 VOCAB = 11
 
@@ -216,8 +216,8 @@ def test_auto_uses_sdpa_on_cpu() -> None:
 
 def test_training_with_flex_on_cpu_is_refused_before_writing(tmp_path) -> None:
     from pebench import tasks
-    from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-    from pebench.benchmark.train import train
+    from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+    from pebench.benchmark.run.train import train
 
     spec = RunSpec(
         task=tasks.get("copy")(train_lengths=(1, 3), eval_lengths=(1, 4)),

@@ -24,7 +24,7 @@ from pebench.kernels import chunked, fla
 from pebench.kernels import cope as cope_kernels
 from pebench.kernels import stick_breaking as sb
 from pebench.kernels.dispatch import attention_path
-from pebench.kernels.reference import naive_attention
+from pebench.kernels.naive import naive_attention
 
 B, H, N, D = 2, 3, 40, 8
 

@@ -14,12 +14,13 @@ import torch
 import yaml
 from rich.console import Console
 
-from pebench.benchmark.sweep import run as sweep_run
-from pebench.benchmark.sweep.run import run_sweep
+from pebench.benchmark.cli.sweep import run_sweep
+from pebench.benchmark.run.tracking import Tracker
+from pebench.benchmark.run.train import train
+from pebench.benchmark.sweep import launch as sweep_run
+from pebench.benchmark.sweep.config import load_sweep
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
-from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
-from pebench.benchmark.train import train
 from pebench.errors import PebenchError
 from tests.specs import copy_spec
 from tests.test_faults import OutOfMemory  # noqa: F401 - the dotted path below names it
@@ -96,7 +97,7 @@ def test_gpus_force_the_gpu_accelerator_on_every_worker(
 
     started = started_workers
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    sweep = sweep_run.load_sweep(write_sweep(tmp_path), None)[0]
+    sweep = load_sweep(write_sweep(tmp_path), None)[0]
     gpu_ids = sweep_run.parse_gpus("0,0")
     accelerator = sweep_run.preflight(sweep, gpu_ids)
     storage = SimpleNamespace(url=str(tmp_path / JOURNAL_FILE))
@@ -110,7 +111,7 @@ def test_gpus_force_the_gpu_accelerator_on_every_worker(
 def test_worker_accelerator_overrides_the_sweep_file(tmp_path: Path) -> None:
     path = write_sweep(tmp_path, train={**TINY["train"], "accelerator": "auto"}, trials=0,
                        search_space={}, encodings=["sinusoidal"], seeds=[1])  # fmt: skip
-    sweep, text = sweep_run.load_sweep(path, None)
+    sweep, text = load_sweep(path, None)
     out = tmp_path / "out"
     storage = SweepStorage(str(out / JOURNAL_FILE))
     sweep_run.create_studies(storage, sweep, text, out)

@@ -16,9 +16,9 @@ from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
 from pebench import encodings
-from pebench.benchmark import module as module_file
-from pebench.benchmark.config import TrainConfig
-from pebench.benchmark.train import CHECKPOINT, METRICS_FILE, train
+from pebench.benchmark.run import module as module_file
+from pebench.benchmark.run.spec import TrainConfig
+from pebench.benchmark.run.train import CHECKPOINT, METRICS_FILE, train
 from pebench.encodings.base import PositionalEncoding
 from pebench.errors import DivergedError
 from tests.specs import copy_spec

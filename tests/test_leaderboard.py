@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pebench.benchmark.sweep.leaderboard import Cell, Entry, rows, sweep_columns, task_columns
+from pebench.benchmark.leaderboard.table import Cell, Entry, rows, sweep_columns, task_columns
 
 
 def plan(metric: str) -> SimpleNamespace:
@@ -79,7 +79,7 @@ def test_finished_runs_without_a_score_read_n_a_not_not_run_yet() -> None:
 
 
 def many_tasks() -> tuple[list, list]:
-    from pebench.benchmark.sweep.leaderboard import Column, _rank
+    from pebench.benchmark.leaderboard.table import Column, _rank
 
     columns = [
         Column(f"task_number_{i}", "OOD", "summary", "ood_exact_match", "maximize", primary=True)
@@ -98,7 +98,7 @@ def many_tasks() -> tuple[list, list]:
 def test_terminal_leaderboard_fits_80_columns_without_cutting_names() -> None:
     from rich.console import Console
 
-    from pebench.benchmark.sweep.leaderboard import terminal_tables
+    from pebench.benchmark.leaderboard.render import terminal_tables
 
     columns, entries = many_tasks()
     tables = terminal_tables("pebench leaderboard: wide", columns, entries, width=80)
@@ -118,7 +118,7 @@ def test_terminal_leaderboard_fits_80_columns_without_cutting_names() -> None:
 
 
 def test_separated_encodings_get_significance_marks_and_rank_intervals(tmp_path) -> None:
-    from pebench.benchmark.sweep.leaderboard import write_files
+    from pebench.benchmark.leaderboard.render import write_files
 
     columns, entries = many_tasks()
     header, body = rows(columns, entries)
@@ -226,7 +226,7 @@ def test_missing_and_unreadable_results_are_reported_not_fatal(tmp_path, capsys)
 def test_run_length_table_names_its_split_and_dashes_empty_buckets() -> None:
     from rich.console import Console
 
-    from pebench.benchmark.report import length_table
+    from pebench.benchmark.run.report import length_table
 
     run = {
         "encoding": "rope",
@@ -318,7 +318,7 @@ def test_ood_selected_view_sets_the_oracle_choice_beside_the_protocol_one(tmp_pa
 
 def one_task(seeds: int) -> tuple[list, list]:
     """A one-task length sweep (ID and OOD columns) with ``seeds`` seeds per encoding."""
-    from pebench.benchmark.sweep.leaderboard import _rank
+    from pebench.benchmark.leaderboard.table import _rank
 
     columns = task_columns(plan("id_exact_match"), [{"summary": {}}])
     entries = []
@@ -345,7 +345,7 @@ def test_markdown_tables_render_as_written_in_commonmark(tmp_path) -> None:
     """Tied cells are bold with a literal mark; no stray asterisks in the rendered HTML."""
     from markdown_it import MarkdownIt
 
-    from pebench.benchmark.sweep.leaderboard import write_files
+    from pebench.benchmark.leaderboard.render import write_files
 
     columns, entries = many_tasks()
     paths = write_files(tmp_path, "t", rows(columns, entries), entries, columns)
@@ -357,7 +357,7 @@ def test_markdown_tables_render_as_written_in_commonmark(tmp_path) -> None:
 
 
 def test_html_page_shows_code_and_left_aligns_names(tmp_path) -> None:
-    from pebench.benchmark.sweep.leaderboard import write_files
+    from pebench.benchmark.leaderboard.render import write_files
 
     columns, entries = one_task(seeds=3)
     page = write_files(tmp_path, "t", rows(columns, entries), entries, columns)["html"]
@@ -369,7 +369,7 @@ def test_html_page_shows_code_and_left_aligns_names(tmp_path) -> None:
 def test_terminal_shows_id_beside_ood_when_there_is_room() -> None:
     from rich.console import Console
 
-    from pebench.benchmark.sweep.leaderboard import terminal_tables
+    from pebench.benchmark.leaderboard.render import terminal_tables
 
     columns, entries = one_task(seeds=3)
     console = Console(width=80, record=True, color_system=None)
@@ -380,7 +380,7 @@ def test_terminal_shows_id_beside_ood_when_there_is_room() -> None:
 
 
 def test_tokens_per_s_says_where_it_was_measured(tmp_path) -> None:
-    from pebench.benchmark.sweep.leaderboard import throughput_note, write_files
+    from pebench.benchmark.leaderboard.render import throughput_note, write_files
 
     columns, entries = one_task(seeds=3)
     assert "final runs (cpu;" in throughput_note(entries)

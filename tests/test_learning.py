@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import ModelConfig, OptimConfig, RunSpec, TrainConfig
-from pebench.benchmark.train import train
+from pebench.benchmark.run.spec import ModelConfig, OptimConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.train import train
 
 DEMO = yaml.safe_load((Path(__file__).parents[1] / "configs" / "demo.yaml").read_text())
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pebench import encodings
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-from pebench.benchmark.train import train
+from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
 from pebench.tasks.corpus import ByteTokenizer, CharTokenizer
 from pebench.tasks.lm import LanguageModelling, eval_windows

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.run_parser import precheck
-from pebench.benchmark.train import train
+from pebench.benchmark.run.parser import precheck
+from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
 from tests.specs import copy_spec
 from tests.test_faults import OutOfMemory
@@ -44,7 +44,7 @@ def test_bad_values_are_caught_by_the_torch_free_pass() -> None:
     """The ranges are checked before torch and Lightning load (a user error answers at once)."""
     code = (
         "import sys\n"
-        "from pebench.benchmark.run_parser import precheck\n"
+        "from pebench.benchmark.run.parser import precheck\n"
         "from pebench.errors import PebenchError\n"
         "try:\n"
         "    args = ['--task', 'copy', '--encoding', 'rope', '--train.max_steps', '0']\n"
@@ -155,7 +155,7 @@ def test_the_interrupt_hint_matches_what_can_be_resumed(
 def test_the_progress_bar_counts_steps_not_epochs() -> None:
     from types import SimpleNamespace
 
-    from pebench.benchmark.train import StepProgressBar
+    from pebench.benchmark.run.train import StepProgressBar
 
     bar = StepProgressBar()
     bar._trainer = SimpleNamespace(max_steps=1500, max_epochs=-1)
@@ -188,7 +188,7 @@ def test_a_bad_wandb_mode_is_one_line(capsys) -> None:
 
 
 def test_rebuilding_a_leaderboard_updates_one_wandb_run(tmp_path: Path) -> None:
-    from pebench.benchmark.sweep.run import run_sweep
+    from pebench.benchmark.cli.sweep import run_sweep
     from tests.test_sweep import write_sweep
     from tests.wandb_records import read_runs_when_written
 
@@ -251,8 +251,8 @@ def test_sweep_and_output_dir_mistakes_answer_before_torch_loads(tmp_path: Path)
 
 
 def test_threads_follow_the_model_size_and_the_free_cores(monkeypatch) -> None:
-    from pebench.benchmark import settings
-    from pebench.benchmark.settings import ModelConfig, choose_threads
+    from pebench.benchmark.run import settings
+    from pebench.benchmark.run.settings import ModelConfig, choose_threads
 
     monkeypatch.delenv("PEBENCH_NUM_THREADS", raising=False)
     assert choose_threads(ModelConfig(d_model=64, num_layers=2))[0] == 1  # tiny: one thread

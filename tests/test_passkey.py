@@ -102,8 +102,8 @@ def test_bad_options_are_clear_errors(options: dict, message: str) -> None:
 
 def test_passkey_trains_end_to_end_and_writes_the_grid(tmp_path) -> None:
     from pebench import encodings
-    from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-    from pebench.benchmark.train import train
+    from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+    from pebench.benchmark.run.train import train
 
     spec = RunSpec(
         task=Passkey(key_length=2, train_lengths=(6, 10), eval_lengths=[8, 16],

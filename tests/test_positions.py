@@ -9,8 +9,8 @@ import torch
 
 from pebench import encodings, tasks
 from pebench.backbone import Transformer
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-from pebench.benchmark.train import train
+from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.train import train
 from pebench.encodings.base import ModelDims
 from pebench.errors import PebenchError
 from pebench.positions import randomized_positions

@@ -16,12 +16,13 @@ import yaml
 from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
+from pebench.benchmark.cli.sweep import run_sweep
+from pebench.benchmark.leaderboard.significance import Comparison, paired_comparisons
+from pebench.benchmark.rank import Reference, ranked_definition, task_sentence
 from pebench.benchmark.sweep.config import load_sweep
+from pebench.benchmark.sweep.launch import create_studies
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.protocol import PROTOCOL_FILE, write_protocol
-from pebench.benchmark.sweep.rank import Reference, ranked_definition, task_sentence
-from pebench.benchmark.sweep.run import create_studies, run_sweep
-from pebench.benchmark.sweep.significance import Comparison, paired_comparisons
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
 
 LENGTHS = {"train_lengths": [1, 3], "eval_lengths": [1, 4], "eval_samples": 2}

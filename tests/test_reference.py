@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pebench.benchmark.cli import main
-from pebench.benchmark.reference import (
+from pebench.benchmark.leaderboard.released import (
     REFERENCE_DIR_ENV,
     compare,
     load_reference_spec,

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-from pebench.benchmark.sweep.leaderboard import task_columns
-from pebench.benchmark.train import train
+from pebench.benchmark.leaderboard.table import task_columns
+from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
 from pebench.tasks.s2s_copy import EOS, FIRST, WORDS, S2SCopyTask, token
 from pebench.tasks.sequence import IGNORE, SEP

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pebench.benchmark.sweep.significance import (
+from pebench.benchmark.leaderboard.significance import (
     kendall_tau,
     mean_rank_intervals,
     mean_ranks,

@@ -19,12 +19,13 @@ import yaml
 from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
+from pebench.benchmark.cli.sweep import run_sweep
+from pebench.benchmark.leaderboard.table import HEADERS_AFTER
+from pebench.benchmark.run.tracking import Tracker
 from pebench.benchmark.sweep.config import extension, load_sweep, parse_sweep
-from pebench.benchmark.sweep.leaderboard import HEADERS_AFTER
-from pebench.benchmark.sweep.run import create_studies, run_sweep
+from pebench.benchmark.sweep.launch import create_studies
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage, worker_id
 from pebench.benchmark.sweep.studies import plans
-from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
 from tests import postgres_server
@@ -480,7 +481,7 @@ def test_a_scale_overrides_the_file_and_names_the_sweep(tmp_path: Path) -> None:
 def test_worker_threads_share_the_cores_unless_pebench_num_threads_says(monkeypatch) -> None:
     import os
 
-    from pebench.benchmark.sweep.run import worker_threads
+    from pebench.benchmark.sweep.launch import worker_threads
 
     monkeypatch.delenv("PEBENCH_NUM_THREADS", raising=False)
     cores = os.cpu_count() or 1

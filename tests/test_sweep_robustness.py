@@ -16,10 +16,11 @@ import pytest
 from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
+from pebench.benchmark.cli.sweep import run_sweep
+from pebench.benchmark.run.tracking import Tracker
 from pebench.benchmark.sweep.config import load_sweep
-from pebench.benchmark.sweep.run import SWEEP_MARKER, claim_output_dir, create_studies, run_sweep
+from pebench.benchmark.sweep.launch import SWEEP_MARKER, claim_output_dir, create_studies
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage, worker_id
-from pebench.benchmark.sweep.tracking import Tracker
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
 from tests import postgres_server

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-from pebench.benchmark.train import train
+from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
 from pebench.tasks.readers import read_conll, read_table
 from pebench.tasks.vocab import Vocabulary
@@ -185,7 +185,7 @@ def test_truncated_words_count_as_missed_entities(tmp_path: Path) -> None:
     assert metrics["data"]["truncated"]["test"] == {"examples": 2, "tokens": 4, "of": 2}
     from rich.console import Console
 
-    from pebench.benchmark.report import print_results
+    from pebench.benchmark.run.report import print_results
 
     console = Console(record=True, width=200)
     print_results([metrics], console)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import ModelConfig, RunSpec, TrainConfig
-from pebench.benchmark.train import train
+from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
+from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
 from pebench.tasks.s2s_copy import S2SCopyTask
 from pebench.tasks.sequence import SequenceTask

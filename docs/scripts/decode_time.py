@@ -13,8 +13,8 @@ import torch
 
 from pebench import encodings, tasks
 from pebench.backbone import Transformer
-from pebench.benchmark.config import ModelConfig, OptimConfig
-from pebench.benchmark.module import PEModule
+from pebench.benchmark.run.module import PEModule
+from pebench.benchmark.run.spec import ModelConfig, OptimConfig
 
 
 def evaluate(task, module, batches) -> tuple[float, dict]:

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from pebench.benchmark.module import PEModule
-from pebench.benchmark.spec import run_spec_from_dict
+from pebench.benchmark.run.module import PEModule
+from pebench.benchmark.run.spec import run_spec_from_dict
 
 ROOT = Path("results/lm-extrapolation-core/final/shakespeare/t5")
 

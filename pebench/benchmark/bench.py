@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from pebench import encodings
 from pebench.backbone import Transformer
-from pebench.benchmark.settings import apply_requested_threads
+from pebench.benchmark.run.settings import apply_requested_threads
 from pebench.encodings.base import ModelDims
 from pebench.encodings.sinusoidal import sinusoid_table
 from pebench.errors import PebenchError
@@ -231,7 +231,7 @@ def measure(name: str, size: BenchSize, options: BenchOptions) -> Measurement:
     """Time training and inference of one model in this process."""
     device = torch.device(options.device)
     torch.manual_seed(0)
-    torch.set_flush_denormal(True)  # as pebench.benchmark.train does
+    torch.set_flush_denormal(True)  # as pebench.benchmark.run.train does
     rss_before = _rss_mb() if device.type == "cpu" else 0.0
     model = build_model(name, size).to(device)
     params = sum(p.numel() for p in model.parameters())

@@ -1,6 +1,6 @@
 """How attention runs on a device, below the encodings (which keep only their math).
 
-* :mod:`~pebench.kernels.reference`: the eager reference every path is pinned to;
+* :mod:`~pebench.kernels.naive`: the eager reference every path is pinned to;
 * :mod:`~pebench.kernels.sdpa`: PyTorch's SDPA, with the fused CPU kernels of
   :mod:`~pebench.kernels.cpu_blocks` where a bias needs a gradient;
 * :mod:`~pebench.kernels.flex`: FlexAttention with the bias as a ``score_mod`` over a small

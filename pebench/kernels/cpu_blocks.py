@@ -7,7 +7,7 @@ fused CPU flash kernel forward and backward for q, k, v and recomputes the bias 
 block of batch rows at a time, saving only the output and the log-sum-exp, as flash attention
 does; :class:`BucketBiasedAttention` does the same for per-query bucket scores (Shaw et al.,
 Transformer-XL) without materializing their (batch, heads, n, n) bias. Both are pinned to
-the eager reference (:mod:`pebench.kernels.reference`) by the tests.
+the eager reference (:mod:`pebench.kernels.naive`) by the tests.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A task owns its data (a Lightning data module), the head on top of the backbone, the
 training loss, and its evaluation metric. The generic training module in
-:mod:`pebench.benchmark.module` calls only these methods, so a new task is one subclass in
+:mod:`pebench.benchmark.run.module` calls only these methods, so a new task is one subclass in
 one file.
 """
 

@@ -1,7 +1,7 @@
-"""Sweeps: Optuna studies over tasks × encodings on one machine or many, and the leaderboard.
+"""Sweeps: Optuna studies over tasks × encodings on one machine or many.
 
 ``config`` (sweep files → typed objects), ``studies`` (one study per task and encoding),
-``storage`` (journal file or PostgreSQL), ``worker`` (claims and runs trials), ``pruning``,
-``tracking`` (W&B), ``progress`` (terminal), ``run`` (``pebench sweep``), ``leaderboard``
-with ``significance`` (intervals and tests) and ``plots``.
+``storage`` (journal file or PostgreSQL), ``launch`` (``pebench sweep``: workers on this
+machine), ``worker`` (claims and runs trials), ``pruning``, ``protocol`` and ``progress``
+(terminal). The leaderboard of a sweep is :mod:`pebench.benchmark.leaderboard`'s.
 """

@@ -126,7 +126,7 @@ class StudyPlan:
     def _setting_type(self, key: str) -> Any:
         """The declared type of a search-space key's setting (None when undeclared)."""
         from pebench import encodings
-        from pebench.benchmark import config
+        from pebench.benchmark.run import settings as config
 
         section, setting = key.split(".", 1)
         owner: Any = {
@@ -154,7 +154,7 @@ class StudyPlan:
         combinations when there are at most ``MAX_COMBINATIONS``); and the metric must be one
         the task reports."""
         from pebench.backbone import check_dims
-        from pebench.benchmark.spec import run_spec_from_dict
+        from pebench.benchmark.run.spec import run_spec_from_dict
         from pebench.encodings.base import ModelDims
 
         if self.task.metric is None and not hasattr(self.task_class, "monitor"):

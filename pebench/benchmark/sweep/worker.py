@@ -28,13 +28,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from pebench.benchmark.spec import run_spec_from_dict
+from pebench.benchmark.run.spec import run_spec_from_dict
+from pebench.benchmark.run.tracking import Tracker, dashboard_config
+from pebench.benchmark.run.train import CHECKPOINT, METRICS_FILE, check_same_config
 from pebench.benchmark.sweep.config import SweepConfig
 from pebench.benchmark.sweep.pruning import StepPruningCallback
 from pebench.benchmark.sweep.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
 from pebench.benchmark.sweep.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
-from pebench.benchmark.sweep.tracking import Tracker, dashboard_config
-from pebench.benchmark.train import CHECKPOINT, METRICS_FILE, check_same_config
 from pebench.errors import DivergedError, PebenchError
 
 #: seconds between looks at the storage while other workers finish the last trials
@@ -360,6 +360,6 @@ class _TakenOver(Exception):
 def _train(
     spec: Any, callbacks: list[Any], loggers: list[Any], started_at: float
 ) -> dict[str, Any]:
-    from pebench.benchmark.train import train
+    from pebench.benchmark.run.train import train
 
     return train(spec, callbacks, loggers, started_at=started_at)

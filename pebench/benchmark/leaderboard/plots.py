@@ -16,7 +16,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pebench.benchmark.report import LENGTH_METRICS  # noqa: E402
+from pebench.benchmark.run.report import LENGTH_METRICS  # noqa: E402
 from pebench.benchmark.sweep.studies import StudyPlan  # noqa: E402
 
 

@@ -28,23 +28,21 @@ import yaml
 from optuna.trial import TrialState
 from rich.console import Console
 
-from pebench.benchmark.settings import (
+from pebench.benchmark.run.settings import (
     GPU_ACCELERATORS,
     apply_requested_threads,
     requested_threads,
 )
+from pebench.benchmark.run.tracking import Tracker, resolve_mode
 from pebench.benchmark.sweep.config import (
     SweepConfig,
-    chosen_scale,
     extension,
-    load_sweep,
     parse_sweep,
 )
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.protocol import write_protocol
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
 from pebench.benchmark.sweep.studies import ERROR_ATTR, plans
-from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 from pebench.errors import PebenchError
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
@@ -221,30 +219,6 @@ def sweep_outcome(storage: SweepStorage, sweep: SweepConfig) -> tuple[int, int, 
     return complete, failed, None if first is None else first[1]
 
 
-def run_sweep(
-    config: str | Path,
-    output_dir: Path | None = None,
-    storage_url: str | None = None,
-    workers: int = 1,
-    gpus: str | None = None,
-    wandb: str | None = None,
-    console: Console | None = None,
-    scale: str | None = None,
-) -> Path:
-    """Run (or resume) a sweep and write its leaderboard; returns the output directory."""
-    console = console or Console()
-    sweep, text = load_sweep(config, scale)
-    root = Path(output_dir or DEFAULT_ROOT / sweep.name)
-    handle, tracker = execute(
-        sweep, text, root, storage_url, workers, gpus, wandb, console,
-        scale=chosen_scale(config, scale),
-    )  # fmt: skip
-    from pebench.benchmark.sweep.leaderboard import publish
-
-    publish(handle, tracker, console)
-    return root
-
-
 def execute(
     sweep: SweepConfig,
     text: str,
@@ -370,7 +344,7 @@ def _run_processes(
         if gpu_ids:
             env["CUDA_VISIBLE_DEVICES"] = gpu_ids[i]
         command = [
-            sys.executable, "-m", "pebench.benchmark.cli", "worker",
+            sys.executable, "-m", "pebench", "worker",
             "--storage", storage.url, "--sweep", sweep.name, "--output-dir", str(root),
             "--wandb", mode, "--worker-index", str(i),
         ]  # fmt: skip

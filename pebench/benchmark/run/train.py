@@ -23,10 +23,10 @@ from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
 
-from pebench.benchmark.config import RunSpec
-from pebench.benchmark.module import PEModule
-from pebench.benchmark.run_parser import METRICS_FILE, refuse_finished
-from pebench.benchmark.settings import GPU_ACCELERATORS
+from pebench.benchmark.run.module import PEModule
+from pebench.benchmark.run.parser import METRICS_FILE, refuse_finished
+from pebench.benchmark.run.settings import GPU_ACCELERATORS
+from pebench.benchmark.run.spec import RunSpec
 from pebench.errors import PebenchError, RunInterrupted
 from pebench.registry import dotted_path
 

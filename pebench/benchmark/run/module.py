@@ -13,7 +13,7 @@ from lightning_utilities.core.apply_func import apply_to_collection
 from torch import Tensor
 
 from pebench.backbone import KVCache, Transformer, check_dims, greedy_decode
-from pebench.benchmark.config import EncodingFactory, ModelConfig, OptimConfig
+from pebench.benchmark.run.spec import EncodingFactory, ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import DivergedError
 from pebench.kernels.dispatch import fused_adamw

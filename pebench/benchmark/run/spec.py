@@ -1,7 +1,7 @@
 """Run configurations: the jsonargparse parser of one run (or one comparison) and its
 conversion into a :class:`RunSpec`.
 
-Types come from the signatures in :mod:`pebench.benchmark.config`, the task classes and the
+Types come from the signatures in :mod:`pebench.benchmark.run.spec`, the task classes and the
 encoding classes; registered names (``rope``) are replaced by the dotted class paths
 jsonargparse resolves. Used by the CLI and by sweeps, which build one run per trial.
 """
@@ -12,6 +12,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,34 @@ import yaml
 from jsonargparse import ArgumentError, ArgumentParser, Namespace
 
 from pebench import encodings, tasks
-from pebench.benchmark.config import (
-    EncodingFactory,
-    RunSpec,
-)
-from pebench.benchmark.run_parser import read_config, run_parser
+from pebench.benchmark.run.parser import one_line, read_config, run_parser
+from pebench.benchmark.run.settings import ModelConfig, OptimConfig, TrainConfig
+from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
 from pebench.registry import dotted_path
 from pebench.tasks.base import Task
+
+#: An encoding class (or a partial with its options bound) still waiting for model sizes.
+EncodingFactory = Callable[[ModelDims], PositionalEncoding]
+
+
+@dataclass
+class RunSpec:
+    """Everything one training run needs, already instantiated."""
+
+    task: Task
+    encoding: EncodingFactory
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    output_dir: Path = Path("runs/run")
+    #: replace results already in ``output_dir`` instead of refusing to
+    overwrite: bool = False
+    #: continue an interrupted run in ``output_dir`` from its last checkpoint
+    resume: bool = False
+    #: the resolved configuration as YAML, saved with the run
+    config_yaml: str | None = None
 
 #: configuration keys whose values name a plug-in, and how to resolve that name
 PLUGIN_KEYS: dict[str, Callable[[str], type]] = {
@@ -90,8 +111,7 @@ def parse(parser: ArgumentParser, argv: Sequence[str]) -> Namespace:
                 f"{key} {plugin_name(key, class_path)!r} has no option {option!r}; "
                 f"its options: {', '.join(valid) or 'none'}"
             ) from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
+        raise one_line(exc, parser.prog) from None
 
 
 def plugin_name(key: str, class_path: str) -> str:

@@ -3,7 +3,7 @@ their arguments.
 
 The full parser types ``--task`` and ``--encoding`` by their classes, so building it imports
 torch and Lightning (about 5 s here). This pass uses the generic settings alone
-(:mod:`pebench.benchmark.settings`) and the names :mod:`pebench.catalog` reads from the
+(:mod:`pebench.benchmark.run.settings`) and the names :mod:`pebench.catalog` reads from the
 sources: ``--help`` and mistakes in sizes, optimiser, training options or plug-in names
 answer in a fraction of a second. Options of a task or an encoding (``--task.train-lengths``)
 are left to the full parser, which runs next and checks everything again.
@@ -12,17 +12,52 @@ are left to the full parser, which runs next and checks everything again.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentError, ArgumentParser
 
-from pebench.benchmark.argparser import PebenchParser, undashed
-from pebench.benchmark.settings import ModelConfig, OptimConfig, TrainConfig
+from pebench.benchmark.run.settings import ModelConfig, OptimConfig, TrainConfig
 from pebench.errors import PebenchError, yaml_problem
 from pebench.registry import unknown_name
+
+_LONG_OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w.]*")
+
+
+def dashed(text: str) -> str:
+    """``text`` with every long option's underscores written as dashes."""
+    return _LONG_OPTION.sub(lambda m: m.group().replace("_", "-"), text)
+
+
+def undashed(argv: Sequence[str]) -> list[str]:
+    """Command-line arguments with long options in the parser's underscore spelling
+    (``--model.d-model=64`` → ``--model.d_model=64``); values are left alone."""
+    out = []
+    for arg in argv:
+        if arg.startswith("--"):
+            name, sep, value = arg.partition("=")
+            arg = "--" + name[2:].replace("-", "_") + sep + value
+        out.append(arg)
+    return out
+
+
+def one_line(exc: ArgumentError, prog: str) -> PebenchError:
+    """jsonargparse's error as the one line every command prints, with where help is."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return PebenchError(f"{' '.join(lines)} (see `{prog} --help`)")
+
+
+class PebenchParser(ArgumentParser):
+    """A jsonargparse parser whose help and usage show long options with dashes."""
+
+    def format_help(self) -> str:
+        return dashed(super().format_help())
+
+    def format_usage(self) -> str:
+        return dashed(super().format_usage())
 
 #: what --help says besides the options (short flags, and the flags the CLI handles itself)
 ALSO = (
@@ -264,8 +299,7 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
     try:
         cfg = parser.parse_args(undashed(arguments))
     except ArgumentError as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        raise PebenchError(f"{' '.join(lines)} (see `{parser.prog} --help`)") from None
+        raise one_line(exc, parser.prog) from None
     sections = {"model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
     for section, settings in sections.items():
         settings(**cfg[section].as_dict())  # the ranges (e.g. max_steps >= 1), still torch-free

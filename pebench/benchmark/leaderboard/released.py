@@ -131,7 +131,7 @@ def _stats(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def _curve(run: dict[str, Any]) -> dict[int, float]:
-    from pebench.benchmark.sweep.plots import length_curve
+    from pebench.benchmark.leaderboard.plots import length_curve
 
     return {int(k): v["exact_match"] for k, v in length_curve(run).items()}
 

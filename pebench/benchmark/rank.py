@@ -29,19 +29,21 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from rich.console import Console
 
+from pebench.benchmark.leaderboard.collect import Source, sources_of
+from pebench.benchmark.leaderboard.publish import publish
+from pebench.benchmark.leaderboard.significance import Comparison, paired_comparisons
+from pebench.benchmark.leaderboard.table import Column, Entry
+from pebench.benchmark.run.tracking import Tracker, resolve_mode
 from pebench.benchmark.sweep.config import SweepConfig, encoding_label, parse_sweep
-from pebench.benchmark.sweep.leaderboard import Column, Entry, Source, publish, sources_of
+from pebench.benchmark.sweep.launch import SweepHandle, claim_output_dir, execute, open_sweep
 from pebench.benchmark.sweep.protocol import (
     PROTOCOL_FILE,
     PROTOCOL_VERSION,
     definition_hash,
     read_protocol,
 )
-from pebench.benchmark.sweep.run import SweepHandle, claim_output_dir, execute, open_sweep
-from pebench.benchmark.sweep.significance import Comparison, paired_comparisons
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, SWEEP_ATTR, SweepStorage
 from pebench.benchmark.sweep.studies import finished, plans
-from pebench.benchmark.sweep.tracking import Tracker, resolve_mode
 from pebench.errors import PebenchError
 
 #: what a ranking directory records: the reference, the encoding and the tasks it skips

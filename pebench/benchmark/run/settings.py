@@ -1,6 +1,6 @@
 """The generic run settings (model size, optimiser, training loop) as typed dataclasses.
 They import nothing heavy, so the command line checks them and prints their help before
-torch and Lightning load; :mod:`pebench.benchmark.config` adds the instantiated run."""
+torch and Lightning load; :mod:`pebench.benchmark.run.spec` adds the instantiated run."""
 
 from __future__ import annotations
 

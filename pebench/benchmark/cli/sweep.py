@@ -1,0 +1,106 @@
+"""``pebench sweep`` (run or resume a sweep, then publish its leaderboard) and ``pebench
+worker`` (join a running sweep from another process or machine)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pebench.benchmark.cli.arguments import parse_simple, simple_parser, wandb_option
+from pebench.errors import PebenchError
+
+
+def run_sweep(
+    config: str | Path,
+    output_dir: Path | None = None,
+    storage_url: str | None = None,
+    workers: int = 1,
+    gpus: str | None = None,
+    wandb: str | None = None,
+    console: Console | None = None,
+    scale: str | None = None,
+) -> Path:
+    """Run (or resume) a sweep and write its leaderboard; returns the output directory."""
+    from pebench.benchmark.leaderboard.publish import publish
+    from pebench.benchmark.sweep.config import chosen_scale, load_sweep
+    from pebench.benchmark.sweep.launch import DEFAULT_ROOT, execute
+
+    console = console or Console()
+    sweep, text = load_sweep(config, scale)
+    root = Path(output_dir or DEFAULT_ROOT / sweep.name)
+    handle, tracker = execute(
+        sweep, text, root, storage_url, workers, gpus, wandb, console,
+        scale=chosen_scale(config, scale),
+    )  # fmt: skip
+    publish(handle, tracker, console)
+    return root
+
+
+def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    parser = simple_parser("sweep", "Run (or resume) an Optuna sweep over tasks × encodings.")
+    parser.add_argument("config", type=str, help="sweep file, e.g. configs/sweeps/quick.yaml")
+    parser.add_argument(
+        "--output_dir", type=str | None, default=None, help="default runs/sweeps/NAME"
+    )
+    parser.add_argument("--storage", type=str | None, default=None, help="postgresql://... URL")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    parser.add_argument(
+        "--gpus",
+        type=str | None,
+        default=None,
+        help="one worker per id, every run on the GPU: 0,1,2 (repeat an id, 0,0, to share one)",
+    )
+    parser.add_argument("--scale", type=str | None, default=None, help="a scale of the file")
+    wandb_option(parser)
+    cfg = parse_simple(parser, argv)
+    if not Path(cfg.config).is_file():
+        raise PebenchError(
+            f"sweep file {cfg.config} does not exist; see configs/sweeps/ for presets"
+        )
+    from pebench.benchmark.sweep.config import load_sweep
+
+    load_sweep(cfg.config, cfg.scale)  # syntax and schema mistakes before torch loads
+    run_sweep(
+        cfg.config,
+        Path(cfg.output_dir) if cfg.output_dir else None,
+        cfg.storage,
+        cfg.workers,
+        cfg.gpus,
+        cfg.wandb,
+        console,
+        cfg.scale,
+    )
+    return []
+
+
+def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+    parser = simple_parser("worker", "Join a running sweep and run its trials until done.")
+    parser.add_argument("--storage", type=str, required=True, help="storage URL or journal path")
+    parser.add_argument("--sweep", type=str | None, default=None, help="sweep name")
+    parser.add_argument("--output_dir", type=str | None, default=None, help="default: as stored")
+    parser.add_argument("--worker_index", type=int, default=0, help="seeds this worker's sampler")
+    parser.add_argument(
+        "--threads",
+        type=int | None,
+        default=None,
+        help="CPU threads for this worker (default: every core; with N workers on one "
+        "machine give each cores/N)",
+    )
+    parser.add_argument(
+        "--accelerator", type=str | None, default=None, help="override every run's (e.g. gpu)"
+    )
+    wandb_option(parser)
+    cfg = parse_simple(parser, argv)
+    if cfg.threads is not None and cfg.threads < 1:
+        raise PebenchError(f"--threads must be at least 1, got {cfg.threads}")
+    out = Path(cfg.output_dir) if cfg.output_dir else None
+    from pebench.benchmark.sweep.launch import run_worker
+
+    run_worker(
+        cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console, cfg.threads,
+        cfg.accelerator,
+    )  # fmt: skip
+    return []
