@@ -34,11 +34,11 @@ def _string_attr(node: ast.ClassDef, attr: str) -> str | None:
 
 
 def built_in(subpackage: str) -> dict[str, str]:
-    """{registered name: description} for classes in ``pebench/<subpackage>/`` that set
+    """{registered name: description} for classes under ``pebench/<subpackage>/`` that set
     ``name``; the description is ``description`` when set, else the docstring's first
     paragraph."""
     found: dict[str, str] = {}
-    for path in sorted((PACKAGE_DIR / subpackage).glob("*.py")):
+    for path in sorted((PACKAGE_DIR / subpackage).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.ClassDef):
                 continue
@@ -91,7 +91,7 @@ def task_monitors() -> dict[str, tuple[str | None, str]]:
 def _classes(subpackage: str) -> dict[str, tuple[list[str], ast.ClassDef]]:
     """Every class of ``pebench/<subpackage>/`` by class name, with its base class names."""
     classes = {}
-    for path in sorted((PACKAGE_DIR / subpackage).glob("*.py")):
+    for path in sorted((PACKAGE_DIR / subpackage).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ClassDef):
                 classes[node.name] = ([b.id for b in node.bases if isinstance(b, ast.Name)], node)

@@ -1,9 +1,11 @@
 """Find pebench plug-ins (encodings, tasks) by registered name or by dotted import path.
 
 A plug-in is a subclass of a base class that sets the class attribute ``name``. Built-in
-plug-ins live one per module in a package, and every module of that package is imported on
-discovery, so adding a file is enough to register a new one; a user's class elsewhere is
-reached with its dotted path ``package.module.ClassName``.
+plug-ins live one per module in a package (or one of its subpackages), and every module is
+imported on discovery, so adding a file is enough to register a new one; a user's class
+elsewhere is reached with its dotted path ``package.module.ClassName``. A built-in's dotted
+path from before it moved within its package (in an older run's ``config.yaml``) still
+resolves, by its class name.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ T = TypeVar("T", bound=type)
 
 
 def _import_package_modules(package: str) -> None:
+    """Import every module of ``package`` and of its subpackages (tasks are grouped by kind)."""
     pkg = importlib.import_module(package)
-    for info in pkgutil.iter_modules(pkg.__path__):
-        importlib.import_module(f"{package}.{info.name}")
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+        importlib.import_module(info.name)
 
 
 def _subclasses(base: type) -> list[type]:
@@ -86,6 +89,20 @@ def unknown_name(kind: str, spec: str, known: list[str]) -> PebenchError:
     )
 
 
+def _moved(known: dict[str, T], package: str, spec: str) -> T | None:
+    """The built-in that ``spec``, a dotted path inside ``package`` whose module no longer
+    exists (``pebench.tasks.copy.Copy`` before tasks were grouped by kind), names: the one
+    of that class name in a module of that name; None when there is none."""
+    if not spec.startswith(package + "."):
+        return None
+    module, _, attr = spec.rpartition(".")
+    found = [
+        cls for cls in known.values()
+        if cls.__qualname__ == attr and cls.__module__.endswith("." + module.rpartition(".")[2])
+    ]  # fmt: skip
+    return found[0] if len(found) == 1 else None
+
+
 def resolve(base: T, package: str, spec: str, kind: str) -> T:
     """Return the subclass of ``base`` named ``spec`` (a registered name or a dotted path)."""
     known = registered(base, package)
@@ -97,6 +114,8 @@ def resolve(base: T, package: str, spec: str, kind: str) -> T:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if moved := _moved(known, package, spec):
+            return moved
         raise PebenchError(
             f"cannot import module {module_name!r} for {kind} {spec!r}: {exc}; "
             f"check the dotted path and that the module is on PYTHONPATH"

@@ -37,7 +37,7 @@ def test_train_with_names_and_overrides(fast_args: list[str], tmp_path: Path) ->
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["task"], metrics["encoding"], metrics["seed"]) == ("reverse", "alibi", 3)
     config = yaml.safe_load((out / "config.yaml").read_text())
-    assert config["task"]["class_path"] == "pebench.tasks.reverse.Reverse"
+    assert config["task"]["class_path"] == "pebench.tasks.synthetic.reverse.Reverse"
     assert config["model"]["d_model"] == 16 and config["train"]["max_steps"] == 2
 
 

@@ -10,7 +10,7 @@ import pytest
 from pebench import tasks
 from pebench.benchmark.cli import main
 from pebench.errors import PebenchError
-from pebench.tasks.readers import read_conll_numbered, read_table
+from pebench.tasks.text.readers import read_conll_numbered, read_table
 
 
 def test_a_latin1_file_is_one_line_naming_file_and_line(tmp_path: Path, capsys) -> None:

@@ -10,8 +10,8 @@ import pytest
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB1, IOB2, IOBES
 
-from pebench.tasks.entity_f1 import EntityF1
-from pebench.tasks.schemes import scheme_violation, spans
+from pebench.tasks.text.entity_f1 import EntityF1
+from pebench.tasks.text.schemes import scheme_violation, spans
 
 SEQEVAL = {"IOB1": IOB1, "IOB2": IOB2, "BIOES": IOBES}
 PREFIXES = {"IOB1": "IB", "IOB2": "IB", "BIOES": "BIES"}

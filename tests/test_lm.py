@@ -14,8 +14,8 @@ from pebench import encodings
 from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
-from pebench.tasks.corpus import ByteTokenizer, CharTokenizer
-from pebench.tasks.lm import LanguageModelling, eval_windows
+from pebench.tasks.lm.corpus import ByteTokenizer, CharTokenizer
+from pebench.tasks.lm.lm import LanguageModelling, eval_windows
 
 
 @pytest.mark.parametrize("n_tokens", [2, 17, 64, 65, 100])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pebench.errors import PebenchError
-from pebench.tasks.passkey import IGNORE, KEY, QUERY, Passkey
+from pebench.tasks.lm.passkey import IGNORE, KEY, QUERY, Passkey
 
 
 def sample(task: Passkey, n: int, depths: list[float], seed: int = 0) -> dict:

@@ -14,8 +14,8 @@ from pebench.benchmark.leaderboard.table import task_columns
 from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
-from pebench.tasks.s2s_copy import EOS, FIRST, WORDS, S2SCopyTask, token
-from pebench.tasks.sequence import IGNORE, SEP
+from pebench.tasks.synthetic.s2s_copy import EOS, FIRST, WORDS, S2SCopyTask, token
+from pebench.tasks.synthetic.sequence import IGNORE, SEP
 
 FAMILY = sorted(n for n, c in tasks.available().items() if issubclass(c, S2SCopyTask))
 

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from pebench import tasks
 from pebench.errors import PebenchError
 from pebench.tasks.metrics import LengthAccuracy
-from pebench.tasks.s2s_copy import S2SCopyTask
-from pebench.tasks.sequence import IGNORE, SEP, TAPE, SequenceTask
+from pebench.tasks.synthetic.s2s_copy import S2SCopyTask
+from pebench.tasks.synthetic.sequence import IGNORE, SEP, TAPE, SequenceTask
 
 TASKS = sorted(
     name
@@ -169,3 +169,21 @@ def test_mapped_copy_applies_one_fixed_permutation() -> None:
     y = task.target(x)
     assert y.tolist()[0] == [int(task.permutation[s - 3]) + 3 for s in range(3, 9)]
     assert y.shape == x.shape and not torch.equal(y, x)  # seed 4 is not the identity
+
+
+def test_tasks_in_subpackages_are_registered_and_old_paths_still_resolve(tmp_path) -> None:
+    """Tasks are grouped by kind (synthetic/, text/, lm/); a run's config.yaml written before
+    the move names ``pebench.tasks.copy.Copy``, which still resolves and still resumes."""
+    from pebench.benchmark.run.train import check_same_config
+    from pebench.tasks.lm.passkey import Passkey
+    from pebench.tasks.synthetic.copy import Copy
+
+    assert tasks.get("copy") is Copy and tasks.get("passkey") is Passkey
+    assert tasks.get("pebench.tasks.copy.Copy") is Copy
+    with pytest.raises(PebenchError, match="cannot import module 'pebench.tasks.nowhere'"):
+        tasks.get("pebench.tasks.nowhere.Copy")
+    (tmp_path / "config.yaml").write_text("task:\n  class_path: pebench.tasks.copy.Copy\n")
+    check_same_config(tmp_path, "task:\n  class_path: pebench.tasks.synthetic.copy.Copy\n")
+    with pytest.raises(PebenchError, match="was made with task.class_path"):
+        reverse = "task:\n  class_path: pebench.tasks.synthetic.reverse.Reverse\n"
+        check_same_config(tmp_path, reverse)

@@ -13,8 +13,8 @@ from pebench import encodings, tasks
 from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
-from pebench.tasks.readers import read_conll, read_table
-from pebench.tasks.vocab import Vocabulary
+from pebench.tasks.text.readers import read_conll, read_table
+from pebench.tasks.text.vocab import Vocabulary
 
 CONLL = """-DOCSTART- -X- -X- O
 

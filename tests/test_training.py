@@ -11,8 +11,8 @@ from pebench import encodings, tasks
 from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
-from pebench.tasks.s2s_copy import S2SCopyTask
-from pebench.tasks.sequence import SequenceTask
+from pebench.tasks.synthetic.s2s_copy import S2SCopyTask
+from pebench.tasks.synthetic.sequence import SequenceTask
 
 ENCODINGS = sorted(encodings.available())
 TASKS = sorted(

@@ -432,7 +432,7 @@ def bench_device(path: Path) -> str:
 def data_seconds(size: BenchSize, batches: int = 20) -> float:
     """Median time to draw one training batch of ``size`` from the copy task's data loader
     (inputs of length ``seq_len``), to compare with a training step."""
-    from pebench.tasks.copy import Copy
+    from pebench.tasks.synthetic.copy import Copy
 
     n = max(1, size.seq_len // 2)
     task = Copy(train_lengths=(n, n), eval_lengths=(n, n))

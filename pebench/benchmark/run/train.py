@@ -94,6 +94,22 @@ def _flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _same(key: str, saved: Any, current: Any) -> bool:
+    """Equal settings; a task's or encoding's class path names the same class even when the
+    saved one predates a move of its module (``pebench.tasks.copy.Copy``)."""
+    if saved == current:
+        return True
+    if key in ("task.class_path", "encoding.class_path") and isinstance(saved, str):
+        from pebench import encodings, tasks
+
+        registry = tasks if key == "task.class_path" else encodings
+        try:
+            return registry.get(saved) is registry.get(current)
+        except PebenchError:
+            return False
+    return False
+
+
 def check_same_config(path: Path, config_yaml: str | None) -> None:
     """Refuse to resume a run directory with another configuration than the one that made it
     (else a checkpoint of one encoding continues as another and metrics.json disagrees with
@@ -104,7 +120,7 @@ def check_same_config(path: Path, config_yaml: str | None) -> None:
     saved = _flatten(yaml.safe_load(saved_file.read_text()) or {})
     current = _flatten(yaml.safe_load(config_yaml) or {})
     for key, value in current.items():
-        if key in RESUME_FREE or key not in saved or saved[key] == value:
+        if key in RESUME_FREE or key not in saved or _same(key, saved[key], value):
             continue
         raise PebenchError(
             f"{path} was made with {key}: {saved[key]!r} but this run has {key}: {value!r}; "

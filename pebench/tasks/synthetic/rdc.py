@@ -7,7 +7,7 @@ import itertools
 import math
 import random
 
-from pebench.tasks.s2s_copy import WORDS, Example, S2SCopyTask, token
+from pebench.tasks.synthetic.s2s_copy import WORDS, Example, S2SCopyTask, token
 
 
 class RepeatDoubleChar(S2SCopyTask):

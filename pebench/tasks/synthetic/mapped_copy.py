@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pebench.tasks.sequence import FIRST_SYMBOL, SequenceTask
+from pebench.tasks.synthetic.sequence import FIRST_SYMBOL, SequenceTask
 
 
 class MappedCopy(SequenceTask):

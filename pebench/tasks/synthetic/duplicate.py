@@ -3,7 +3,7 @@ Chomsky Hierarchy")."""
 
 from torch import Tensor
 
-from pebench.tasks.sequence import SequenceTask
+from pebench.tasks.synthetic.sequence import SequenceTask
 
 
 class Duplicate(SequenceTask):

@@ -13,8 +13,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model
-from pebench.tasks.readers import read_table
-from pebench.tasks.text import TextTask
+from pebench.tasks.text.common import TextTask
+from pebench.tasks.text.readers import read_table
 
 Pooling = Literal["mean", "first", "last"]
 

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from pebench.errors import PebenchError
 from pebench.tasks.base import seeded_generator
 from pebench.tasks.metrics import LengthAccuracy
-from pebench.tasks.sequence import FIRST_SYMBOL, IGNORE, PAD, SEP, SequenceTask
+from pebench.tasks.synthetic.sequence import FIRST_SYMBOL, IGNORE, PAD, SEP, SequenceTask
 
 #: end of the output; the decoder formulation never uses the output-tape token, whose id it takes
 EOS = 2

@@ -11,9 +11,10 @@ from torch import Tensor, nn
 
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, TokenHead
-from pebench.tasks.entity_f1 import EntityF1
-from pebench.tasks.readers import read_conll_numbered
-from pebench.tasks.schemes import (
+from pebench.tasks.text.common import IGNORE, TextTask
+from pebench.tasks.text.entity_f1 import EntityF1
+from pebench.tasks.text.readers import read_conll_numbered
+from pebench.tasks.text.schemes import (
     SCHEMES,
     Scheme,
     better_scheme,
@@ -21,7 +22,6 @@ from pebench.tasks.schemes import (
     spans,
     split_tag,
 )
-from pebench.tasks.text import IGNORE, TextTask
 
 
 class NER(TextTask):

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from pebench.data_files import data_path, missing_file_message
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task
-from pebench.tasks.vocab import Level, Vocabulary
+from pebench.tasks.text.vocab import Level, Vocabulary
 
 SPLITS = ("train", "validation", "test")
 CACHE_DIR_ENV = "PEBENCH_CACHE_DIR"
@@ -200,7 +200,7 @@ class TextTask(Task):
             "max_vocab": self.max_vocab,
             "vocab_file": str(Path(self.vocab_file).resolve()) if self.vocab_file else None,
             "encoding": self.encoding,
-            "reader": 2,  # the file rules of pebench.tasks.readers (line ends, quoting, nulls)
+            "reader": 2,  # the file rules of pebench.tasks.text.readers (line ends, quoting, nulls)
             **self.options_key(),
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]

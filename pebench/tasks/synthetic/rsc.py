@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from pebench.tasks.s2s_copy import COPY_PROMPT, Example, S2SCopyTask
+from pebench.tasks.synthetic.s2s_copy import COPY_PROMPT, Example, S2SCopyTask
 
 
 class RepeatSingleChar(S2SCopyTask):

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from pebench.data_files import data_path
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit
-from pebench.tasks.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
+from pebench.tasks.lm.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
 from pebench.tasks.metrics import ContextLoss
 
 IGNORE = -100

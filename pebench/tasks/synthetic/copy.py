@@ -2,7 +2,7 @@
 
 from torch import Tensor
 
-from pebench.tasks.sequence import SequenceTask
+from pebench.tasks.synthetic.sequence import SequenceTask
 
 
 class Copy(SequenceTask):

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from pebench.tasks.schemes import Scheme, spans
+from pebench.tasks.text.schemes import Scheme, spans
 
 
 def prf(tp: float, pred: float, gold: float) -> tuple[float, float, float]:

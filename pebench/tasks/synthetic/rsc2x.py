@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from pebench.tasks.s2s_copy import COPY_PROMPT, Example, S2SCopyTask
+from pebench.tasks.synthetic.s2s_copy import COPY_PROMPT, Example, S2SCopyTask
 
 
 class RepeatSingleChar2x(S2SCopyTask):
