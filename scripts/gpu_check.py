@@ -205,7 +205,7 @@ def main() -> int:
     side_by_side = {
         "cuda-tests": (
             [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-x", "-p", "no:cacheprovider",
-             "tests/test_cuda.py"], 240),
+             "tests/gpu/test_cuda.py"], 240),
         "train-copy-alibi": (
             [*PEBENCH, "train", "--task", "copy", "--encoding", "alibi", "--max-steps", "1500",
              "--train.accelerator", "gpu", "--train.progress", "false", "--output-dir",

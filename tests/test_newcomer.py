@@ -14,8 +14,8 @@ from pebench.benchmark.cli import main
 from pebench.benchmark.run.parser import precheck
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
+from tests.benchmark.sweep.test_faults import OutOfMemory
 from tests.specs import copy_spec
-from tests.test_faults import OutOfMemory
 
 BAD_VALUES = [
     (["--max-steps", "-1"], "train.max_steps must be at least 1, got -1"),
@@ -62,7 +62,7 @@ def test_bad_values_are_caught_by_the_torch_free_pass() -> None:
 def test_a_run_that_fails_before_a_checkpoint_leaves_no_config(tmp_path: Path) -> None:
     spec = copy_spec(tmp_path, "cpu")
     spec.encoding = OutOfMemory
-    spec.config_yaml = "encoding: tests.test_faults.OutOfMemory\n"
+    spec.config_yaml = "encoding: tests.benchmark.sweep.test_faults.OutOfMemory\n"
     with pytest.raises(torch.cuda.OutOfMemoryError):
         train(spec)
     assert not (tmp_path / "run" / "config.yaml").exists()
@@ -189,7 +189,7 @@ def test_a_bad_wandb_mode_is_one_line(capsys) -> None:
 
 def test_rebuilding_a_leaderboard_updates_one_wandb_run(tmp_path: Path) -> None:
     from pebench.benchmark.cli.sweep import run_sweep
-    from tests.test_sweep import write_sweep
+    from tests.benchmark.sweep.test_sweep import write_sweep
     from tests.wandb_records import read_runs_when_written
 
     path = write_sweep(tmp_path, encodings=["alibi"], trials=0, search_space={}, seeds=[1],

@@ -11,7 +11,7 @@ from pebench import encodings, tasks
 from pebench.benchmark.run.spec import ModelConfig, OptimConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 
-DEMO = yaml.safe_load((Path(__file__).parents[1] / "configs" / "demo.yaml").read_text())
+DEMO = yaml.safe_load((Path(__file__).parents[3] / "configs" / "demo.yaml").read_text())
 
 
 @pytest.mark.slow

@@ -245,7 +245,7 @@ def test_paired_comparisons_holm_correct_and_say_which_way() -> None:
 def test_the_committed_example_rebuilds_to_what_it_shows(tmp_path: Path) -> None:
     """examples/rank-learned-alibi, rebuilt from its storage and the committed reference,
     gives the committed leaderboard and summary (so neither drifts from the code)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     example = root / "examples" / "rank-learned-alibi"
     if not (example / "rank.json").is_file():
         pytest.skip("the worked example is not in this checkout")

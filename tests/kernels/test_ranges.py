@@ -8,7 +8,7 @@ from pebench.encodings.relative import offset_range
 from pebench.kernels import ranges
 from pebench.kernels.bias import is_contiguous_range
 from pebench.positions import plain_positions
-from tests.test_host_reads import HostReads
+from tests.benchmark.run.test_host_reads import HostReads
 
 
 def test_a_range_made_here_is_known_and_its_bounds_cost_no_read() -> None:

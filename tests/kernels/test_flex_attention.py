@@ -1,7 +1,7 @@
 """The FlexAttention path for score biases, pinned to the SDPA path on CPU.
 
 FlexAttention has no CPU backward, so these compare forward passes without gradients; the
-path is chosen automatically only on CUDA, where ``tests/test_cuda.py`` pins forward and
+path is chosen automatically only on CUDA, where ``tests/gpu/test_cuda.py`` pins forward and
 backward (including the offset tables' gradients) to SDPA.
 """
 

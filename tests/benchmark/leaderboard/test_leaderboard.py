@@ -145,7 +145,7 @@ def committed_copy(tmp_path, name: str = "recent-encodings"):
     import tarfile
     from pathlib import Path
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[3]
     archive = subprocess.run(
         ["git", "archive", "--format=tar", "HEAD", f"results/{name}"],
         cwd=root, capture_output=True, check=False,
@@ -169,7 +169,7 @@ def committed_file(relative: str) -> bytes:
 
     return subprocess.run(
         ["git", "show", f"HEAD:{os.path.normpath(relative)}"],
-        cwd=Path(__file__).parents[1], capture_output=True, check=True,
+        cwd=Path(__file__).parents[3], capture_output=True, check=True,
     ).stdout  # fmt: skip
 
 

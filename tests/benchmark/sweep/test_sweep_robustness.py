@@ -24,7 +24,7 @@ from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStor
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
 from tests import postgres_server
-from tests.test_sweep import trials_of, write_sweep
+from tests.benchmark.sweep.test_sweep import trials_of, write_sweep
 
 
 @pytest.fixture

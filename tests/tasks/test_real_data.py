@@ -10,7 +10,7 @@ import pytest
 
 from pebench.benchmark.cli import main
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SHARED = Path(os.environ.get("PEBENCH_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 

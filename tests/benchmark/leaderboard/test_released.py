@@ -138,7 +138,7 @@ def test_committed_comparison_regenerates_byte_identical(
 ) -> None:
     """The committed comparison tables are rebuilt from the committed runs and the released
     figures alone (no result was typed into them)."""
-    from tests.test_leaderboard import committed_copy
+    from tests.benchmark.leaderboard.test_leaderboard import committed_copy
 
     released_kazemnejad2023()
     source, copy = committed_copy(tmp_path, results)

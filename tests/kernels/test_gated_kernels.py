@@ -4,7 +4,7 @@ checkpointed block keeps no (n, n) tensor for backward), and flash-linear-attent
 kernels behind pebench's layout and dispatch. fla itself needs CUDA and Triton; here a stand-in
 written from fla's documented semantics (its ``naive.py`` definitions, in fla's (B, T, H, d)
 layout) takes its place, so the plumbing (transposes, gate and stick conventions, scale) is
-what is tested. tests/test_cuda.py pins the real kernels on a GPU."""
+what is tested. tests/gpu/test_cuda.py pins the real kernels on a GPU."""
 
 from __future__ import annotations
 

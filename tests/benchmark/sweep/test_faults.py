@@ -35,7 +35,7 @@ from pebench.benchmark.sweep.worker import Worker
 from pebench.encodings.base import PositionalEncoding
 from pebench.errors import PebenchError
 from tests import postgres_server
-from tests.test_sweep import counted, trials_of, write_sweep
+from tests.benchmark.sweep.test_sweep import counted, trials_of, write_sweep
 
 needs_postgres = pytest.mark.skipif(
     postgres_server.available() is not None, reason=str(postgres_server.available())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.scripts import load_script
+from tests.script_loader import load_script
 
 
 def script():

@@ -255,7 +255,7 @@ def test_no_data_source_is_a_clear_error() -> None:
         tasks.get("ner")()
 
 
-SHARED = Path(os.environ.get("PEBENCH_DATA_DIR", Path(__file__).parents[2] / "shared" / "data"))
+SHARED = Path(os.environ.get("PEBENCH_DATA_DIR", Path(__file__).parents[3] / "shared" / "data"))
 
 
 def test_shared_wikiann_and_sst2_read(tmp_path: Path) -> None:

@@ -22,9 +22,9 @@ from pebench.benchmark.sweep.config import load_sweep
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
+from tests.benchmark.sweep.test_faults import OutOfMemory  # noqa: F401 - the dotted path below names it
+from tests.benchmark.sweep.test_sweep import TINY, trials_of, write_sweep
 from tests.specs import copy_spec
-from tests.test_faults import OutOfMemory  # noqa: F401 - the dotted path below names it
-from tests.test_sweep import TINY, trials_of, write_sweep
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine")
 
@@ -124,13 +124,14 @@ def test_worker_accelerator_overrides_the_sweep_file(tmp_path: Path) -> None:
 
 
 def test_a_sweep_where_every_run_fails_exits_with_the_first_error(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, encodings=["tests.test_faults.OutOfMemory"], trials=1, seeds=[1])
+    failing = "tests.benchmark.sweep.test_faults.OutOfMemory"
+    path = write_sweep(tmp_path, encodings=[failing], trials=1, seeds=[1])
     console = Console(file=io.StringIO(), width=200)
     with pytest.raises(PebenchError, match="no run of sweep tiny succeeded.*out of memory"):
         run_sweep(path, output_dir=tmp_path / "out", wandb="disabled", console=console)
     log = console.file.getvalue()
     assert "fail (OutOfMemoryError: CUDA out of memory" in log  # the reason on the line
     storage = SweepStorage(str(tmp_path / "out" / JOURNAL_FILE)).optuna
-    search = trials_of(storage, "tiny/copy/tests.test_faults.OutOfMemory")
+    search = trials_of(storage, "tiny/copy/tests.benchmark.sweep.test_faults.OutOfMemory")
     assert [t.state for t in search] == [optuna.trial.TrialState.FAIL]
 

@@ -1,7 +1,7 @@
 """The rotary family's compiled transforms (RoPE's and xPos's rotation, PoPE's polar form)
 equal the eager reference, values and gradients.
 On CPU it is traced with the ``aot_eager`` backend (dynamo and AOTAutograd's graphs, run
-eagerly: the graph is what is pinned here, in seconds); tests/test_cuda.py pins inductor's
+eagerly: the graph is what is pinned here, in seconds); tests/gpu/test_cuda.py pins inductor's
 kernel on a GPU."""
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from pebench.backbone import Transformer, greedy_decode, recompute_decode
 from pebench.benchmark.run.train import train
 from pebench.encodings.base import ModelDims
 from pebench.kernels import chunked, dispatch, fla
+from tests.encodings.test_encoding_contract import Decoder
+from tests.kernels.test_flex_attention import BIAS, BUCKETS
 from tests.specs import copy_spec
-from tests.test_encoding_contract import Decoder
-from tests.test_flex_attention import BIAS, BUCKETS
 
 pytestmark = pytest.mark.cuda
 

@@ -75,7 +75,7 @@ def test_states_are_counts_that_add_up_across_batches() -> None:
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("PEBENCH_DATA_DIR", Path(__file__).parents[2] / "shared" / "data"))
+    return Path(os.environ.get("PEBENCH_DATA_DIR", Path(__file__).parents[3] / "shared" / "data"))
 
 
 def test_real_wikiann_tags_with_noisy_predictions_match_seqeval() -> None:
