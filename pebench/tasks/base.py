@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from pebench.backbone import recompute_decode
+from pebench.tasks.columns import MetricColumn, length_columns, test_columns, validation_columns
 
 Batch = Mapping[str, Tensor]
 #: The model a task sees: ``model(tokens, padding_mask=None) -> logits``.
@@ -123,6 +124,15 @@ class Task(ABC):
     def has_test(self) -> bool:
         """Whether the data module has a held-out test split, evaluated once after training."""
         return False
+
+    def columns(self, metric: str, results: dict[str, Any]) -> list[MetricColumn]:
+        """The leaderboard columns of a run selected on ``metric``, given its ``results``
+        (stored in the run's record, so the leaderboard reads them instead of guessing):
+        the test split's ``metric`` when the task has one, else the validation ``metric``;
+        length tasks (``id_``/``ood_`` metrics) rank on OOD beside ID."""
+        if "test" in results:
+            return test_columns(metric)
+        return length_columns(metric) or validation_columns(metric)
 
     def write_predictions(self, model: Model, output_dir: Path) -> list[Path]:
         """Write the trained model's validation and test predictions for error analysis

@@ -71,4 +71,4 @@ def test_run_records_position_mode(tmp_path: Path) -> None:
             output_dir=tmp_path,
         )
     )
-    assert metrics["positions"] == {"train": "randomized", "eval": "plain", "randomized_max": 32}
+    assert metrics.positions == {"train": "randomized", "eval": "plain", "randomized_max": 32}

@@ -243,7 +243,7 @@ def test_cached_decoding_equals_recomputing_on_cuda(name: str) -> None:
 
 
 def test_a_lightning_run_records_the_gpu(tmp_path: Path) -> None:
-    metrics = train(copy_spec(tmp_path, "gpu"))
+    metrics = train(copy_spec(tmp_path, "gpu")).as_json()
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved == metrics
     assert metrics["device"] == "cuda:0"

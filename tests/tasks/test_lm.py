@@ -191,7 +191,7 @@ def test_lm_trains_end_to_end_and_writes_per_length_metrics(tmp_path: Path) -> N
         train=TrainConfig(progress=False, accelerator="cpu", batch_size=4, max_steps=5),
         output_dir=tmp_path / "run",
     )
-    metrics = train(spec)
+    metrics = train(spec).as_json()
     assert metrics["monitor"] == "loss" and metrics["summary"]["loss"] > 0
     assert set(metrics["per_length"]) == {"8", "16", "32"}
     assert (tmp_path / "run" / "tokenizer.json").is_file()

@@ -113,7 +113,7 @@ def test_passkey_trains_end_to_end_and_writes_the_grid(tmp_path) -> None:
         train=TrainConfig(progress=False, accelerator="cpu", batch_size=4, max_steps=3),
         output_dir=tmp_path / "run",
     )
-    metrics = train(spec)
+    metrics = train(spec).as_json()
     assert set(metrics["summary"]) == {"id_accuracy", "ood_accuracy"}
     assert metrics["grid"]["lengths"] == [8, 16] and len(metrics["grid"]["accuracy"]) == 2
 

@@ -11,6 +11,7 @@ import torch
 
 from pebench import encodings, tasks
 from pebench.benchmark.leaderboard.table import task_columns
+from pebench.benchmark.run.record import RunRecord
 from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
@@ -136,7 +137,7 @@ def test_fast_dev_run(tmp_path: Path, name: str, encoding: str) -> None:
         train=TrainConfig(progress=False, accelerator="cpu", batch_size=8, max_steps=3),
         output_dir=tmp_path / "run",
     )
-    metrics = train(run)
+    metrics = train(run).as_json()
     assert metrics["monitor"] == "id_exact_match"
     assert set(metrics["summary"]) == {"id_token_accuracy", "id_exact_match"}
     assert set(metrics["test"]["summary"]) == {"ood_token_accuracy", "ood_exact_match"}
@@ -151,7 +152,12 @@ def test_leaderboard_reads_id_from_validation_and_ood_from_test() -> None:
         class task:  # noqa: N801 - stands in for a TaskEntry
             name = "cmc"
 
-    runs = [{"summary": {"id_exact_match": 0.9}, "test": {"summary": {"ood_exact_match": 0.1}}}]
+    runs = [
+        RunRecord.from_json({
+            "task": "cmc", "encoding": "rope", "seed": 1, "summary": {"id_exact_match": 0.9},
+            "test": {"summary": {"ood_exact_match": 0.1}},
+        })
+    ]  # fmt: skip
     columns = task_columns(Plan(), runs)
     assert [(c.label, c.where, c.key, c.primary) for c in columns] == [
         ("ID", "summary", "id_exact_match", False),

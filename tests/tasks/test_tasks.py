@@ -174,7 +174,7 @@ def test_mapped_copy_applies_one_fixed_permutation() -> None:
 def test_tasks_in_subpackages_are_registered_and_old_paths_still_resolve(tmp_path) -> None:
     """Tasks are grouped by kind (synthetic/, text/, lm/); a run's config.yaml written before
     the move names ``pebench.tasks.copy.Copy``, which still resolves and still resumes."""
-    from pebench.benchmark.run.train import check_same_config
+    from pebench.benchmark.run.outputs import check_same_config
     from pebench.tasks.lm.passkey import Passkey
     from pebench.tasks.synthetic.copy import Copy
 

@@ -64,6 +64,7 @@ def write_tsv(folder: Path) -> dict[str, str]:
 
 
 def run(tmp_path: Path, task, encoding: str = "alibi", steps: int = 3) -> dict:
+    """Train a tiny run; returns its metrics.json content."""
     return train(
         RunSpec(
             task=task,
@@ -72,7 +73,7 @@ def run(tmp_path: Path, task, encoding: str = "alibi", steps: int = 3) -> dict:
             train=TrainConfig(max_steps=steps, batch_size=2, progress=False, accelerator="cpu"),
             output_dir=tmp_path / "run",
         )
-    )
+    ).as_json()
 
 
 def test_read_conll_tolerates_docstart_crlf_whitespace_and_columns(tmp_path: Path) -> None:
@@ -185,10 +186,11 @@ def test_truncated_words_count_as_missed_entities(tmp_path: Path) -> None:
     assert metrics["data"]["truncated"]["test"] == {"examples": 2, "tokens": 4, "of": 2}
     from rich.console import Console
 
+    from pebench.benchmark.run.record import RunRecord
     from pebench.benchmark.run.report import print_results
 
     console = Console(record=True, width=200)
-    print_results([metrics], console)
+    print_results([RunRecord.from_json(metrics)], console)
     assert "max_length 2 truncated train 2 of 2 examples (4 tokens)" in console.export_text()
 
 

@@ -32,7 +32,7 @@ def _bench_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def cmd_bench(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_bench(argv: Sequence[str], console: Console) -> list[Any]:
     from pebench import encodings
     from pebench.benchmark import bench
 

@@ -13,7 +13,7 @@ from pebench.benchmark.cli.arguments import parse_simple, simple_parser, wandb_o
 from pebench.errors import PebenchError
 
 
-def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[Any]:
     parser = simple_parser("leaderboard", "Write a sweep's leaderboard (md, csv, html, png).")
     parser.add_argument("--output_dir", type=str | None, default=None, help="the sweep's directory")
     parser.add_argument("--storage", type=str | None, default=None, help="default: its journal")
@@ -63,7 +63,7 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[dict[str, Any
     return []
 
 
-def cmd_compare_reference(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_compare_reference(argv: Sequence[str], console: Console) -> list[Any]:
     parser = simple_parser(
         "compare-reference",
         "Compare a sweep's results with a study's released figures (table and overlay plots).",

@@ -10,7 +10,7 @@ from rich.console import Console
 from pebench.errors import PebenchError
 
 
-def cmd_list(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_list(argv: Sequence[str], console: Console) -> list[Any]:
     from rich.markup import escape
     from rich.table import Table
 

@@ -20,7 +20,7 @@ from pebench.benchmark.cli.arguments import (
 from pebench.errors import PebenchError
 
 
-def cmd_rank(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_rank(argv: Sequence[str], console: Console) -> list[Any]:
     parser = simple_parser(
         "rank",
         "Rank one encoding against a reference leaderboard: run the reference's protocol for "

@@ -27,7 +27,7 @@ def set_threads(spec: Any, console: Console) -> None:
     console.print(f"{spec.output_dir}: {threads} CPU thread(s) ({why}; --threads N to change)")
 
 
-def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) -> dict[str, Any]:
+def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) -> Any:
     """Train one run, logging it to W&B in ``mode`` (files under its output directory):
     every resolved setting as the run's config, the per-length table and plots."""
     from pebench.benchmark.run.tracking import Tracker, dashboard_config
@@ -39,10 +39,10 @@ def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) ->
         name=Path(spec.output_dir).name, group=group, job_type="train",
         tags=[task, encoding], config=config,
     ) as tracked:  # fmt: skip
-        metrics = train(spec, loggers=tracked.logger())
-        tracked.log_lengths(metrics)
+        run = train(spec, loggers=tracked.logger())
+        tracked.log_lengths(run)
         tracked.state = "complete"
-    return metrics
+    return run
 
 
 @contextmanager
@@ -64,7 +64,7 @@ def plugin_help(argv: Sequence[str]) -> Iterator[None]:
         raise
 
 
-def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_train(argv: Sequence[str], console: Console) -> list[Any]:
     from pebench.benchmark.run.parser import precheck
 
     mode, argv = pop_wandb(pop_threads(argv))
@@ -84,7 +84,7 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     return [metrics]
 
 
-def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_compare(argv: Sequence[str], console: Console) -> list[Any]:
     from pebench.benchmark.run.parser import precheck
 
     mode, argv = pop_wandb(pop_threads(argv))
@@ -110,6 +110,7 @@ def cmd_compare(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     for spec, name in zip(specs, names, strict=True):
         console.rule(f"[bold]{name}")
         runs.append(tracked_train(spec, mode, task_name, name, f"compare-{task_name}"))
-    (root / "comparison.json").write_text(json.dumps(runs, indent=2) + "\n")
+    comparison = [run.as_json() for run in runs]
+    (root / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
     console.print(f"results written to {root}")
     return runs

@@ -39,7 +39,7 @@ def run_sweep(
     return root
 
 
-def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_sweep(argv: Sequence[str], console: Console) -> list[Any]:
     parser = simple_parser("sweep", "Run (or resume) an Optuna sweep over tasks × encodings.")
     parser.add_argument("config", type=str, help="sweep file, e.g. configs/sweeps/quick.yaml")
     parser.add_argument(
@@ -76,7 +76,7 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
     return []
 
 
-def cmd_worker(argv: Sequence[str], console: Console) -> list[dict[str, Any]]:
+def cmd_worker(argv: Sequence[str], console: Console) -> list[Any]:
     parser = simple_parser("worker", "Join a running sweep and run its trials until done.")
     parser.add_argument("--storage", type=str, required=True, help="storage URL or journal path")
     parser.add_argument("--sweep", type=str | None, default=None, help="sweep name")

@@ -11,14 +11,14 @@ runs, so the size of that flattery is visible; it is written as
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from pebench.benchmark.sweep.studies import StudyPlan
+from pebench.benchmark.run.record import RunRecord
+from pebench.benchmark.sweep.studies import StudyPlan, TrialAttr
 
 ID_PREFIX, OOD_PREFIX = "id_", "ood_"
 
@@ -43,9 +43,8 @@ def selection(plan: StudyPlan, storage: Any, root: Path) -> Selection | None:
     scores: dict[int, float] = {}
     for trial in trials:
         try:
-            path = root / trial.user_attrs["output_dir"] / "metrics.json"
-            summary = json.loads(path.read_text())["summary"]
-        except (OSError, ValueError, KeyError):
+            summary = RunRecord.read(root / trial.user_attrs[TrialAttr.OUTPUT_DIR]).summary
+        except (OSError, ValueError, KeyError, TypeError):
             continue  # the leaderboard reports missing results; this view skips them
         if summary.get(ood_key) is not None:
             scores[trial.number] = float(summary[ood_key])

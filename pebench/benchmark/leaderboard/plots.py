@@ -16,6 +16,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pebench.benchmark.run.record import RunRecord  # noqa: E402
 from pebench.benchmark.run.report import LENGTH_METRICS  # noqa: E402
 from pebench.benchmark.sweep.studies import StudyPlan  # noqa: E402
 
@@ -36,11 +37,11 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
-def length_curve(run: dict[str, Any]) -> dict[str, dict[str, float]]:
+def length_curve(run: RunRecord) -> dict[str, dict[str, float]]:
     """A run's per-length results: validation, plus the test split's lengths that validation
     does not cover (tasks whose test split holds the out-of-distribution lengths)."""
-    curve = dict(run.get("per_length") or {})
-    for key, values in (run.get("test", {}).get("per_length") or {}).items():
+    curve = dict(run.per_length or {})
+    for key, values in ((run.test or {}).get("per_length") or {}).items():
         curve.setdefault(key, values)
     return curve
 
@@ -71,7 +72,7 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
             metric = next((m for m in LENGTH_METRICS if m in sample), None)
             if metric is None:
                 continue
-            train_max = entry.runs[task][0].get("train_max_length", train_max)
+            train_max = entry.runs[task][0].details.get("train_max_length", train_max)
             keys = sorted(runs[0], key=_length_key)
             means = [_mean([r[k][metric] for r in runs if k in r]) for k in keys]
             pairs = zip(keys, means, strict=True)
@@ -111,13 +112,14 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
     for task in dict.fromkeys(p.task.name for p in plans):
         grids = []
         for entry in entries:
-            runs = [r for r in entry.runs.get(task, []) if "grid" in r]
+            runs = [r for r in entry.runs.get(task, []) if "grid" in r.details]
             if runs:
-                cells = [np.array(r["grid"]["accuracy"], dtype=float) for r in runs]  # None → nan
+                # None → nan
+                cells = [np.array(r.details["grid"]["accuracy"], dtype=float) for r in runs]
                 with warnings.catch_warnings():  # all-nan cells (not applicable) stay nan
                     warnings.simplefilter("ignore", RuntimeWarning)
                     mean = np.nanmean(cells, axis=0)
-                grids.append((entry.label, runs[0]["grid"], mean))
+                grids.append((entry.label, runs[0].details["grid"], mean))
         if not grids:
             continue
         cols = min(4, len(grids))

@@ -18,7 +18,6 @@ pebench's per-length exact match on the released curve.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import statistics
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from pebench.benchmark.run.record import METRICS_FILE, RunRecord
 from pebench.benchmark.sweep.config import build_config
 from pebench.errors import PebenchError
 
@@ -112,14 +112,14 @@ def read_released(folder: Path, model: str) -> tuple[dict, dict]:
     return rows, curves
 
 
-def read_pebench(results_dir: Path, task: str, encoding: str) -> list[dict[str, Any]]:
-    """The final-seed metrics.json files of one (task, encoding) of a sweep directory."""
+def read_pebench(results_dir: Path, task: str, encoding: str) -> list[RunRecord]:
+    """The final-seed records of one (task, encoding) of a sweep directory."""
     folder = results_dir / "final" / task / encoding
     runs = []
-    for path in sorted(folder.glob("seed-*/metrics.json")):
+    for path in sorted(folder.glob(f"seed-*/{METRICS_FILE}")):
         try:
-            runs.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+            runs.append(RunRecord.read(path.parent))
+        except (OSError, ValueError, TypeError):
             continue  # a run being written, or damaged: `pebench leaderboard` reports it
     return runs
 
@@ -130,7 +130,7 @@ def _stats(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _curve(run: dict[str, Any]) -> dict[int, float]:
+def _curve(run: RunRecord) -> dict[int, float]:
     from pebench.benchmark.leaderboard.plots import length_curve
 
     return {int(k): v["exact_match"] for k, v in length_curve(run).items()}
@@ -149,8 +149,8 @@ def compare(spec: ReferenceSpec, results_dir: Path, scale: str) -> list[dict[str
         for encoding, released_name in spec.encodings.items():
             released = rows.get((where.dataset, where.split, released_name))
             runs = read_pebench(results_dir, task, encoding)
-            ids = [r["summary"]["id_exact_match"] for r in runs]
-            oods = [r["test"]["summary"]["ood_exact_match"] for r in runs if "test" in r]
+            ids = [r.summary["id_exact_match"] for r in runs]
+            oods = [r.test["summary"]["ood_exact_match"] for r in runs if r.test is not None]
             row: dict[str, Any] = {"task": task, "encoding": encoding, "seeds": len(runs)}
             row["pebench_id"], _ = _stats(ids)
             row["pebench_ood"], row["pebench_ood_std"] = _stats(oods)
@@ -242,9 +242,8 @@ def plot_overlays(
                 drawn = True
             loaded = read_pebench(results_dir, task, encoding)
             runs = [_curve(r) for r in loaded]
-            train_max = train_max or next(
-                (r.get("train_max_length") for r in loaded if r.get("train_max_length")), None
-            )
+            contexts = (r.details.get("train_max_length") for r in loaded)
+            train_max = train_max or next((c for c in contexts if c), None)
             if runs:
                 xs = sorted(set().union(*runs))
                 means = [statistics.fmean([r[x] for r in runs if x in r]) for x in xs]

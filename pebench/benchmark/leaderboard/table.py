@@ -19,7 +19,9 @@ from pebench.benchmark.leaderboard.significance import (
     t_interval,
     tied_with_best,
 )
+from pebench.benchmark.run.record import RunRecord
 from pebench.benchmark.sweep.studies import StudyPlan
+from pebench.tasks.columns import MetricColumn, inferred_columns
 
 #: relative parameter difference from the ``none`` baseline that is flagged (Long Range
 #: Arena's rule for apples-to-apples comparisons)
@@ -48,6 +50,11 @@ class Column:
         ``_`` (``duplicate_`` / ``encoder``), then the metric."""
         pieces = re.findall(r"[^_]+_?", self.task) or [self.task]
         return "\n".join([*pieces, *self.label.split()])
+
+    @classmethod
+    def declared(cls, task: str, column: MetricColumn, direction: str) -> Column:
+        """The column a task declared (:class:`~pebench.tasks.columns.MetricColumn`)."""
+        return cls(task, column.label, column.where, column.key, direction, column.ranked)
 
     def describe(self) -> dict[str, Any]:
         """The column as recorded in leaderboard.json (read back by :func:`task_rankings`)."""
@@ -115,7 +122,7 @@ class Entry:
     #: bootstrap 95% interval of the mean rank
     rank_interval: tuple[float, float] | None = None
     param_flag: str = ""
-    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    runs: dict[str, list[RunRecord]] = field(default_factory=dict)
     #: where tokens/s was measured: the devices of the final runs, or a bench file's device
     throughput_devices: set[str] = field(default_factory=set)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -134,59 +141,19 @@ class Entry:
         return f"{name} (new)" if self.marked else name
 
 
-
-
-
-
-
-
-def task_columns(plan: StudyPlan, runs: list[dict[str, Any]]) -> list[Column]:
-    """The test metric when the task has a test split; ID and OOD for length tasks."""
-    metric, direction, task = plan.metric, plan.direction, plan.task.name
-    tested = [run for run in runs if "test" in run]
-    if tested:
-        ood = "ood_" + metric.removeprefix("id_")
-        if metric.startswith("id_") and ood in tested[0]["test"].get("summary", {}):
-            # length tasks with held-out splits: ID on validation, OOD on the test lengths
-            return [
-                Column(task, "ID", "summary", metric, direction),
-                Column(task, "OOD", "test", ood, direction, primary=True),
-            ]
-        return [Column(task, f"test {metric}", "test", metric, direction, primary=True)]
-    context = runs[0].get("train_max_length") if runs else None
-    if metric == "loss" and context and f"loss_{context}" in runs[0].get("summary", {}):
-        # language models: loss at the training context, at 4× and 16× it and at the longest
-        # multiple evaluated, ranked on the longest (extrapolation, as length tasks rank on OOD)
-        evaluated = {
-            int(key[5:]) // context
-            for key in runs[0]["summary"]
-            if key.startswith("loss_") and key[5:].isdigit() and int(key[5:]) % context == 0
-        }
-        multiples = sorted({m for m in (1, 4, 16) if m in evaluated} | {max(evaluated)})
-        return [
-            Column(
-                task,
-                f"loss {m}×",
-                "summary",
-                f"loss_{m * context}",
-                direction,
-                primary=m == multiples[-1],
-            )
-            for m in multiples
-        ]
-    # length tasks: selected on ID or OOD validation, ranked on OOD (what the task measures)
-    for prefix in ("ood_", "id_"):
-        if metric.startswith(prefix):
-            name = metric[len(prefix) :]
-            return [
-                Column(task, "ID", "summary", "id_" + name, direction),
-                Column(task, "OOD", "summary", "ood_" + name, direction, primary=True),
-            ]
-    return [Column(task, f"val {metric}", "summary", metric, direction, primary=True)]
+def task_columns(plan: StudyPlan, runs: list[RunRecord]) -> list[Column]:
+    """A task's columns as its runs' records declare them for the plan's metric (a run with
+    a test split speaks for the others); before any run finished, the columns its metric
+    implies."""
+    speaking = next((r for r in runs if r.test is not None), runs[0] if runs else None)
+    declared = (
+        speaking.columns_for(plan.metric) if speaking else inferred_columns(plan.metric, {})
+    )
+    return [Column.declared(plan.task.name, c, plan.direction) for c in declared]
 
 
 def sweep_columns(
-    studies: list[tuple[StudyPlan, list[dict[str, Any]]]],
+    studies: list[tuple[StudyPlan, list[RunRecord]]],
 ) -> dict[str, list[Column]]:
     """Each task's columns (tasks in sweep order) from the final runs of its studies; only a
     task that no study has finished yet gets the placeholder column its metric implies, so a
@@ -203,10 +170,8 @@ def sweep_columns(
     return by_task
 
 
-def _value(run: dict[str, Any], column: Column) -> float | None:
-    values = run.get("test", {}).get("summary", {}) if column.where == "test" else run["summary"]
-    value = values.get(column.key)
-    return float(value) if value is not None else None
+def _value(run: RunRecord, column: Column) -> float | None:
+    return run.value(column.where, column.key)
 
 
 def build(
@@ -228,7 +193,7 @@ def build(
         states = Counter(t.state.name.lower() for t in search.get_trials(deepcopy=False))
         entry.search[plan.task.name] = dict(states)
         for column in by_task[plan.task.name]:
-            scored = [(r.get("seed", i), _value(r, column)) for i, r in enumerate(runs)]
+            scored = [(r.seed, _value(r, column)) for r in runs]
             scored = [(seed, v) for seed, v in scored if v is not None]
             entry.cells[column.header] = Cell(
                 [v for _, v in scored],
@@ -237,11 +202,11 @@ def build(
                 unscorable=bool(runs) and not scored,
             )
         if runs:
-            entry.parameters[plan.task.name] = int(runs[0]["parameters"])
-            entry.tokens_per_s += [float(r["tokens_per_s"]) for r in runs]
-            devices = (r.get("gpu") or r.get("device") for r in runs)
+            entry.parameters[plan.task.name] = int(runs[0].parameters)
+            entry.tokens_per_s += [float(r.tokens_per_s) for r in runs]
+            devices = (r.where_trained for r in runs)
             entry.throughput_devices.update(str(d) for d in devices if d)
-            entry.variants.update(r["encoding_variant"] for r in runs if r.get("encoding_variant"))
+            entry.variants.update(r.encoding_variant for r in runs if r.encoding_variant)
     _rank(columns, list(entries.values()))
     _flag_parameters(list(entries.values()))
     ordered = sorted(

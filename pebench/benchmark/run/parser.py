@@ -117,19 +117,6 @@ def run_parser(command: str, task_type: Any, encoding_type: Any) -> PebenchParse
     return parser
 
 
-#: what a finished run leaves in its output directory
-METRICS_FILE = "metrics.json"
-
-
-def refuse_finished(path: Path, overwrite: bool) -> None:
-    """Refuse to train into ``path`` when it holds a finished run, unless ``overwrite``."""
-    if (path / METRICS_FILE).exists() and not overwrite:
-        raise PebenchError(
-            f"{path} already holds a finished run ({METRICS_FILE}); choose another "
-            f"--output-dir or pass --overwrite to replace it"
-        )
-
-
 def read_config(path: str) -> dict[str, Any]:
     """A YAML configuration file as a mapping, or a one-line error naming the problem."""
     file = Path(path)
@@ -304,4 +291,6 @@ def precheck(command: str, tokens: Sequence[str]) -> None:
     for section, settings in sections.items():
         settings(**cfg[section].as_dict())  # the ranges (e.g. max_steps >= 1), still torch-free
     if cfg.get("output_dir") and not cfg.get("resume"):
+        from pebench.benchmark.run.outputs import refuse_finished
+
         refuse_finished(Path(cfg.output_dir), bool(cfg.get("overwrite")))

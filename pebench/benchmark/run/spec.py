@@ -48,6 +48,10 @@ class RunSpec:
     resume: bool = False
     #: the resolved configuration as YAML, saved with the run
     config_yaml: str | None = None
+    #: the metric the run is selected on (a sweep's; default: the task's monitor), for the
+    #: leaderboard columns its record declares
+    selected_on: str | None = None
+
 
 #: configuration keys whose values name a plug-in, and how to resolve that name
 PLUGIN_KEYS: dict[str, Callable[[str], type]] = {

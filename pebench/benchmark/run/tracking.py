@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pebench.benchmark.run.record import RunRecord
 from pebench.errors import PebenchError
 
 Mode = Literal["online", "offline", "disabled"]
@@ -133,11 +134,11 @@ class TrackedRun:
         if self.run is not None:
             self.run.summary.update(values)
 
-    def log_lengths(self, metrics: dict[str, Any]) -> None:
+    def log_lengths(self, run: RunRecord) -> None:
         """The run's per-length results as a W&B table (``per_length``: one row per length
         or bucket, a column per metric) and, for numeric lengths, a line plot per metric: the
         length-generalization curve as a dashboard panel."""
-        rows = length_rows(metrics)
+        rows = length_rows(run.per_length)
         if self.run is None or rows is None:
             return
         import wandb
@@ -153,10 +154,9 @@ class TrackedRun:
         self.run.log(logged)
 
 
-def length_rows(metrics: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
+def length_rows(per_length: dict[str, Any]) -> tuple[list[str], list[list[Any]]] | None:
     """(columns, rows) of a run's ``per_length`` results: the length (an int when it is one,
     else the bucket's name) and every numeric metric; None when there are none."""
-    per_length = metrics.get("per_length") or {}
     if not isinstance(per_length, dict) or not per_length:
         return None
     names = sorted(

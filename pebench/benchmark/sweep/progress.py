@@ -26,7 +26,7 @@ from rich.progress import (
 
 from pebench.benchmark.sweep.config import SweepConfig
 from pebench.benchmark.sweep.storage import SweepStorage
-from pebench.benchmark.sweep.studies import ERROR_ATTR, finished, plans
+from pebench.benchmark.sweep.studies import ERROR_ATTR, TrialAttr, finished, plans
 
 REFRESH_S = 2.0
 
@@ -119,7 +119,7 @@ class SweepProgress:
                 if (name, trial.number) in self._seen:
                     continue
                 what = (
-                    f"seed {trial.user_attrs.get('seed')}"
+                    f"seed {trial.user_attrs.get(TrialAttr.SEED)}"
                     if name == plan.final_name
                     else f"trial {trial.number}"
                 )

@@ -30,6 +30,19 @@ MAX_COMBINATIONS = 64
 ERROR_ATTR = "error"
 
 
+class TrialAttr:
+    """The user attributes pebench sets on a trial (beside :data:`ERROR_ATTR`)."""
+
+    #: the run's directory, relative to the sweep's
+    OUTPUT_DIR = "output_dir"
+    #: a final run's seed
+    SEED = "seed"
+    #: a final run's parameters: the search's best trial's
+    PARAMS = "params"
+    #: the number of the search trial a final run's parameters come from
+    SELECTED_TRIAL = "selected_trial"
+
+
 def finished(trial: optuna.trial.FrozenTrial) -> bool:
     """Complete, pruned, or failed with an error. A trial failed because its worker died is
     not finished: a re-queued copy (WAITING) replaces it."""

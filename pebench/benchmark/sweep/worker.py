@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import gc
 import itertools
-import json
 import socket
 import sys
 import threading
@@ -28,13 +27,22 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from pebench.benchmark.run.outputs import check_same_config
+from pebench.benchmark.run.record import CHECKPOINT, METRICS_FILE, RunRecord
 from pebench.benchmark.run.spec import run_spec_from_dict
 from pebench.benchmark.run.tracking import Tracker, dashboard_config
-from pebench.benchmark.run.train import CHECKPOINT, METRICS_FILE, check_same_config
 from pebench.benchmark.sweep.config import SweepConfig
 from pebench.benchmark.sweep.pruning import StepPruningCallback
 from pebench.benchmark.sweep.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
-from pebench.benchmark.sweep.studies import ERROR_ATTR, StudyPlan, in_budget, plans, pruner, sampler
+from pebench.benchmark.sweep.studies import (
+    ERROR_ATTR,
+    StudyPlan,
+    TrialAttr,
+    in_budget,
+    plans,
+    pruner,
+    sampler,
+)
 from pebench.errors import DivergedError, PebenchError
 
 #: seconds between looks at the storage while other workers finish the last trials
@@ -163,25 +171,25 @@ class Worker:
             return Work(plan, study, study.ask(), final=True), True
         counted = [t for t in trials if in_budget(t)]
         gone = {t.number for t in counted if self._results_lost(t)}  # reads each file once
-        lost = Counter(t.user_attrs.get("seed") for t in counted if t.number in gone)
+        lost = Counter(t.user_attrs.get(TrialAttr.SEED) for t in counted if t.number in gone)
         # a seed whose results were lost is trained once more; if they vanish again, the
         # leaderboard reports it instead of the sweep retraining it forever
         used = {
-            t.user_attrs.get("seed")
+            t.user_attrs.get(TrialAttr.SEED)
             for t in counted
-            if t.number not in gone or lost[t.user_attrs.get("seed")] > 1
+            if t.number not in gone or lost[t.user_attrs.get(TrialAttr.SEED)] > 1
         }
         todo = [seed for seed in self.sweep.seeds if seed not in used]
         if not todo:
             return None, any(t.state == TrialState.RUNNING for t in trials)
         trial = study.ask()
-        trial.set_user_attr("seed", todo[0])
+        trial.set_user_attr(TrialAttr.SEED, todo[0])
         if searched:
             best = self.search[plan.name].best_trial
-            trial.set_user_attr("params", best.params)
-            trial.set_user_attr("selected_trial", best.number)
+            trial.set_user_attr(TrialAttr.PARAMS, best.params)
+            trial.set_user_attr(TrialAttr.SELECTED_TRIAL, best.number)
         else:
-            trial.set_user_attr("params", {})
+            trial.set_user_attr(TrialAttr.PARAMS, {})
         return Work(plan, study, trial, final=True), True
 
     def _results_lost(self, trial: optuna.trial.FrozenTrial) -> bool:
@@ -194,8 +202,8 @@ class Worker:
         if host != socket.gethostname():
             return False
         try:
-            json.loads((self.root / trial.user_attrs["output_dir"] / "metrics.json").read_text())
-        except (OSError, ValueError, KeyError):
+            RunRecord.read(self.root / trial.user_attrs[TrialAttr.OUTPUT_DIR])
+        except (OSError, ValueError, KeyError, TypeError):
             return True
         return False
 
@@ -203,7 +211,8 @@ class Worker:
         started = time.perf_counter()
         plan, trial = work.plan, work.trial
         if work.final:
-            params, seed = dict(trial.user_attrs["params"]), int(trial.user_attrs["seed"])
+            attrs = trial.user_attrs
+            params, seed = dict(attrs[TrialAttr.PARAMS]), int(attrs[TrialAttr.SEED])
             run_dir = Path("final") / plan.task.name / plan.encoding_label / f"seed-{seed}"
             label = f"seed-{seed}"
         else:
@@ -211,11 +220,12 @@ class Worker:
             run_dir = Path("trials") / plan.task.name / plan.encoding_label
             run_dir /= f"trial-{trial.number:04d}"
             label = f"trial-{trial.number}"
-        trial.set_user_attr("output_dir", str(run_dir))
+        trial.set_user_attr(TrialAttr.OUTPUT_DIR, str(run_dir))
         doc = plan.run_config(params, seed)
         if self.accelerator:
             doc["train"]["accelerator"] = self.accelerator
         spec, _ = run_spec_from_dict(doc, self.root / run_dir, overwrite=True)
+        spec.selected_on = plan.metric
         if work.final and resumable(self.root / run_dir, spec.config_yaml):
             spec.overwrite, spec.resume = False, True
             print(f"pebench: {plan.name} {label} resumes from its last checkpoint", file=sys.stderr)
@@ -248,41 +258,51 @@ class Worker:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                        metrics = _train(spec, callbacks, tracked.logger(), started)
-                    value = metrics["summary"][plan.metric]
+                        run = _train(spec, callbacks, tracked.logger(), started)
+                    value = run.summary[plan.metric]
                     self._tell(work, label, value)
                     tracked.state = "complete"
-                    tracked.log_lengths(metrics)
+                    tracked.log_lengths(run)
                     tracked.summary({"objective": value})
-                except KeyboardInterrupt:  # Ctrl-C or SIGTERM: this trial re-runs on resume
-                    self.storage.requeue(work.study, trial._trial_id)
-                    tracked.state = "interrupted"
-                    raise
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        self._record_failure(work, exc, run_dir, label, tracked)
-                    else:  # the machine's fault, not the trial's: it re-runs, unspent
-                        self.storage.requeue(work.study, trial._trial_id)
-                        tracked.state = "interrupted"
-                        raise PebenchError(
-                            f"no space left on the device while running {plan.name} {label}; free "
-                            f"space and re-run the same command (that trial runs again)"
-                        ) from None
-                except optuna.TrialPruned as exc:
-                    self._tell(work, label, state=TrialState.PRUNED)
-                    tracked.state = "pruned"
-                    tracked.summary({"pruned": str(exc)})
-                except PebenchError as exc:
-                    if not isinstance(exc, DivergedError):  # a mistake in the sweep: stop
-                        self._tell(work, label, state=TrialState.FAIL)
-                        raise
-                    self._record_failure(work, exc, run_dir, label, tracked)
-                except Exception as exc:  # a crashing trial (e.g. out of memory) goes on
-                    self._record_failure(work, exc, run_dir, label, tracked)
+                except BaseException as exc:
+                    self._not_finished(work, exc, run_dir, label, tracked)
             except _TakenOver:
                 tracked.state = "interrupted"
         if self.on_trial_end is not None:
             self.on_trial_end(work, tracked.state)
+
+    def _not_finished(
+        self, work: Work, exc: BaseException, run_dir: Path, label: str, tracked: Any
+    ) -> None:
+        """What a trial that did not finish becomes, by what stopped it: Ctrl-C or SIGTERM
+        re-queues it (it re-runs on resume) and stops the worker; a full disk is the
+        machine's fault, not the trial's: re-queued, unspent, the worker stops with one line;
+        a pruned trial is told so; a mistake in the sweep (a PebenchError other than
+        divergence) fails it and stops the worker; anything else (divergence, out of memory,
+        a crash) fails it with its error recorded, and the sweep goes on."""
+        trial = work.trial
+        if isinstance(exc, KeyboardInterrupt):
+            self.storage.requeue(work.study, trial._trial_id)
+            tracked.state = "interrupted"
+            raise exc
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            self.storage.requeue(work.study, trial._trial_id)
+            tracked.state = "interrupted"
+            raise PebenchError(
+                f"no space left on the device while running {work.plan.name} {label}; free "
+                f"space and re-run the same command (that trial runs again)"
+            ) from None
+        if isinstance(exc, optuna.TrialPruned):
+            self._tell(work, label, state=TrialState.PRUNED)
+            tracked.state = "pruned"
+            tracked.summary({"pruned": str(exc)})
+            return
+        if isinstance(exc, PebenchError) and not isinstance(exc, DivergedError):
+            self._tell(work, label, state=TrialState.FAIL)
+            raise exc
+        if not isinstance(exc, Exception):
+            raise exc
+        self._record_failure(work, exc, run_dir, label, tracked)
 
     def _tell(self, work: Work, label: str, value: float | None = None, **kwargs: Any) -> None:
         """Finish the trial, unless another worker already failed it as stale (after a
@@ -359,7 +379,7 @@ class _TakenOver(Exception):
 
 def _train(
     spec: Any, callbacks: list[Any], loggers: list[Any], started_at: float
-) -> dict[str, Any]:
+) -> RunRecord:
     from pebench.benchmark.run.train import train
 
     return train(spec, callbacks, loggers, started_at=started_at)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from pebench.data_files import data_path
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit
+from pebench.tasks.columns import MetricColumn, context_columns
 from pebench.tasks.lm.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
 from pebench.tasks.metrics import ContextLoss
 
@@ -240,6 +241,12 @@ class LanguageModelling(Task):
             "train_max_length": self.context,
             "evaluation": "sliding" if self.stride else "non-overlapping",
         }
+
+    def columns(self, metric: str, results: dict[str, Any]) -> list[MetricColumn]:
+        """The loss at 1×, 4× and 16× the training context and the longest evaluated, ranked
+        on the longest."""
+        summary = results.get("summary", {})
+        return context_columns(metric, summary, self.context) or super().columns(metric, results)
 
     def count_tokens(self, batch: Batch) -> int:
         return batch["inputs"].numel()

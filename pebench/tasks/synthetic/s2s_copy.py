@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from pebench.errors import PebenchError
 from pebench.tasks.base import seeded_generator
+from pebench.tasks.columns import MetricColumn, held_out_length_columns
 from pebench.tasks.metrics import LengthAccuracy
 from pebench.tasks.synthetic.sequence import FIRST_SYMBOL, IGNORE, PAD, SEP, SequenceTask
 
@@ -206,6 +207,11 @@ class S2SCopyTask(SequenceTask):
 
     def results(self, metric: LengthAccuracy) -> dict[str, Any]:
         return {**super().results(metric), "split_sizes": self.split_sizes}
+
+    def columns(self, metric: str, results: dict[str, Any]) -> list[MetricColumn]:
+        """ID on validation beside OOD on the test lengths, ranked on OOD."""
+        test = results.get("test", {}).get("summary", {})
+        return held_out_length_columns(metric, test) or super().columns(metric, results)
 
     @functools.cached_property
     def split_sizes(self) -> dict[str, int]:

@@ -7,6 +7,12 @@ from types import SimpleNamespace
 import pytest
 
 from pebench.benchmark.leaderboard.table import Cell, Entry, rows, sweep_columns, task_columns
+from pebench.benchmark.run.record import RunRecord
+
+
+def record(doc: dict) -> RunRecord:
+    """A run's record from the given ``metrics.json`` content (what ran filled in)."""
+    return RunRecord.from_json({"task": "copy", "encoding": "rope", "seed": 1, **doc})
 
 
 def plan(metric: str) -> SimpleNamespace:
@@ -15,7 +21,7 @@ def plan(metric: str) -> SimpleNamespace:
 
 @pytest.mark.parametrize("metric", ["ood_exact_match", "id_exact_match"])
 def test_length_tasks_show_id_and_rank_on_ood_whatever_selects(metric: str) -> None:
-    columns = task_columns(plan(metric), [{"summary": {}}])
+    columns = task_columns(plan(metric), [record({"summary": {}})])
     assert [(c.label, c.key, c.primary) for c in columns] == [
         ("ID", "id_exact_match", False),
         ("OOD", "ood_exact_match", True),
@@ -23,12 +29,12 @@ def test_length_tasks_show_id_and_rank_on_ood_whatever_selects(metric: str) -> N
 
 
 def test_other_validation_metrics_are_one_primary_column() -> None:
-    (column,) = task_columns(plan("accuracy"), [{"summary": {}}])
+    (column,) = task_columns(plan("accuracy"), [record({"summary": {}})])
     assert column.key == "accuracy" and column.primary
 
 
 def test_variants_recorded_by_runs_are_shown_next_to_the_name() -> None:
-    columns = task_columns(plan("ood_exact_match"), [{"summary": {}}])
+    columns = task_columns(plan("ood_exact_match"), [record({"summary": {}})])
     plain = Entry("rope", cells={c.header: Cell([0.5]) for c in columns})
     variant = Entry("alibi", cells={c.header: Cell([0.4]) for c in columns})
     variant.variants.add("directional")
@@ -39,7 +45,7 @@ def test_variants_recorded_by_runs_are_shown_next_to_the_name() -> None:
 def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -> None:
     lm = SimpleNamespace(metric="loss", direction="minimize", task=SimpleNamespace(name="lm"))
     summary = {"loss": 1.5, **{f"loss_{n}": 1.5 for n in (64, 128, 256, 512, 1024)}}
-    columns = task_columns(lm, [{"summary": summary, "train_max_length": 64}])
+    columns = task_columns(lm, [record({"summary": summary, "train_max_length": 64})])
     assert [(c.label, c.key, c.primary) for c in columns] == [
         ("loss 1×", "loss_64", False),
         ("loss 4×", "loss_256", False),
@@ -48,7 +54,7 @@ def test_language_models_show_loss_at_one_four_and_sixteen_times_the_context() -
     assert all(c.direction == "minimize" for c in columns)
     # another longest multiple (the reference sweep evaluates 1× and 8×) is shown and ranked
     summary = {"loss": 1.5, "loss_64": 1.5, "loss_512": 2.5, "loss_100": 2.0}
-    columns = task_columns(lm, [{"summary": summary, "train_max_length": 64}])
+    columns = task_columns(lm, [record({"summary": summary, "train_max_length": 64})])
     assert [(c.label, c.key, c.primary) for c in columns] == [
         ("loss 1×", "loss_64", False),
         ("loss 8×", "loss_512", True),
@@ -60,7 +66,8 @@ def test_a_partly_run_task_shows_its_real_columns_without_the_placeholder() -> N
         named = SimpleNamespace(name=task)
         return SimpleNamespace(metric=metric, direction="minimize", task=named, encoding=encoding)
 
-    run = {"summary": {"loss": 1.5, "loss_64": 1.5, "loss_512": 2.5}, "train_max_length": 64}
+    summary = {"loss": 1.5, "loss_64": 1.5, "loss_512": 2.5}
+    run = record({"summary": summary, "train_max_length": 64})
     studies = [
         (study("none", "lm", "loss"), []),  # not finished yet, listed first
         (study("rope", "lm", "loss"), [run]),
@@ -228,13 +235,12 @@ def test_run_length_table_names_its_split_and_dashes_empty_buckets() -> None:
 
     from pebench.benchmark.run.report import length_table
 
-    run = {
-        "encoding": "rope",
+    run = record({
         "per_length": {
             "1-5": {"accuracy": 0.8, "support": 10},
             "6-10": {"accuracy": 0.0, "support": 0},
         },
-    }
+    })  # fmt: skip
     console = Console(width=80, record=True, color_system=None)
     console.print(length_table([run]))
     text = console.export_text()
@@ -320,7 +326,7 @@ def one_task(seeds: int) -> tuple[list, list]:
     """A one-task length sweep (ID and OOD columns) with ``seeds`` seeds per encoding."""
     from pebench.benchmark.leaderboard.table import _rank
 
-    columns = task_columns(plan("id_exact_match"), [{"summary": {}}])
+    columns = task_columns(plan("id_exact_match"), [record({"summary": {}})])
     entries = []
     for k, name in enumerate(["rope", "alibi"]):
         cells = {

@@ -41,6 +41,9 @@ encodings: {none: none, sinusoidal: abs_sin}
 
 def metrics(id_em: float, ood_em: float) -> dict:
     return {
+        "task": "cmc",
+        "encoding": "none",
+        "seed": 1,
         "summary": {"id_exact_match": id_em},
         "per_length": {"1": {"exact_match": id_em}, "2": {"exact_match": id_em}},
         "test": {

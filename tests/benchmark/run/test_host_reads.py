@@ -17,8 +17,9 @@ from torch.overrides import TorchFunctionMode
 
 from pebench import encodings
 from pebench.benchmark.run import module as module_file
+from pebench.benchmark.run.record import CHECKPOINT, METRICS_FILE
 from pebench.benchmark.run.spec import TrainConfig
-from pebench.benchmark.run.train import CHECKPOINT, METRICS_FILE, train
+from pebench.benchmark.run.train import train
 from pebench.encodings.base import PositionalEncoding
 from pebench.errors import DivergedError
 from tests.specs import copy_spec
@@ -136,6 +137,6 @@ def test_a_nan_loss_fails_the_run_naming_its_step_and_saves_nothing(
 
 
 def test_eval_time_is_part_of_the_metrics(tmp_path: Path) -> None:
-    metrics = train(copy_spec(tmp_path, "cpu"))
+    metrics = train(copy_spec(tmp_path, "cpu")).as_json()
     assert 0 < metrics["eval_time_s"] < metrics["wall_time_s"]
     assert metrics["train_step_time_s"] + metrics["eval_time_s"] < metrics["wall_time_s"]

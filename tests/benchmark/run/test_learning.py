@@ -28,4 +28,4 @@ def test_demo_settings_learn_copy(tmp_path: Path, encoding: str) -> None:
             output_dir=tmp_path,
         )
     )
-    assert metrics["summary"]["id_exact_match"] >= 0.95
+    assert metrics.summary["id_exact_match"] >= 0.95

@@ -42,14 +42,14 @@ def test_fast_dev_run(tmp_path: Path, encoding: str, task: str, formulation: str
         with pytest.raises(PebenchError, match="bidirectional"):
             train(run)
         return
-    metrics = train(run)
+    metrics = train(run).as_json()
     assert metrics["encoding"] == encoding and metrics["task"] == task
     assert metrics["steps"] == 3
     assert metrics["parameters"] > 0
 
 
 def test_short_run_writes_metrics(tmp_path: Path) -> None:
-    metrics = train(spec(tmp_path, "copy", "rope", "decoder", max_steps=3))
+    metrics = train(spec(tmp_path, "copy", "rope", "decoder", max_steps=3)).as_json()
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved == metrics
     assert saved["steps"] == 3
@@ -62,6 +62,12 @@ def test_short_run_writes_metrics(tmp_path: Path) -> None:
     assert sorted(map(int, saved["per_length"])) == list(range(1, 7))
     assert saved["tokens_per_s"] > 0 and saved["wall_time_s"] > 0
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+    # the task declares its leaderboard columns for the metric the run is selected on
+    assert saved["selected_on"] == "id_exact_match"
+    assert saved["columns"] == [
+        {"label": "ID", "where": "summary", "key": "id_exact_match", "ranked": False},
+        {"label": "OOD", "where": "summary", "key": "ood_exact_match", "ranked": True},
+    ]
 
 
 @pytest.mark.parametrize("command", ["train", "compare"])
@@ -95,14 +101,14 @@ def test_existing_results_are_not_overwritten(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_result(tmp_path: Path) -> None:
-    a = train(spec(tmp_path / "a", "reverse", "learned", "encoder", max_steps=5))
-    b = train(spec(tmp_path / "b", "reverse", "learned", "encoder", max_steps=5))
+    a = train(spec(tmp_path / "a", "reverse", "learned", "encoder", max_steps=5)).as_json()
+    b = train(spec(tmp_path / "b", "reverse", "learned", "encoder", max_steps=5)).as_json()
     assert a["summary"] == b["summary"] and a["per_length"] == b["per_length"]
 
 
 def test_metrics_record_the_encoding_variant(tmp_path: Path) -> None:
-    encoder = train(spec(tmp_path / "enc", "copy", "alibi", "encoder", fast_dev_run=1))
-    decoder = train(spec(tmp_path / "dec", "copy", "alibi", "decoder", fast_dev_run=1))
+    encoder = train(spec(tmp_path / "enc", "copy", "alibi", "encoder", fast_dev_run=1)).as_json()
+    decoder = train(spec(tmp_path / "dec", "copy", "alibi", "decoder", fast_dev_run=1)).as_json()
     assert encoder["encoding_variant"] == "symmetric"  # the published form is the default
     assert decoder["encoding_variant"] == ""  # the paper's causal ALiBi has no variant
 
@@ -127,7 +133,7 @@ def test_train_compile_traces_training_steps_and_matches_eager(
         train=dataclasses.replace(eager.train, compile=True),
     )
     before = counters["stats"]["unique_graphs"]
-    want, got = train(eager), train(compiled)
+    want, got = train(eager).as_json(), train(compiled).as_json()
     assert counters["stats"]["unique_graphs"] > before
     assert got["summary"] == pytest.approx(want["summary"], abs=1e-4)
     state = torch.load(compiled.output_dir / "checkpoints" / "last.ckpt", weights_only=False)

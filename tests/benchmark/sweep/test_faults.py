@@ -23,6 +23,7 @@ from torch import Tensor
 
 from pebench.benchmark.cli import main
 from pebench.benchmark.cli.sweep import run_sweep
+from pebench.benchmark.run.record import RunRecord
 from pebench.benchmark.run.spec import run_spec_from_dict
 from pebench.benchmark.run.tracking import Tracker
 from pebench.benchmark.run.train import train
@@ -113,7 +114,7 @@ class _CrashAt(Callback):
 
 def test_resume_continues_to_the_same_result_as_an_uninterrupted_run(tmp_path: Path) -> None:
     straight, _ = run_spec_from_dict(_copy_run(tmp_path / "a", 10), tmp_path / "a")
-    expected = train(straight)
+    expected = train(straight).as_json()
     interrupted, text = run_spec_from_dict(_copy_run(tmp_path / "b", 10), tmp_path / "b")
     with pytest.raises(_Crash):
         train(interrupted, callbacks=[_CrashAt(6)])
@@ -224,12 +225,12 @@ def _fast_worker(url: str, index: int) -> None:
     """A forked worker whose trials return at once: only claiming and counting are tested."""
     import random
 
-    def instant(spec: Any, callbacks: Any, loggers: Any, started_at: float) -> dict[str, Any]:
+    def instant(spec: Any, callbacks: Any, loggers: Any, started_at: float) -> RunRecord:
         time.sleep(random.uniform(0, 0.02))
-        metrics = {"summary": {"id_exact_match": random.random()}}
+        run = RunRecord("copy", "rope", spec.seed, {"id_exact_match": random.random()}, {})
         Path(spec.output_dir).mkdir(parents=True, exist_ok=True)  # what train() writes
-        (Path(spec.output_dir) / "metrics.json").write_text(json.dumps(metrics))
-        return metrics
+        run.write(Path(spec.output_dir))
+        return run
 
     worker_module._train = instant
     storage = SweepStorage(url)
