@@ -34,7 +34,7 @@ from pebench.benchmark.leaderboard.publish import publish
 from pebench.benchmark.leaderboard.significance import Comparison, paired_comparisons
 from pebench.benchmark.leaderboard.table import Column, Entry
 from pebench.benchmark.run.tracking import Tracker, resolve_mode
-from pebench.benchmark.sweep.config import SweepConfig, encoding_label, parse_sweep
+from pebench.benchmark.sweep.config import Param, SweepConfig, build_config, parse_sweep
 from pebench.benchmark.sweep.launch import SweepHandle, claim_output_dir, execute, open_sweep
 from pebench.benchmark.sweep.protocol import (
     PROTOCOL_FILE,
@@ -65,7 +65,7 @@ class Reference:
 
     @property
     def labels(self) -> list[str]:
-        return [encoding_label(e) for e in self.sweep.encodings]
+        return self.sweep.labels
 
     def sources(self) -> list[Source]:
         return [(plan, self.storage, self.root) for plan in plans(self.sweep)]
@@ -166,14 +166,6 @@ def encoding_entry(name: str, options: dict[str, Any], label: str | None = None)
     return entry, label
 
 
-def _applies(param: dict[str, Any], label: str) -> bool:
-    """Whether a search-space entry's ``when: {encoding: ...}`` admits ``label``."""
-    wanted = (param.get("when") or {}).get("encoding")
-    if wanted is None:
-        return True
-    return label in ([wanted] if isinstance(wanted, str) else list(wanted))
-
-
 def ranked_definition(
     reference: Reference, entry: Any, label: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -183,7 +175,10 @@ def ranked_definition(
     doc = copy.deepcopy(reference.doc)
     doc["encodings"] = [entry]
     space = doc.get("search_space") or {}
-    doc["search_space"] = {k: p for k, p in space.items() if _applies(p, label)}
+    doc["search_space"] = {
+        key: param for key, param in space.items()
+        if build_config(Param, param, f"search_space.{key}").admits("encoding", label)
+    }  # fmt: skip
     for task in doc["tasks"]:  # the reference's skips name its own rows, never this one
         task.pop("skip_encodings", None)
     skipped: dict[str, str] = {}

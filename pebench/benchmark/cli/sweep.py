@@ -22,19 +22,21 @@ def run_sweep(
     wandb: str | None = None,
     console: Console | None = None,
     scale: str | None = None,
+    loaded: tuple[Any, str] | None = None,
 ) -> Path:
-    """Run (or resume) a sweep and write its leaderboard; returns the output directory."""
+    """Run (or resume) a sweep and write its leaderboard; returns the output directory.
+    ``loaded`` is the file already read by :func:`~pebench.benchmark.sweep.config.load_sweep`
+    (the command line checks it before torch loads)."""
     from pebench.benchmark.leaderboard.publish import publish
-    from pebench.benchmark.sweep.config import chosen_scale, load_sweep
+    from pebench.benchmark.sweep.config import load_sweep
     from pebench.benchmark.sweep.launch import DEFAULT_ROOT, execute
 
     console = console or Console()
-    sweep, text = load_sweep(config, scale)
+    sweep, text = loaded or load_sweep(config, scale)
     root = Path(output_dir or DEFAULT_ROOT / sweep.name)
     handle, tracker = execute(
-        sweep, text, root, storage_url, workers, gpus, wandb, console,
-        scale=chosen_scale(config, scale),
-    )  # fmt: skip
+        sweep, text, root, storage_url, workers, gpus, wandb, console, scale=sweep.scale
+    )
     publish(handle, tracker, console)
     return root
 
@@ -62,7 +64,7 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[Any]:
         )
     from pebench.benchmark.sweep.config import load_sweep
 
-    load_sweep(cfg.config, cfg.scale)  # syntax and schema mistakes before torch loads
+    loaded = load_sweep(cfg.config, cfg.scale)  # syntax and schema mistakes before torch loads
     run_sweep(
         cfg.config,
         Path(cfg.output_dir) if cfg.output_dir else None,
@@ -72,6 +74,7 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[Any]:
         cfg.wandb,
         console,
         cfg.scale,
+        loaded,
     )
     return []
 

@@ -98,9 +98,12 @@ _UNKNOWN_OPTION = re.compile(r"Parser key \"(\w+)\".*Option '(\w+)' is not accep
 _CLASS_PATH = re.compile(r"class_path ?=? ?'([\w.]+)'")
 
 
-def parse(parser: ArgumentParser, argv: Sequence[str]) -> Namespace:
-    """Parse already preprocessed arguments, turning parser errors into one-line messages."""
+def parse(parser: ArgumentParser, argv: Sequence[str] | dict[str, Any]) -> Namespace:
+    """Parse already preprocessed arguments (or a configuration mapping, as a YAML file
+    holds it), turning parser errors into one-line messages."""
     try:
+        if isinstance(argv, dict):
+            return parser.parse_object(argv)
         return parser.parse_args(list(argv))
     except ArgumentError as exc:
         text = str(exc)
@@ -151,7 +154,7 @@ def run_spec_from_dict(
     """The RunSpec of a run configuration given as a mapping (as in a ``train`` YAML file),
     and that configuration resolved as YAML (empty with ``dump=False``)."""
     parser = build_parser("train")
-    cfg = parse(parser, ["--config", yaml.safe_dump(normalize_config(doc), sort_keys=False)])
+    cfg = parse(parser, normalize_config(doc))
     cfg.overwrite = overwrite
     spec = run_spec(parser, cfg, output_dir, dump)
     return spec, spec.config_yaml or ""

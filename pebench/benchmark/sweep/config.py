@@ -25,11 +25,36 @@ SECTIONS = ("model", "optim", "train", "task", "encoding")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+@dataclass(frozen=True)
+class EncodingEntry:
+    """One ``encodings`` entry of a sweep: a registered name or dotted path, its options, and
+    its label (the name, or ``label`` for a configured variant), used in study names, run
+    directories and tables."""
+
+    class_path: str
+    init_args: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @classmethod
+    def of(cls, entry: Any, where: str = "encodings") -> EncodingEntry:
+        """The entry a sweep file writes: a name, or ``{class_path, init_args, label}``."""
+        if isinstance(entry, EncodingEntry):
+            return entry
+        if isinstance(entry, str):
+            return cls(entry, {}, entry)
+        if isinstance(entry, dict) and isinstance(entry.get("class_path"), str):
+            label = str(entry.get("label") or entry["class_path"])
+            return cls(entry["class_path"], dict(entry.get("init_args") or {}), label)
+        raise PebenchError(f"encodings entry {entry!r} must be a name or a mapping with class_path")
+
+    def spec(self) -> dict[str, Any]:
+        """The entry as a run configuration's ``encoding``: ``{class_path, init_args}``."""
+        return {"class_path": self.class_path, "init_args": copy.deepcopy(self.init_args)}
+
+
 def encoding_label(entry: Any) -> str:
-    """The label of an encodings entry: its name, or ``label`` for a configured variant."""
-    if isinstance(entry, str):
-        return entry
-    return str(entry.get("label") or entry.get("class_path"))
+    """The label of an encodings entry as a sweep file writes it."""
+    return EncodingEntry.of(entry).label
 
 
 @dataclass
@@ -57,11 +82,14 @@ class Param:
     def applies(self, context: dict[str, Any]) -> bool:
         """Whether this parameter is searched, given the study's task/encoding labels and
         the values sampled so far."""
-        for key, allowed in self.when.items():
-            allowed = allowed if isinstance(allowed, list) else [allowed]
-            if key not in context or context[key] not in allowed:
-                return False
-        return True
+        return all(key in context and self.admits(key, context[key]) for key in self.when)
+
+    def admits(self, key: str, value: Any) -> bool:
+        """Whether the condition on ``key`` (none: any value) admits ``value``."""
+        if key not in self.when:
+            return True
+        allowed = self.when[key]
+        return value in (allowed if isinstance(allowed, list) else [allowed])
 
 
 @dataclass
@@ -108,7 +136,7 @@ class SweepConfig:
     name: str
     tasks: list[TaskEntry]
     #: encoding names, or ``{class_path: ..., init_args: {...}, label: ...}`` for variants
-    encodings: list[Any]
+    encodings: list[EncodingEntry]
     #: trials per (task, encoding) study, pruned trials included; 0 = no search (an empty
     #: search space): the fixed configuration is trained once per seed
     trials: int = 8
@@ -128,19 +156,19 @@ class SweepConfig:
     optim: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     wandb_project: str = "pebench"
+    #: the scale the file was resolved at (set by :func:`load_sweep`; None: no scales)
+    scale: str | None = field(default=None, init=False, compare=False)
+    #: its (task, encoding) studies, computed once (:func:`~.studies.plans`)
+    _plans: list[Any] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def encoding_label(self, entry: Any) -> str:
-        """The label of an encodings entry: its name, or ``label`` for a configured variant."""
-        return encoding_label(entry)
+    @property
+    def labels(self) -> list[str]:
+        """The encodings' labels, in order."""
+        return [entry.label for entry in self.encodings]
 
-    def encoding_spec(self, entry: Any) -> dict[str, Any]:
-        """An encodings entry as ``{class_path, init_args}``."""
-        if isinstance(entry, str):
-            return {"class_path": entry, "init_args": {}}
-        return {
-            "class_path": entry["class_path"],
-            "init_args": dict(entry.get("init_args") or {}),
-        }
+    def train_settings(self, task: TaskEntry) -> dict[str, Any]:
+        """The ``train`` section of ``task``'s runs: the sweep's, overridden by the task's."""
+        return {**self.train, **task.train}
 
 
 def _check(config: SweepConfig) -> None:
@@ -164,7 +192,7 @@ def _check(config: SweepConfig) -> None:
         raise PebenchError(f"seeds lists a seed twice: {config.seeds}")
     for what, labels in (
         ("task", [t.name for t in config.tasks]),
-        ("encoding", [config.encoding_label(e) for e in config.encodings]),
+        ("encoding", config.labels),
     ):
         for label in labels:
             if not NAME.match(label):
@@ -174,20 +202,13 @@ def _check(config: SweepConfig) -> None:
                 f"a {what} appears twice in the sweep ({', '.join(labels)}); give variants "
                 f"distinct {'label' if what == 'encoding' else 'name'}s"
             )
-    labels = [config.encoding_label(e) for e in config.encodings]
+    labels = config.labels
     for task in config.tasks:
         unknown = [label for label in task.skip_encodings if label not in labels]
         if unknown:
             raise PebenchError(
                 f"task {task.name}: skip_encodings names {unknown[0]!r}, which is not among "
                 f"the sweep's encodings ({', '.join(labels)})"
-            )
-    for entry in config.encodings:
-        if not isinstance(entry, str) and not (
-            isinstance(entry, dict) and isinstance(entry.get("class_path"), str)
-        ):
-            raise PebenchError(
-                f"encodings entry {entry!r} must be a name or a mapping with class_path"
             )
     for key, param in config.search_space.items():
         section = key.split(".", 1)[0]
@@ -219,7 +240,7 @@ def _check(config: SweepConfig) -> None:
         _check_grid(config)
     if config.pruner.type != "none":
         for entry in config.tasks:
-            if not {**config.train, **entry.train}.get("eval_every"):
+            if not config.train_settings(entry).get("eval_every"):
                 raise PebenchError(
                     f"task {entry.name}: pruning needs intermediate validation; set "
                     f"train.eval_every (or pruner.type: none)"
@@ -280,6 +301,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     origin, args = get_origin(tp), get_args(tp)
     if tp is Any:
         return value
+    if tp is EncodingEntry:
+        return EncodingEntry.of(value, where)
     if dataclasses.is_dataclass(tp):
         return build_config(tp, value, where)
     if origin in (Union, UnionType):
@@ -322,7 +345,8 @@ def build_config(cls: type, doc: Any, where: str) -> Any:
     if not isinstance(doc, dict):
         raise PebenchError(f"{where}: expected a mapping of settings, got {doc!r}")
     hints = get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    settings = [f for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in settings]
     unknown = [k for k in doc if k not in names]
     if unknown:
         valid = [*names, *getattr(cls, "FILE_KEYS", ())]
@@ -332,7 +356,7 @@ def build_config(cls: type, doc: Any, where: str) -> Any:
         )
     missing = [
         f.name
-        for f in dataclasses.fields(cls)
+        for f in settings
         if f.name not in doc
         and f.default is dataclasses.MISSING
         and f.default_factory is dataclasses.MISSING
@@ -379,21 +403,10 @@ def select_scale(doc: Any, scale: str | None, source: str) -> Any:
     return resolved
 
 
-def chosen_scale(path: str | Path, scale: str | None = None) -> str | None:
-    """The scale a sweep file runs at: ``scale``, else the file's ``scale:`` when it defines
-    ``scales`` (None for a file without scales)."""
-    if scale is not None:
-        return scale
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-    return doc.get("scale") if isinstance(doc, dict) and "scales" in doc else None
-
-
 def load_sweep(path: str | Path, scale: str | None = None) -> tuple[SweepConfig, str]:
-    """Read and validate a sweep file; returns the config and its resolved text (stored with
-    the sweep so that workers on other machines run exactly the same definition)."""
+    """Read and validate a sweep file, once; returns the config (carrying the scale it was
+    resolved at) and its resolved text (stored with the sweep so that workers on other
+    machines run exactly the same definition)."""
     file = Path(path)
     if not file.is_file():
         raise PebenchError(f"sweep file {path} does not exist; see configs/sweeps/ for presets")
@@ -402,10 +415,14 @@ def load_sweep(path: str | Path, scale: str | None = None) -> tuple[SweepConfig,
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise yaml_problem(str(path), exc) from None
+    chosen = scale
     if isinstance(doc, dict) and "scales" in doc or scale is not None:
+        chosen = scale if scale is not None else doc.get("scale")
         doc = select_scale(doc, scale, str(path))
         text = yaml.safe_dump(doc, sort_keys=False)
-    return parse_sweep(doc, str(path)), text
+    sweep = parse_sweep(doc, str(path))
+    sweep.scale = chosen
+    return sweep, text
 
 
 def _without(doc: dict[str, Any], encodings: set[str], tasks: set[str]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import optuna
 
-from pebench.benchmark.sweep.config import SweepConfig, TaskEntry
+from pebench.benchmark.run.settings import TrainConfig
+from pebench.benchmark.sweep.config import EncodingEntry, SweepConfig, TaskEntry
 from pebench.catalog import task_monitors
 from pebench.errors import PebenchError
 
@@ -63,11 +64,11 @@ class StudyPlan:
 
     sweep: SweepConfig
     task: TaskEntry
-    encoding: Any
+    encoding: EncodingEntry
 
     @property
     def encoding_label(self) -> str:
-        return self.sweep.encoding_label(self.encoding)
+        return self.encoding.label
 
     @property
     def name(self) -> str:
@@ -124,10 +125,10 @@ class StudyPlan:
         task = {"class_path": task} if isinstance(task, str) else copy.deepcopy(task)
         doc: dict[str, Any] = {
             "task": {"class_path": task["class_path"], "init_args": task.get("init_args") or {}},
-            "encoding": self.sweep.encoding_spec(self.encoding),
+            "encoding": self.encoding.spec(),
             "model": {**self.sweep.model, **self.task.model},
             "optim": {**self.sweep.optim, **self.task.optim},
-            "train": {**self.sweep.train, **self.task.train, "progress": False},
+            "train": {**self.sweep.train_settings(self.task), "progress": False},
             "seed": seed,
         }
         for key, value in params.items():
@@ -148,7 +149,7 @@ class StudyPlan:
             "train": config.TrainConfig,
             "task": getattr(self.task_class, "__init__", None),
             "encoding": getattr(
-                encodings.get(self.sweep.encoding_spec(self.encoding)["class_path"]),
+                encodings.get(self.encoding.class_path),
                 "__init__",
                 None,
             ),
@@ -220,13 +221,15 @@ class StudyPlan:
 
 
 def plans(sweep: SweepConfig) -> list[StudyPlan]:
-    """Every (task, encoding) pair of the sweep, tasks outermost."""
-    return [
-        StudyPlan(sweep, task, enc)
-        for task in sweep.tasks
-        for enc in sweep.encodings
-        if sweep.encoding_label(enc) not in task.skip_encodings
-    ]
+    """Every (task, encoding) pair of the sweep, tasks outermost; computed once per sweep."""
+    if sweep._plans is None:
+        sweep._plans = [
+            StudyPlan(sweep, task, enc)
+            for task in sweep.tasks
+            for enc in sweep.encodings
+            if enc.label not in task.skip_encodings
+        ]
+    return list(sweep._plans)
 
 
 def sampler(
@@ -250,9 +253,9 @@ def sampler(
 def pruner(plan: StudyPlan) -> optuna.pruners.BasePruner:
     """The sweep's pruner; resources are training steps (reports come every eval_every)."""
     cfg = plan.sweep.pruner
-    train = {**plan.sweep.train, **plan.task.train}
+    train = plan.sweep.train_settings(plan.task)
     every = int(train.get("eval_every") or 1)
-    max_steps = int(train.get("max_steps", 2000))
+    max_steps = int(train.get("max_steps", TrainConfig.max_steps))
     if cfg.type == "median":
         return optuna.pruners.MedianPruner(
             n_startup_trials=cfg.n_startup_trials, n_warmup_steps=cfg.n_warmup_steps

@@ -436,7 +436,7 @@ def test_the_reference_sweep_runs_every_built_in_encoding() -> None:
     from pebench import encodings
 
     sweep, _ = load_sweep("configs/sweeps/reference.yaml")
-    ran = {encodings.get(sweep.encoding_spec(e)["class_path"]) for e in sweep.encodings}
+    ran = {encodings.get(e.class_path) for e in sweep.encodings}
     built_in = {
         cls
         for cls in encodings.available().values()
@@ -488,3 +488,21 @@ def test_worker_threads_share_the_cores_unless_pebench_num_threads_says(monkeypa
     assert worker_threads(1) == cores and worker_threads(cores * 2) == 1
     monkeypatch.setenv("PEBENCH_NUM_THREADS", "1")
     assert worker_threads(1) == 1  # e.g. a second sweep sharing the machine
+
+
+def test_a_sweep_file_is_read_once_and_its_plans_built_once(tmp_path: Path, monkeypatch) -> None:
+    """The file is read once into a config carrying its scale; its studies are planned once."""
+    from pebench.benchmark.sweep.config import EncodingEntry, load_sweep
+    from pebench.benchmark.sweep.studies import plans
+
+    path = write_sweep(tmp_path, encodings=["rope", {"class_path": "alibi", "label": "alibi2"}])
+    reads: list[str] = []
+    original = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self.name)
+                        or original(self, *a, **k))  # fmt: skip
+    sweep, _ = load_sweep(path)
+    assert [name for name in reads if name.endswith(".yaml")] == [path.name]
+    assert sweep.scale is None
+    assert sweep.encodings[1] == EncodingEntry("alibi", {}, "alibi2")
+    assert [p.encoding_label for p in plans(sweep)] == ["rope", "alibi2"]
+    assert plans(sweep)[0] is plans(sweep)[0]
