@@ -260,7 +260,7 @@ class Transformer(nn.Module):
         biased = buckets or self._score_bias()
         return attention_path(
             self.attention_backend, device, own, biased, self.dims.head_dim,
-            cls.fused_kernel, self.dims.causal,
+            cls.fused_kernel, self.dims.causal, self.encoding.kernel,
         )  # fmt: skip
 
     def _score_bias(self) -> bool:

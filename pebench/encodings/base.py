@@ -122,6 +122,9 @@ class PositionalEncoding(nn.Module):
     #: the flash-linear-attention kernel (:mod:`pebench.kernels.fla`) that computes this
     #: encoding's whole attention on CUDA, if one does
     fused_kernel: ClassVar[str | None] = None
+    #: the kernel family this encoding's own ``attend`` runs (:mod:`pebench.kernels`), which
+    #: names the kernel that really ran (:func:`pebench.kernels.dispatch.own_path`)
+    kernel: str | None = None
 
     def __init__(self, dims: ModelDims) -> None:
         super().__init__()

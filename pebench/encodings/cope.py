@@ -27,6 +27,7 @@ class CoPE(PositionalEncoding):
     #: no key/value cache: positions are counted over the whole sequence inside attend
     kv_cache = False
     relative = True
+    kernel = "cope"
 
     def __init__(self, dims: ModelDims, npos: int = 128) -> None:
         super().__init__(dims)

@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
-from pebench.kernels import fla
-from pebench.kernels.sdpa import attention, gated_causal_attention
+from pebench.kernels.fox import forgetting_attention
 
 
 class ForgettingAttention(PositionalEncoding):
@@ -18,8 +17,8 @@ class ForgettingAttention(PositionalEncoding):
 
     The gates are the only positional signal (the paper's FoX uses no other). With
     c_i = Σ_{l≤i} log σ(f_l), the bias is c_i − c_j: one cumulative sum per layer, folded
-    into SDPA's q·k (:func:`pebench.kernels.sdpa.gated_causal_attention`) or, on CUDA,
-    flash-linear-attention's FoX kernel. In a bidirectional encoder (pebench's extension; the
+    into SDPA's q·k or, on CUDA, flash-linear-attention's FoX kernel
+    (:mod:`pebench.kernels.fox`). In a bidirectional encoder (pebench's extension; the
     paper is causal) keys after the query decay through the gates between them: −|c_i − c_j|.
     """
 
@@ -28,6 +27,7 @@ class ForgettingAttention(PositionalEncoding):
     kv_cache = False
     relative = True
     fused_kernel = "fox"
+    kernel = "fox"
 
     def __init__(self, dims: ModelDims) -> None:
         super().__init__(dims)
@@ -48,12 +48,4 @@ class ForgettingAttention(PositionalEncoding):
         gates = self.gates[layer](x)
         log_forget = F.logsigmoid(gates.to(torch.promote_types(gates.dtype, torch.float32)))
         log_forget = log_forget.transpose(1, 2)  # (B, H, T), float32 at least
-        if mask.fused:
-            return fla.forgetting(q, k, v, log_forget)
-        total = log_forget.cumsum(-1)
-        if self.dims.causal:
-            return gated_causal_attention(q, k, v, mask.additive, mask.is_causal, total)
-        # c_i − c_j ≤ 0 for j ≤ i (every log σ ≤ 0); −|·| extends it to keys after the query
-        bias = -(total.unsqueeze(-1) - total.unsqueeze(-2)).abs()
-        t = q.shape[-2]
-        return attention(q, k, v, mask.dense(t, t, q.dtype, q.device) + bias.to(q.dtype), False)
+        return forgetting_attention(q, k, v, log_forget, mask, self.dims.causal)

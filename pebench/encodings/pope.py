@@ -30,6 +30,7 @@ class PoPE(PositionalEncoding):
     #: no key/value cache: attend transforms queries and keys together
     kv_cache = False
     relative = True
+    kernel = "polar"
 
     def __init__(self, dims: ModelDims, base: float = 10000.0, clamp_phase: bool = False) -> None:
         super().__init__(dims)

@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
-from pebench.encodings.relative import gather_offsets, offset_range
+from pebench.encodings.relative import offset_range
 from pebench.kernels import ranges
-from pebench.kernels.bias import BucketBias, bucket_sums
+from pebench.kernels.bias import BucketBias, bucket_value_attention
 
 
 class Shaw(PositionalEncoding):
@@ -23,13 +23,15 @@ class Shaw(PositionalEncoding):
     whose gradient is summed straight back into the distances (a
     :class:`~pebench.kernels.bias.BucketBias`: gathered inside FlexAttention on a GPU, or
     by :func:`~pebench.kernels.sdpa.bucket_biased_attention`). Value embeddings need the
-    attention weights, so ``values`` takes the explicit softmax path.
+    attention weights, so ``values`` takes the explicit softmax path
+    (:func:`~pebench.kernels.bias.bucket_value_attention`).
     """
 
     name = "shaw"
     #: no key/value cache: attend builds its relative terms over the whole sequence
     kv_cache = False
     relative = True
+    kernel = "buckets"
 
     def __init__(self, dims: ModelDims, max_distance: int = 16, values: bool = False) -> None:
         super().__init__(dims)
@@ -37,6 +39,8 @@ class Shaw(PositionalEncoding):
         size = (dims.num_layers, 2 * max_distance + 1, dims.head_dim)
         self.keys = nn.Parameter(torch.randn(size) * dims.head_dim**-0.5)
         self.value_table = nn.Parameter(torch.zeros(size)) if values else None
+        if values:
+            self.kernel = "bucket_values"
 
     @property
     def flex_attend(self) -> bool:
@@ -60,9 +64,6 @@ class Shaw(PositionalEncoding):
         if self.value_table is None:
             return self.attend_buckets(q, k, v, mask, positions, bias)
         t = q.shape[-2]
-        index = bias.index(positions)
-        additive = mask.dense(t, t, q.dtype, q.device) + gather_offsets(per_offset, index)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + additive
-        weights = scores.softmax(-1)
-        per_bucket = bucket_sums(weights, index, per_offset.shape[-1])
-        return weights @ v + per_bucket @ self.value_table[layer].to(q.dtype)
+        additive = mask.dense(t, t, q.dtype, q.device)
+        values = self.value_table[layer].to(q.dtype)
+        return bucket_value_attention(q, k, v, per_offset, bias.index(positions), values, additive)

@@ -3,7 +3,6 @@ Implementation and In-depth Study", ICLR 2025)."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from pebench.encodings.base import AttentionMask, ModelDims, PositionalEncoding
@@ -31,6 +30,7 @@ class StickBreaking(PositionalEncoding):
     kv_cache = False
     relative = True
     fused_kernel = "stick_breaking"
+    kernel = "stick_breaking"
 
     def __init__(
         self, dims: ModelDims, attend_current: bool = False, remainder: bool = False
@@ -48,8 +48,6 @@ class StickBreaking(PositionalEncoding):
         layer: int,
         x: Tensor,
     ) -> Tensor:
-        t = q.shape[-2]
-        dense = None if mask.fused else mask.dense(t, t, torch.float32, q.device)
         return stick_breaking_attention(
-            q, k, v, dense, self.dims.causal, self.attend_current, self.remainder
+            q, k, v, mask, self.dims.causal, self.attend_current, self.remainder
         )

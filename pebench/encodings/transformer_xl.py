@@ -32,6 +32,7 @@ class TransformerXL(PositionalEncoding):
     #: no key/value cache: attend builds its relative terms over the whole sequence
     kv_cache = False
     relative = True
+    kernel = "buckets"
 
     def __init__(self, dims: ModelDims) -> None:
         super().__init__(dims)

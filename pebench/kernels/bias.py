@@ -3,6 +3,7 @@ tensor: a per-head table over query−key offsets, and per-query bucket scores."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -141,3 +142,17 @@ def is_contiguous_range(positions: Tensor) -> bool:
     n = positions.shape[-1]
     expected = torch.arange(n, device=positions.device) + positions[0, 0]
     return bool(torch.equal(positions[0], expected))
+
+
+def bucket_value_attention(
+    q: Tensor, k: Tensor, v: Tensor, buckets: Tensor, index: Tensor, values: Tensor,
+    mask: Tensor,
+) -> Tensor:  # fmt: skip
+    """softmax(s)·v + Σ_j softmax(s)_ij·values[index_ij] with s = q·kᵀ/√d +
+    buckets[b, h, i, index_ij] + mask, for (batch, heads, n, d) tensors, per-query bucket
+    scores ``buckets`` (batch, heads, n, R) and per-bucket value embeddings ``values``
+    (R, d): Shaw et al.'s relative values, which need the attention weights themselves, so
+    the softmax is explicit (the weights' mass per bucket is :func:`bucket_sums`)."""
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + mask
+    weights = (scores + gather_offsets(buckets, index)).softmax(-1)
+    return weights @ v + bucket_sums(weights, index, buckets.shape[-1]) @ values

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import Tensor
 
+from pebench.kernels import dispatch
 from pebench.kernels.chunked import by_query_chunks, mask_rows
 from pebench.kernels.cpu_blocks import blocks
 
@@ -26,7 +27,7 @@ def cope_attention(
     (its autograd function when a gradient is needed), elsewhere the reference one block of
     queries at a time (:mod:`pebench.kernels.chunked`: exact, as positions are counted
     along each query's own row)."""
-    if q.device.type != "cpu" or q.dtype != torch.float32:
+    if dispatch.own_path("cope", q.device, causal, q.dtype) == "chunked":
         return chunked_attention(q, k, v, table, mask, causal)
     if torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v, table)):
         return CoPEAttention.apply(q, k, v, table, mask.detach(), causal)

@@ -1,20 +1,20 @@
-"""The one place that decides how attention runs on a device (:func:`attention_path`), and
-which other kernels a device takes (:func:`bias_by_rows`, :func:`fused_rotary`,
-:func:`fused_adamw`).
+"""How attention runs on a device: :func:`attention_path` chooses the path of a model's
+encoding, :func:`own_path` the kernel of an encoding family that computes attention itself,
+and :func:`bias_by_rows`, :func:`fused_rotary` and :func:`fused_adamw` the other kernels a
+device takes. The kernels act on these choices, so what metrics.json and ``pebench bench``
+record is what ran.
 
-Paths: ``sdpa`` (PyTorch's SDPA with one additive mask; on CPU the fused kernels of
-:mod:`pebench.kernels.cpu_blocks` when the bias needs a gradient) and ``flex``
-(FlexAttention with the bias in a ``score_mod``, :mod:`pebench.kernels.flex`). Encodings
-that compute attention themselves (``attend``) run their own family's path, named ``own``
-(the eager reference, on GPUs query-chunked where it needs a cumulative sum along keys), or
-``fla``: flash-linear-attention's Triton kernel for their family (:mod:`pebench.kernels.fla`).
-The choice depends on ``--model.attention``, the device, grad mode and what is installed.
+Paths: ``sdpa`` (PyTorch's SDPA with the mask and any score bias; on CPU the fused kernels of
+:mod:`pebench.kernels.cpu_blocks` when the bias needs a gradient), ``flex`` (FlexAttention
+with the bias in a ``score_mod``, :mod:`pebench.kernels.flex`), ``fla``
+(flash-linear-attention's Triton kernel of a family, :mod:`pebench.kernels.fla`), and the
+own kernels of the families that compute attention themselves (:data:`OWN_PATHS`). The
+choice depends on ``--model.attention``, the device, grad mode and what is installed.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -22,7 +22,23 @@ from torch import Tensor
 from pebench.errors import PebenchError
 from pebench.kernels import fla
 
-Path = Literal["sdpa", "flex", "own", "fla"]
+Path = str
+
+#: the kernels an encoding family that computes attention itself may run (besides ``fla``):
+#: fox: the gates folded into SDPA's q·k (causal) or the dense reference (bidirectional);
+#: path: the dense solve, recomputed in backward on GPUs; stick_breaking and cope: the
+#: reference (cope: a CPU block kernel) or blocks of queries, checkpointed; buckets (Shaw,
+#: Transformer-XL): the CPU bucket kernel or a gathered bias through SDPA; bucket_values
+#: (Shaw's relative values): an explicit softmax; polar (PoPE): polar q and k through SDPA
+OWN_PATHS = {
+    "fox": ("sdpa-gated", "naive"),
+    "path": ("naive", "naive-recomputed"),
+    "stick_breaking": ("naive", "chunked"),
+    "cope": ("cpu-blocks", "chunked"),
+    "buckets": ("cpu-blocks", "sdpa-buckets"),
+    "bucket_values": ("naive-values",),
+    "polar": ("sdpa-polar",),
+}
 
 FLEX_ON_CPU = (
     "FlexAttention has no backward on CPU; train with --model.attention sdpa (or auto) on CPU"
@@ -30,6 +46,30 @@ FLEX_ON_CPU = (
 #: the smallest head dimension FlexAttention's compiled kernels take (seen on an H200, torch
 #: 2.11: "embedding dimension of the query, key, and value must be at least 16")
 FLEX_MIN_HEAD_DIM = 16
+
+
+def own_path(
+    family: str | None, device: torch.device, causal: bool, dtype: torch.dtype = torch.float32
+) -> Path:
+    """The kernel an encoding family that computes attention itself runs on ``device`` when
+    it does not take fla's (:data:`OWN_PATHS`); ``own`` for a family pebench does not know
+    (a user's encoding)."""
+    cpu = device.type == "cpu"
+    if family == "fox":
+        return "sdpa-gated" if causal else "naive"
+    if family == "path":
+        return "naive" if cpu else "naive-recomputed"
+    if family == "stick_breaking":
+        return "naive" if cpu else "chunked"
+    if family == "cope":
+        return "cpu-blocks" if cpu and dtype == torch.float32 else "chunked"
+    if family == "buckets":
+        return "cpu-blocks" if cpu else "sdpa-buckets"
+    if family == "bucket_values":
+        return "naive-values"
+    if family == "polar":
+        return "sdpa-polar"
+    return "own"
 
 
 def attention_path(
@@ -40,12 +80,14 @@ def attention_path(
     head_dim: int,
     kernel: str | None = None,
     causal: bool = True,
+    family: str | None = None,
 ) -> Path:
     """The path for an encoding on ``device`` under ``--model.attention backend``: ``auto``
     is FlexAttention on CUDA for encodings that add a score bias (``biased``) with heads of
     at least 16 dimensions, SDPA otherwise; for encodings with their own attention, their
     fla ``kernel`` where it runs (CUDA, causal, a head size it takes, fla installed), else
-    their own path. Forcing ``flex`` or ``fla`` where it cannot run is refused in one line."""
+    their ``family``'s own kernel (:func:`own_path`). Forcing ``flex`` or ``fla`` where it
+    cannot run is refused in one line."""
     if backend == "fla":
         reason = fla.why_not(kernel, device, causal, head_dim)
         if reason is not None:
@@ -53,7 +95,7 @@ def attention_path(
         return "fla"
     if own_attention:
         fused = backend == "auto" and fla.why_not(kernel, device, causal, head_dim) is None
-        return "fla" if fused else "own"
+        return "fla" if fused else own_path(family, device, causal)
     if backend == "flex":
         if device.type == "cpu" and torch.is_grad_enabled():
             raise PebenchError(FLEX_ON_CPU)

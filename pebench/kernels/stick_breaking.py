@@ -14,29 +14,32 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pebench.kernels import fla
+from pebench.kernels import dispatch, fla
 from pebench.kernels.chunked import by_query_chunks, mask_rows
+from pebench.kernels.mask import MaskLike
 
 
 def stick_breaking_attention(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    mask: Tensor | None,
+    mask: MaskLike,
     causal: bool,
     attend_current: bool,
     remainder: bool,
 ) -> Tensor:
-    """Stick-breaking attention of (batch, heads, n, d) tensors under an additive ``mask``
-    (−inf where forbidden): flash-linear-attention's kernel when the model chose it (``mask``
-    is then ``None``: CUDA, causal, nothing but the causal mask), else on a GPU one block of
-    queries at a time, on CPU the reference as it stands."""
-    if mask is None:
+    """Stick-breaking attention of (batch, heads, n, d) tensors under the model's ``mask``:
+    flash-linear-attention's kernel when the model chose it (CUDA, causal, nothing but the
+    causal mask), else on a GPU one block of queries at a time, on CPU the reference as it
+    stands (:func:`pebench.kernels.dispatch.own_path` names which)."""
+    if mask.fused:
         out, rest = fla.stick_breaking(q, k, v, attend_current)
         return out + rest.unsqueeze(-1).to(v.dtype) * v if remainder else out
-    if q.device.type == "cpu":
-        return stick_breaking_rows(q, k, v, mask, 0, causal, attend_current, remainder)
-    return chunked_attention(q, k, v, mask, causal, attend_current, remainder)
+    t = q.shape[-2]
+    dense = mask.dense(t, t, torch.float32, q.device)
+    if dispatch.own_path("stick_breaking", q.device, causal) == "naive":
+        return stick_breaking_rows(q, k, v, dense, 0, causal, attend_current, remainder)
+    return chunked_attention(q, k, v, dense, causal, attend_current, remainder)
 
 
 def chunked_attention(

@@ -240,8 +240,8 @@ def test_dispatch_takes_flex_only_where_it_runs() -> None:
     narrow = ModelDims(d_model=32, num_heads=4, num_layers=1, causal=True)
     for dims, name, path in [(wide, "alibi", "flex"), (narrow, "alibi", "sdpa"),
                              (wide, "none", "sdpa"), (wide, "rope", "sdpa"),
-                             (wide, "fox", "own"), (wide, "shaw", "own"),
-                             (wide, "transformer_xl", "own")]:  # fmt: skip
+                             (wide, "fox", "sdpa-gated"), (wide, "shaw", "sdpa-buckets"),
+                             (wide, "transformer_xl", "sdpa-buckets")]:  # fmt: skip
         model = Transformer(VOCAB, dims, encodings.get(name)(dims))
         assert model.attention_path(cuda) == path, (name, dims.head_dim)
     for name in BUCKETS:  # opt-in until the bucket path has been timed on a GPU

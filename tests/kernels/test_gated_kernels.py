@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import types
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,6 +26,7 @@ from pebench.kernels import cope as cope_kernels
 from pebench.kernels import stick_breaking as sb
 from pebench.kernels.dispatch import attention_path
 from pebench.kernels.naive import naive_attention
+from pebench.kernels.path import naive_attention as naive_path
 
 B, H, N, D = 2, 3, 40, 8
 
@@ -214,7 +216,8 @@ def test_each_encoding_on_its_fla_kernel_equals_its_own_path(name: str, fake_fla
 def test_stick_breaking_remainder_comes_from_fla_s_leftover(fake_fla) -> None:
     q, k, v = _qkv()
     mask = _mask(True, False)
-    got = sb.stick_breaking_attention(q, k, v, None, True, False, True)  # None: fla's path
+    fused = SimpleNamespace(fused=True)  # the model chose fla's kernel
+    got = sb.stick_breaking_attention(q, k, v, fused, True, False, True)
     want = sb.stick_breaking_rows(q, k, v, mask, 0, True, False, True)
     assert fake_fla["stick_breaking"] == 1
     torch.testing.assert_close(got, want)
@@ -237,20 +240,27 @@ CUDA = torch.device("cuda")  # a device object only: nothing is allocated on it
 def test_auto_takes_fla_on_cuda_where_it_applies(fake_fla) -> None:
     path = attention_path("auto", CUDA, True, False, 64, "stick_breaking", True)
     assert path == "fla"
-    assert attention_path("sdpa", CUDA, True, False, 64, "stick_breaking", True) == "own"
-    assert attention_path("auto", CUDA, True, False, 64, "stick_breaking", False) == "own"
-    assert attention_path("auto", CUDA, True, False, 8, "stick_breaking", True) == "own"
-    assert attention_path("auto", CUDA, True, False, 48, "path", True) == "own"  # 16/32/64/128
-    assert attention_path("auto", CUDA, True, False, 64, None, True) == "own"  # e.g. CoPE
+    # elsewhere the family's own kernel, named as it runs (dispatch.own_path)
+    sb = ("stick_breaking", "stick_breaking")
+    assert attention_path("sdpa", CUDA, True, False, 64, sb[0], True, sb[1]) == "chunked"
+    assert attention_path("auto", CUDA, True, False, 64, sb[0], False, sb[1]) == "chunked"
+    assert attention_path("auto", CUDA, True, False, 8, sb[0], True, sb[1]) == "chunked"
+    # fla's PaTH takes heads of 16/32/64/128
+    assert attention_path("auto", CUDA, True, False, 48, "path", True, "path") == (
+        "naive-recomputed"
+    )
+    assert attention_path("auto", CUDA, True, False, 64, None, True, "cope") == "chunked"
+    assert attention_path("auto", CUDA, True, False, 64, None, True) == "own"  # a user's
     cpu = torch.device("cpu")
-    assert attention_path("auto", cpu, True, False, 64, "fox", True) == "own"
+    assert attention_path("auto", cpu, True, False, 64, "fox", True, "fox") == "sdpa-gated"
+    assert attention_path("auto", cpu, True, False, 64, "fox", False, "fox") == "naive"
 
 
 def test_auto_without_fla_installed_keeps_the_own_path(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "fla.ops.forgetting_attn", None)  # import fails
     fla._load.cache_clear()
     try:
-        assert attention_path("auto", CUDA, True, False, 64, "fox", True) == "own"
+        assert attention_path("auto", CUDA, True, False, 64, "fox", True, "fox") == "sdpa-gated"
         with pytest.raises(PebenchError, match=r"pip install 'pebench\[gpu\]'"):
             attention_path("fla", CUDA, True, False, 64, "fox", True)
     finally:
@@ -313,9 +323,8 @@ def _path_inputs(n: int, seed: int) -> tuple[list[torch.Tensor], torch.Tensor]:
 
 def test_the_path_stand_in_is_path() -> None:
     """The explicit Householder products against pebench's telescoped triangular solve."""
-    encoding = _encoding("path")
     (q, k, v, w, beta), causal = _path_inputs(5, 2)
-    want = encoding.dense_attention(q, k, v, w, beta, causal)
+    want = naive_path(q, k, v, w, beta, causal)
     out, _ = _fla_path(*(t.transpose(1, 2) for t in (q, k, v, w)), beta.transpose(1, 2))
     torch.testing.assert_close(out.transpose(1, 2), want)
     assert math.isfinite(float(want.sum()))
@@ -328,7 +337,8 @@ def test_a_broken_fla_install_falls_back_and_says_why(monkeypatch) -> None:
     monkeypatch.setattr(fla.importlib, "import_module", broken)
     fla._load.cache_clear()
     try:
-        assert attention_path("auto", CUDA, True, False, 64, "path", True) == "own"
+        path = attention_path("auto", CUDA, True, False, 64, "path", True, "path")
+        assert path == "naive-recomputed"
         with pytest.raises(PebenchError, match="failed to import .RuntimeError: triton too old"):
             attention_path("fla", CUDA, True, False, 64, "path", True)
     finally:
@@ -344,18 +354,17 @@ def test_adamw_is_fused_on_cuda_only() -> None:
 def test_path_recomputed_in_backward_equals_the_dense_reference(monkeypatch) -> None:
     """PaTH's GPU fallback: the solve under checkpointing gives the same values and
     gradients (run here on CPU by asking for it), keeping only its inputs for backward."""
-    encoding = _encoding("path")
     inputs, causal = _path_inputs(9, 4)
     calls: list[int] = []
     real = chunked.checkpoint
     monkeypatch.setattr(chunked, "checkpoint", lambda *a, **kw: calls.append(1) or real(*a, **kw))
 
     def dense(q, k, v, w, beta):
-        return encoding.dense_attention(q, k, v, w, beta, causal)
+        return naive_path(q, k, v, w, beta, causal)
 
     def again(q, k, v, w, beta):
         return chunked.recomputed(
-            encoding.dense_attention, q, k, v, w, beta, causal, on_cpu=True
+            naive_path, q, k, v, w, beta, causal, on_cpu=True
         )
 
     got, want = _grads(again, inputs), _grads(dense, inputs)
