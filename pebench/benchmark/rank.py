@@ -30,7 +30,7 @@ from optuna.storages.journal import JournalFileBackend
 from rich.console import Console
 
 from pebench.benchmark.leaderboard.collect import Source, sources_of
-from pebench.benchmark.leaderboard.publish import publish
+from pebench.benchmark.leaderboard.publish import PublishOptions, publish
 from pebench.benchmark.leaderboard.significance import Comparison, paired_comparisons
 from pebench.benchmark.leaderboard.table import Column, Entry
 from pebench.benchmark.run.tracking import Tracker, resolve_mode
@@ -291,10 +291,11 @@ def publish_rank(
     against every row (``comparisons.csv``) and the plain-language ``summary.md``."""
     root = Path(handle.output_dir)
     sources = ref.sources() + sources_of(handle)
-    _, columns, entries = publish(
-        handle, tracker, console, budget_of=False, sources=sources, marked=label,
+    options = PublishOptions(
+        remember_budget=False, sources=sources, marked=label,
         title=f"pebench rank: {label} against {ref.sweep.name}",
     )  # fmt: skip
+    _, columns, entries = publish(handle, tracker, console, options)
     found = compare(columns, entries, label)
     with (root / "comparisons.csv").open("w", newline="") as handle_csv:
         writer = csv.writer(handle_csv)

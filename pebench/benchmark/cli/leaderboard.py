@@ -32,7 +32,7 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[Any]:
     cfg = parse_simple(parser, argv)
     if cfg.storage is None and cfg.output_dir is None:
         raise PebenchError("give the sweep's --output-dir (or its --storage URL)")
-    from pebench.benchmark.leaderboard.publish import publish
+    from pebench.benchmark.leaderboard.publish import PublishOptions, publish
     from pebench.benchmark.run.tracking import Tracker, resolve_mode
     from pebench.benchmark.sweep.launch import open_sweep
     from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
@@ -54,12 +54,11 @@ def cmd_leaderboard(argv: Sequence[str], console: Console) -> list[Any]:
     handle = open_sweep(storage, cfg.sweep, out)
     mode, _ = resolve_mode(cfg.wandb)
     tracker = Tracker(mode, handle.output_dir, handle.sweep.wandb_project)
-    budget: Path | bool | None = None  # None: the one this leaderboard recorded last time
-    if cfg.budget_of is not None:
-        budget = False if cfg.budget_of == "none" else Path(cfg.budget_of)
-    if isinstance(budget, Path) and budget.is_dir():
-        budget = budget / "leaderboard.json"
-    publish(handle, tracker, console, bench_tokens, budget, where)
+    options = PublishOptions(bench_tokens, where, remember_budget=cfg.budget_of != "none")
+    if cfg.budget_of not in (None, "none"):
+        budget = Path(cfg.budget_of)
+        options.budget_of = budget / "leaderboard.json" if budget.is_dir() else budget
+    publish(handle, tracker, console, options)
     return []
 
 
