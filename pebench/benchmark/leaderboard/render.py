@@ -10,6 +10,7 @@ import os
 import re
 import statistics
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -76,9 +77,11 @@ def write_files(
     budget_of: Path | None = None,
     bench_device: str | None = None,
 ) -> dict[str, Path]:
-    """leaderboard.{md,csv,html,json} under ``root`` from the text ``table`` (header, body)
-    of :func:`rows` and the entries behind it; returns their paths."""
+    """leaderboard.{md,csv,html,json} and leaderboard_compact.md under ``root`` from the text
+    ``table`` (header, body) of :func:`~.table.rows` and the entries behind it; returns their
+    paths."""
     header, body = table
+    notes = extra_notes or []
     paths = {ext: root / f"leaderboard.{ext}" for ext in ("md", "csv", "html", "json")}
     paths["compact"] = root / "leaderboard_compact.md"
     paths["compact"].write_text(compact_markdown(columns or [], entries))
@@ -87,17 +90,33 @@ def write_files(
         + (f"Parameter differences over {PARAM_TOLERANCE:.0%} from `{BASELINE}` are flagged. ")
         + throughput_note(entries, bench_device)
     )
-    extra_notes = extra_notes or []
     md = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |"]
     md.append("|" + "|".join("---" for _ in header) + "|")
-    for row in body:  # cells tied with the best in bold
-        md.append("| " + " | ".join(map(_md_cell, row)) + " |")
-    md += ["", *extra_notes] if extra_notes else []
+    md += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in body]  # tied cells bold
+    md += ["", *notes] if notes else []
     paths["md"].write_text("\n".join(md) + "\n")
     with paths["csv"].open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(body)
+    paths["html"].write_text(_html_page(root, title, note, table, notes))
+    described = [c.describe() for c in columns or []]
+    document = {
+        "title": title, "columns": described, "rows": [_json_row(e) for e in entries],
+        "notes": notes,
+    }  # fmt: skip
+    if budget_of is not None:
+        document["budget_of"] = os.path.relpath(budget_of, root)
+    paths["json"].write_text(json.dumps(document, indent=2) + "\n")
+    return paths
+
+
+def _html_page(
+    root: Path, title: str, note: str, table: tuple[list[str], list[list[str]]],
+    notes: list[str],
+) -> str:  # fmt: skip
+    """leaderboard.html: the table (tied cells in bold), the notes and the plots beside it."""
+    header, body = table
     cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
 
     def td(cell: str) -> str:
@@ -109,46 +128,41 @@ def write_files(
         f'<img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}" width="480">'
         for p in sorted(root.glob("plot_*.png"))
     )
-    paths["html"].write_text(
+    return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
         "td:first-child,th:first-child{text-align:left}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{_html_text(note)}</p>"
         f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>"
-        + "".join(f"<p>{_html_text(n)}</p>" for n in extra_notes)
+        + "".join(f"<p>{_html_text(n)}</p>" for n in notes)
         + f"<div>{images}</div></body></html>\n"
     )
-    data = [
-        {
-            "encoding": e.encoding,
-            **({"new": True} if e.marked else {}),
-            "metrics": {
-                h: {
-                    "mean": c.mean,
-                    "std": c.std,
-                    "ci95": list(c.interval) if c.interval else None,
-                    "tied_with_best": c.tied_with_best,
-                    "values": c.values,
-                    "seeds": c.seeds,
-                }
-                for h, c in e.cells.items()
-            },
-            "mean_rank": e.mean_rank,
-            "mean_rank_ci95": list(e.rank_interval) if e.rank_interval else None,
-            "parameters": e.parameters,
-            "param_flag": e.param_flag,
-            "tokens_per_s": statistics.fmean(e.tokens_per_s) if e.tokens_per_s else None,
-            "search_trials": e.search,
-        }
-        for e in entries
-    ]
-    described = [c.describe() for c in columns or []]
-    document = {"title": title, "columns": described, "rows": data, "notes": extra_notes}
-    if budget_of is not None:
-        document["budget_of"] = os.path.relpath(budget_of, root)
-    paths["json"].write_text(json.dumps(document, indent=2) + "\n")
-    return paths
+
+
+def _json_row(e: Entry) -> dict[str, Any]:
+    """One encoding's row of leaderboard.json: every cell's values, interval and mark."""
+    return {
+        "encoding": e.encoding,
+        **({"new": True} if e.marked else {}),
+        "metrics": {
+            h: {
+                "mean": c.mean,
+                "std": c.std,
+                "ci95": list(c.interval) if c.interval else None,
+                "tied_with_best": c.tied_with_best,
+                "values": c.values,
+                "seeds": c.seeds,
+            }
+            for h, c in e.cells.items()
+        },
+        "mean_rank": e.mean_rank,
+        "mean_rank_ci95": list(e.rank_interval) if e.rank_interval else None,
+        "parameters": e.parameters,
+        "param_flag": e.param_flag,
+        "tokens_per_s": statistics.fmean(e.tokens_per_s) if e.tokens_per_s else None,
+        "search_trials": e.search,
+    }
 
 
 def terminal_tables(

@@ -210,6 +210,25 @@ def _check(config: SweepConfig) -> None:
                 f"task {task.name}: skip_encodings names {unknown[0]!r}, which is not among "
                 f"the sweep's encodings ({', '.join(labels)})"
             )
+    _check_search_space(config, labels)
+    if all(set(labels) <= set(task.skip_encodings) for task in config.tasks):
+        raise PebenchError(
+            "every task skips every encoding (skip_encodings), so the sweep has nothing to run"
+        )
+    if config.sampler == "grid":
+        _check_grid(config)
+    if config.pruner.type != "none":
+        for entry in config.tasks:
+            if not config.train_settings(entry).get("eval_every"):
+                raise PebenchError(
+                    f"task {entry.name}: pruning needs intermediate validation; set "
+                    f"train.eval_every (or pruner.type: none)"
+                )
+
+
+def _check_search_space(config: SweepConfig, labels: list[str]) -> None:
+    """Every searched key names a setting of a section, with a range or choices, and
+    conditions that can match."""
     for key, param in config.search_space.items():
         section = key.split(".", 1)[0]
         if section not in SECTIONS or "." not in key:
@@ -232,19 +251,6 @@ def _check(config: SweepConfig) -> None:
                     f"nor another searched key; fix the condition"
                 )
             _check_condition(config, key, name, allowed, labels)
-    if all(set(labels) <= set(task.skip_encodings) for task in config.tasks):
-        raise PebenchError(
-            "every task skips every encoding (skip_encodings), so the sweep has nothing to run"
-        )
-    if config.sampler == "grid":
-        _check_grid(config)
-    if config.pruner.type != "none":
-        for entry in config.tasks:
-            if not config.train_settings(entry).get("eval_every"):
-                raise PebenchError(
-                    f"task {entry.name}: pruning needs intermediate validation; set "
-                    f"train.eval_every (or pruner.type: none)"
-                )
 
 
 def _check_condition(
