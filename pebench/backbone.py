@@ -1,9 +1,11 @@
 """A pre-LayerNorm Transformer whose positional information comes only from its encoding.
 
-Decoder-only (``causal``) or bidirectional encoder, with key padding masks and attention
-through :func:`torch.nn.functional.scaled_dot_product_attention`; the encoding's score bias,
-the causal mask and the padding mask are merged into one additive float mask, built once per
-forward pass and shared by every layer. A causal model can also run incrementally with a
+Decoder-only (``causal``) or bidirectional encoder, with key padding masks. The causal and
+padding masks and the encoding's score bias are prepared once per forward pass and shared by
+every layer, in the form the chosen kernel takes (:mod:`pebench.kernels.dispatch`): an
+additive float mask (SDPA; built one block of queries at a time past 2³¹ elements on GPUs),
+block masks and a ``score_mod`` (FlexAttention), or nothing but the causal order
+(flash-linear-attention's kernels). A causal model can also run incrementally with a
 :class:`KVCache` (greedy decoding), for encodings that declare ``kv_cache``.
 """
 
@@ -158,13 +160,16 @@ class Transformer(nn.Module):
     ``forward`` returns hidden states; the task puts its own head on top. With
     ``randomized_positions = L`` the default positions are a sorted random subset of [0, L)
     in training (and in evaluation too if ``randomize_eval``), for any encoding that reads
-    positions (Ruoss et al. 2023). ``attention`` picks the kernel for score biases: ``sdpa``
-    (one additive mask), ``flex`` (FlexAttention: bias in a ``score_mod``, block masks), or
-    ``auto`` = flex on CUDA for encodings that use the standard attention with a bias, SDPA
-    otherwise. ``d_ff`` (default ``ffn_mult × d_model``), ``activation``, ``norm`` and
-    ``bias`` (biases in every linear layer and LayerNorm) shape the blocks; ``relu``,
-    ``rmsnorm`` and ``bias=False`` give T5's layer (Raffel et al. 2020); ``init="t5"`` its
-    initialization and unscaled attention logits.
+    positions (Ruoss et al. 2023). ``attention`` picks the kernel
+    (:func:`pebench.kernels.dispatch.attention_path`): ``sdpa`` (an additive mask), ``flex``
+    (FlexAttention: the bias in a ``score_mod``, block masks), ``fla`` (flash-linear-attention's
+    kernel of an encoding that computes attention itself: fox, path, stick_breaking), or
+    ``auto``: flex on CUDA for encodings with a score bias, fla where it applies, else SDPA or
+    the encoding family's own kernel (:func:`pebench.kernels.dispatch.own_path`). ``d_ff``
+    (default ``ffn_mult × d_model``), ``activation``, ``norm`` and ``bias`` (biases in every
+    linear layer and LayerNorm) shape the blocks; ``relu``, ``rmsnorm`` and ``bias=False`` give
+    T5's layer (Raffel et al. 2020); ``init="t5"`` its initialization and unscaled attention
+    logits.
     """
 
     def __init__(

@@ -127,8 +127,9 @@ def test_reproduction_tables_are_rows_of_the_committed_comparisons() -> None:
 
 
 @pytest.mark.parametrize("group", ["model", "optim", "train"])
-def test_readme_option_table_lists_every_setting(group: str) -> None:
-    """A new model, optimiser or training option cannot be added without its README row."""
+def test_usage_option_table_lists_every_setting(group: str) -> None:
+    """A new model, optimiser or training option cannot be added without its row in the
+    option table of docs/usage.md."""
     from dataclasses import fields
 
     from pebench.benchmark.run import settings
@@ -138,10 +139,10 @@ def test_readme_option_table_lists_every_setting(group: str) -> None:
         "optim": settings.OptimConfig,
         "train": settings.TrainConfig,
     }
-    readme = (ROOT / "README.md").read_text()
-    row = next(line for line in readme.splitlines() if line.startswith(f"| `--{group}.*` |"))
+    usage = (ROOT / "docs" / "usage.md").read_text()
+    row = next(line for line in usage.splitlines() if line.startswith(f"| `--{group}.*` |"))
     missing = [f.name for f in fields(kind[group]) if f"`{f.name}`" not in row]
-    assert not missing, f"README's --{group}.* row lacks {missing}"
+    assert not missing, f"docs/usage.md's --{group}.* row lacks {missing}"
 
 
 def test_every_config_file_the_docs_name_exists() -> None:
