@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from typing import Any
 
 import torch
@@ -64,19 +63,9 @@ class PEModule(LightningModule):
         self.last_results: dict[str, Any] | None = None
         self.test_results: dict[str, Any] | None = None
         self.evaluated_at_step = -1
+        #: training tokens, counted on the host before each batch moves to the device (the
+        #: run's times are :class:`~pebench.benchmark.run.timing.RunTimer`'s)
         self.train_tokens = 0
-        self.train_step_seconds = 0.0
-        #: time outside training steps during fit: data loading plus Lightning's bookkeeping
-        self.between_steps_seconds = 0.0
-        #: perf_counter() when the first training step began
-        self.first_step_at: float | None = None
-        #: the global step training (re)started from: 0, or a resumed checkpoint's step
-        self.first_step: int | None = None
-        self._step_started = 0.0
-        self._step_ended: float | None = None
-        #: time spent evaluating (validation and test loops), for the run's time breakdown
-        self.eval_seconds = 0.0
-        self._eval_started = 0.0
         #: the first step whose loss was not finite (−1: none yet) and that loss, kept on the
         #: device and read by :meth:`check_finite` every FINITE_CHECK_EVERY steps
         self._diverged_at: Tensor | None = None
@@ -140,17 +129,7 @@ class PEModule(LightningModule):
             self.train_tokens += self.task.count_tokens(batch)
         return pinned(batch, self.device)
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        self._step_started = time.perf_counter()
-        if self.first_step_at is None:
-            self.first_step_at = self._step_started
-            self.first_step = self.global_step
-        if self._step_ended is not None:
-            self.between_steps_seconds += self._step_started - self._step_ended
-
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self._step_ended = time.perf_counter()
-        self.train_step_seconds += self._step_ended - self._step_started
         if self.global_step % FINITE_CHECK_EVERY == 0:
             self.check_finite()
 
@@ -162,17 +141,6 @@ class PEModule(LightningModule):
 
     def on_validation_start(self) -> None:
         self.check_finite()
-        self._step_ended = None  # evaluation time is not data loading
-        self._eval_started = time.perf_counter()
-
-    def on_validation_end(self) -> None:
-        self.eval_seconds += time.perf_counter() - self._eval_started
-
-    def on_test_start(self) -> None:
-        self._eval_started = time.perf_counter()
-
-    def on_test_end(self) -> None:
-        self.eval_seconds += time.perf_counter() - self._eval_started
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.task.evaluate(self, batch, self.metric)

@@ -39,6 +39,7 @@ from pebench.benchmark.run.record import (
 )
 from pebench.benchmark.run.settings import GPU_ACCELERATORS
 from pebench.benchmark.run.spec import RunSpec
+from pebench.benchmark.run.timing import RunTimer
 from pebench.errors import PebenchError
 from pebench.registry import dotted_path
 
@@ -214,7 +215,7 @@ def write_outputs(spec: RunSpec, module: PEModule) -> dict[str, Any]:
 
 def record(
     spec: RunSpec, module: PEModule, trainer: Trainer, results: dict[str, Any], wall: float,
-    entered: float,
+    timer: RunTimer, entered: float,
 ) -> RunRecord:  # fmt: skip
     """The run's record: what ran, its results and the columns its task declares for the
     metric it is selected on, sizes, times and where it trained."""
@@ -244,13 +245,13 @@ def record(
         parameters=sum(p.numel() for p in module.parameters()),
         encoding_parameters=sum(p.numel() for p in module.encoding.parameters()),
         steps=trainer.global_step,
-        resumed_from_step=module.first_step if spec.resume else None,
+        resumed_from_step=timer.first_step if spec.resume else None,
         wall_time_s=wall,
-        train_step_time_s=module.train_step_seconds,
-        tokens_per_s=module.train_tokens / max(module.train_step_seconds, 1e-9),
-        between_steps_time_s=module.between_steps_seconds,
-        eval_time_s=module.eval_seconds,
-        startup_s=module.first_step_at - entered if module.first_step_at else None,
+        train_step_time_s=timer.train_step_seconds,
+        tokens_per_s=module.train_tokens / max(timer.train_step_seconds, 1e-9),
+        between_steps_time_s=timer.between_steps_seconds,
+        eval_time_s=timer.eval_seconds,
+        startup_s=timer.first_step_at - entered if timer.first_step_at else None,
         **device_record(device, str(spec.train.precision)),
         attention_path=module.backbone.attention_path(device),
         threads=torch.get_num_threads(),
@@ -277,9 +278,10 @@ def train(
     torch.set_flush_denormal(True)
     module = build(spec)
     prepare(spec)
-    trainer = trainer_for(spec, callbacks, loggers)
+    timer = RunTimer()
+    trainer = trainer_for(spec, [timer, *callbacks], loggers)
     wall = fit_and_evaluate(spec, module, trainer)
     results = write_outputs(spec, module)
-    run = record(spec, module, trainer, results, wall, entered)
+    run = record(spec, module, trainer, results, wall, timer, entered)
     run.write(Path(spec.output_dir))
     return run
