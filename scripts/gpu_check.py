@@ -35,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("OUT") or ROOT / "runs" / "gpu-check")
@@ -73,15 +74,23 @@ def run(
     print(f"[{name}] {'ok' if ok else 'FAILED'} in {wall:.0f} s {why}", flush=True)
     return Step(name, ok, wall, why), output
 
+if TYPE_CHECKING:
+    from pebench.benchmark.run.record import RunRecord
+
 
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else ""
 
 
-def _metrics(directory: Path) -> dict:
-    path = directory / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _metrics(directory: Path) -> RunRecord | None:
+    """The run's record in ``directory``; None when it wrote none (or an unreadable one)."""
+    from pebench.benchmark.run.record import RunRecord
+
+    try:
+        return RunRecord.read(directory)
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 #: the whole check, start to summary: 8 minutes until the cuda tests grew by the fla, chunked
@@ -102,29 +111,30 @@ def _train_copy(step: Step, directory: Path) -> Step:
     small steps, so slower than alone)."""
     m = _metrics(directory)
     if m:
-        per_step = 1000 * m.get("train_step_time_s", 0) / max(1, m.get("steps") or 0)
+        steps_s = m.train_step_time_s or 0.0
+        per_step = 1000 * steps_s / max(1, m.steps or 0)
         step.summary = (
-            f"{m.get('device')} {m.get('gpu')}; wall {m.get('wall_time_s', 0):.0f} s: "
-            f"start-up {m.get('startup_s') or 0:.1f} s, steps {m.get('train_step_time_s', 0):.1f}"
-            f" s ({per_step:.1f} ms each), between {m.get('between_steps_time_s', 0):.1f} s, "
-            f"evaluation {m.get('eval_time_s', 0):.1f} s; "
-            f"OOD exact {m['summary'].get('ood_exact_match', float('nan')):.2f}"
+            f"{m.device} {m.gpu}; wall {m.wall_time_s or 0:.0f} s: "
+            f"start-up {m.startup_s or 0:.1f} s, steps {steps_s:.1f}"
+            f" s ({per_step:.1f} ms each), between {m.between_steps_time_s or 0:.1f} s, "
+            f"evaluation {m.eval_time_s or 0:.1f} s; "
+            f"OOD exact {m.summary.get('ood_exact_match', float('nan')):.2f}"
         )
-        step.ok = step.ok and str(m.get("device", "")).startswith("cuda")
+        step.ok = step.ok and str(m.device or "").startswith("cuda")
     return step
 
 
 def _train_lm(step: Step, directory: Path) -> Step:
     m = _metrics(directory)
     if m:
-        step.summary = f"{m.get('device')}; loss {m['summary'].get('loss', float('nan')):.3f}"
-        step.ok = step.ok and str(m.get("device", "")).startswith("cuda")
+        step.summary = f"{m.device}; loss {m.summary.get('loss', float('nan')):.3f}"
+        step.ok = step.ok and str(m.device or "").startswith("cuda")
     return step
 
 
 def _sweep(step: Step, directory: Path) -> Step:
     runs = [_metrics(p) for p in sorted(directory.glob("final/*/*/seed-*"))]
-    devices = sorted({str(r.get("device")) for r in runs if r})
+    devices = sorted({str(r.device) for r in runs if r})
     step.summary = f"{sum(1 for r in runs if r)} runs on {', '.join(devices) or 'nothing'}"
     step.ok = step.ok and devices == ["cuda:0"]
     return step

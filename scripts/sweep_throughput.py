@@ -60,14 +60,15 @@ PHASES = {"train_step_time_s": "train steps", "between_steps_time_s": "between s
           "eval_time_s": "evaluation"}  # fmt: skip
 
 
-def breakdown(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean start-up (s) and each phase's share (%) of the runs' summed wall time."""
-    wall = sum(r.get("wall_time_s") or 0.0 for r in runs)
-    starts = [r["startup_s"] for r in runs if r.get("startup_s") is not None]
+def breakdown(runs: list[Any]) -> dict[str, Any]:
+    """Mean start-up (s) and each phase's share (%) of the runs' summed wall time, from their
+    records (:class:`~pebench.benchmark.run.record.RunRecord`)."""
+    wall = sum(r.wall_time_s or 0.0 for r in runs)
+    starts = [r.startup_s for r in runs if r.startup_s is not None]
     out: dict[str, Any] = {
         "startup_s": round(sum(starts) / len(starts), 2) if starts else None}  # fmt: skip
     for key, label in PHASES.items():
-        spent = sum(r.get(key) or 0.0 for r in runs)
+        spent = sum(getattr(r, key) or 0.0 for r in runs)
         out[label] = round(100 * spent / wall, 1) if wall > 0 else None
     return out
 
@@ -91,9 +92,11 @@ def measure(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     stopped = started + args.seconds
-    files = [p for p in out.rglob("metrics.json") if p.stat().st_mtime <= stopped]
+    from pebench.benchmark.run.record import METRICS_FILE, RunRecord
+
+    files = [p for p in out.rglob(METRICS_FILE) if p.stat().st_mtime <= stopped]
     finished = [p.stat().st_mtime for p in files]
-    runs = [json.loads(p.read_text()) for p in files]
+    runs = [RunRecord.read(p.parent) for p in files]
     return {"workers": workers, **rates(finished, started, stopped), **breakdown(runs)}
 
 

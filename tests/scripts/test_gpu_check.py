@@ -52,6 +52,7 @@ def test_opt_ins_report_before_and_after_and_never_fail(tmp_path: Path) -> None:
 def test_the_copy_run_reports_where_its_time_went(tmp_path: Path) -> None:
     check = gpu_check()
     metrics = {
+        "task": "copy", "encoding": "alibi", "seed": 0,
         "device": "cuda:0", "gpu": "NVIDIA H200", "wall_time_s": 20.0, "startup_s": 1.5,
         "steps": 1500, "train_step_time_s": 12.0, "between_steps_time_s": 0.5,
         "eval_time_s": 7.0, "summary": {"ood_exact_match": 0.33},

@@ -33,13 +33,16 @@ def test_rates_count_runs_in_the_window_and_the_steady_rate() -> None:
 
 def test_breakdown_gives_mean_startup_and_each_phases_share_of_wall_time() -> None:
     tp = script()
-    runs = [
+    from pebench.benchmark.run.record import RunRecord
+
+    ran = {"task": "copy", "encoding": "rope", "seed": 1}
+    runs = [RunRecord.from_json({**ran, **doc}) for doc in [
         {"wall_time_s": 10.0, "startup_s": 1.0, "train_step_time_s": 6.0,
          "between_steps_time_s": 1.0, "eval_time_s": 2.0},
         {"wall_time_s": 30.0, "startup_s": 3.0, "train_step_time_s": 12.0,
          "between_steps_time_s": 1.0, "eval_time_s": 14.0},
         {"wall_time_s": 0.0, "startup_s": None},  # an older metrics.json: no eval time
-    ]  # fmt: skip
+    ]]  # fmt: skip
     b = tp.breakdown(runs)
     assert b == {"startup_s": 2.0, "train steps": 45.0, "between steps": 5.0, "evaluation": 40.0}
     text = tp.markdown([{"workers": 2, **tp.rates([1.0], 0.0, 60.0), **b}])
