@@ -66,11 +66,22 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def stop(url: str) -> None:
+    """Stop the server of ``url`` at once (its connections cut)."""
+    run, data, _, _ = _SERVERS[url]
+    run(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+
+
+def start(url: str) -> None:
+    """Start the stopped server of ``url`` again, on the same port."""
+    run, data, options, log = _SERVERS[url]
+    run(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
+
+
 def outage(url: str, seconds: float) -> None:
     """Stop the server of ``url`` (connections cut), wait, and start it again."""
     import time
 
-    run, data, options, log = _SERVERS[url]
-    run(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+    stop(url)
     time.sleep(seconds)
-    run(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
+    start(url)

@@ -50,9 +50,28 @@ OUTPUT_ATTR = "pebench_output_dir"
 WORKER_ATTR, HEARTBEAT_ATTR = "worker", "heartbeat"
 RETRIES = 3
 #: how long storage calls are retried through a database outage before a worker gives up
+#: (``$PEBENCH_STORAGE_OUTAGE_S`` overrides it, e.g. for tests)
 OUTAGE_S = 120
+OUTAGE_ENV = "PEBENCH_STORAGE_OUTAGE_S"
 #: seconds to wait for a PostgreSQL server before giving up with a clear error
 CONNECT_TIMEOUT_S = 5
+
+
+class StorageError(PebenchError):
+    """Talking to the sweep's storage failed (an outage past the retry limit, a full disk
+    under the journal, a database error): the machine's fault, never the trial's. The trial
+    is left as it was, and the next run resumes it."""
+
+
+def outage_seconds() -> float:
+    """How long storage calls are retried through an outage: ``$PEBENCH_STORAGE_OUTAGE_S``,
+    else :data:`OUTAGE_S`."""
+    try:
+        return float(os.environ.get(OUTAGE_ENV) or OUTAGE_S)
+    except ValueError:
+        raise PebenchError(
+            f"{OUTAGE_ENV} must be a number of seconds, got {os.environ[OUTAGE_ENV]!r}"
+        ) from None
 
 
 def _namespace() -> str:
@@ -169,24 +188,36 @@ class SweepStorage:
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         """``fn()``, retried with backoff while the database is unreachable (a restart, a
-        network blip) for up to ``OUTAGE_S`` seconds; then one line saying so."""
-        deadline, wait = time.monotonic() + OUTAGE_S, 1.0
+        network blip) for up to :func:`outage_seconds`; a storage failure after that, or one
+        that retrying cannot cure (a full disk under the journal, a database error), is a
+        :class:`StorageError` of one line. Other exceptions pass through as they are."""
+        limit = outage_seconds()
+        deadline, wait = time.monotonic() + limit, 1.0
         while True:
             try:
                 return fn()
             except Exception as exc:
+                if not storage_failure(exc):
+                    raise  # not the storage's: e.g. a sampler's complaint, the caller's to judge
                 if self.kind != "postgresql" or not transient(exc):
-                    raise
-                if time.monotonic() + wait > deadline:
-                    raise PebenchError(
-                        f"storage {self.describe()} unreachable for {OUTAGE_S} s while {what}; "
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise StorageError(
+                        f"storage {self.describe()} failed while {what} "
+                        f"({type(exc).__name__}{': ' + reason if reason else ''}); fix the "
+                        f"cause, then re-run the same command to resume"
+                    ) from exc
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StorageError(
+                        f"storage {self.describe()} unreachable for {limit:g} s while {what}; "
                         f"check the server, then re-run the same command to resume"
                     ) from None
+                pause = min(wait, remaining)
                 print(
-                    f"pebench: storage unreachable while {what}; retrying in {wait:.0f} s",
+                    f"pebench: storage unreachable while {what}; retrying in {pause:.0f} s",
                     file=sys.stderr,
                 )
-                time.sleep(wait)
+                time.sleep(pause)
                 wait = min(wait * 2, 10.0)
 
     def requeue(self, study: optuna.Study, trial_id: int) -> None:
@@ -203,6 +234,18 @@ class SweepStorage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)(study, trial)
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the storage itself: the journal's file I/O (``OSError``) or
+    the database driver (SQLAlchemy, psycopg2), directly or as the cause of another."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        module = type(seen).__module__ or ""
+        if isinstance(seen, OSError) or module.startswith(("sqlalchemy", "psycopg2")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def transient(exc: BaseException) -> bool:

@@ -33,7 +33,13 @@ from pebench.benchmark.run.spec import run_spec_from_dict
 from pebench.benchmark.run.tracking import Tracker, dashboard_config
 from pebench.benchmark.sweep.config import SweepConfig
 from pebench.benchmark.sweep.pruning import StepPruningCallback
-from pebench.benchmark.sweep.storage import HEARTBEAT_S, WORKER_ATTR, SweepStorage, worker_id
+from pebench.benchmark.sweep.storage import (
+    HEARTBEAT_S,
+    WORKER_ATTR,
+    StorageError,
+    SweepStorage,
+    worker_id,
+)
 from pebench.benchmark.sweep.studies import (
     ERROR_ATTR,
     StudyPlan,
@@ -208,6 +214,8 @@ class Worker:
         return False
 
     def _execute(self, work: Work) -> None:
+        if self._complete_from_record(work):
+            return
         started = time.perf_counter()
         plan, trial = work.plan, work.trial
         if work.final:
@@ -274,19 +282,29 @@ class Worker:
     def _not_finished(
         self, work: Work, exc: BaseException, run_dir: Path, label: str, tracked: Any
     ) -> None:
-        """What a trial that did not finish becomes, by what stopped it: Ctrl-C or SIGTERM
-        re-queues it (it re-runs on resume) and stops the worker; a full disk is the
-        machine's fault, not the trial's: re-queued, unspent, the worker stops with one line;
-        a pruned trial is told so; a mistake in the sweep (a PebenchError other than
-        divergence) fails it and stops the worker; anything else (divergence, out of memory,
-        a crash) fails it with its error recorded, and the sweep goes on."""
-        trial = work.trial
+        """What a trial that did not finish becomes, by what stopped it: a storage failure
+        (an outage past the retry limit, a full disk under the journal) is never the trial's
+        fault: it stays RUNNING (the next run re-queues it, or records it from its results
+        when its run finished) and the worker stops with one line; Ctrl-C or SIGTERM
+        re-queues it and stops the worker; a full disk during the run re-queues it, unspent,
+        and stops the worker; a pruned trial is told so; a mistake in the sweep (a
+        PebenchError other than divergence) fails it and stops the worker; anything else
+        (divergence, out of memory, a crash) fails it with its error recorded, and the sweep
+        goes on."""
+        if isinstance(exc, StorageError):
+            tracked.state = "interrupted"
+            print(
+                f"pebench: {work.plan.name} {label} stays running: its storage failed; the "
+                f"next run of the sweep resumes it",
+                file=sys.stderr,
+            )
+            raise exc
         if isinstance(exc, KeyboardInterrupt):
-            self.storage.requeue(work.study, trial._trial_id)
+            self._requeue(work, label)
             tracked.state = "interrupted"
             raise exc
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            self.storage.requeue(work.study, trial._trial_id)
+            self._requeue(work, label)
             tracked.state = "interrupted"
             raise PebenchError(
                 f"no space left on the device while running {work.plan.name} {label}; free "
@@ -303,6 +321,60 @@ class Worker:
         if not isinstance(exc, Exception):
             raise exc
         self._record_failure(work, exc, run_dir, label, tracked)
+
+    def _requeue(self, work: Work, label: str) -> None:
+        """Queue an interrupted trial again with its parameters; where the storage cannot
+        take it (the disk under the journal is full), leave it RUNNING, which the next run
+        re-queues as stale, and say so in one line."""
+        try:
+            self.storage.call(
+                lambda: self.storage.requeue(work.study, work.trial._trial_id),
+                "re-queuing a trial",
+            )
+        except StorageError as exc:
+            print(
+                f"pebench: {work.plan.name} {label} stays running ({exc}); the next run "
+                f"re-queues it",
+                file=sys.stderr,
+            )
+
+    def _complete_from_record(self, work: Work) -> bool:
+        """Tell a re-queued trial COMPLETE from the record its predecessor's finished run
+        left (:meth:`_recorded`), without training it again; False when there is none."""
+        found = self._recorded(work)
+        if found is None:
+            return False
+        record, where = found
+        label = f"trial-{work.trial.number}"
+        value = float(record.summary[work.plan.metric])
+        try:
+            self._tell(work, label, value)
+        except _TakenOver:
+            return True
+        print(
+            f"pebench: {work.plan.name} {label}: its run had finished in {where}; recorded "
+            f"from its {METRICS_FILE} ({work.plan.metric} {value:.4g})",
+            file=sys.stderr,
+        )
+        if self.on_trial_end is not None:
+            self.on_trial_end(work, "complete")
+        return True
+
+    def _recorded(self, work: Work) -> tuple[RunRecord, str] | None:
+        """The record of a re-queued trial whose predecessor's run finished but could not be
+        told to the storage (an outage, a full disk), and its run directory: the
+        metrics.json the predecessor left, holding the trial's metric. None otherwise."""
+        trial = self.storage.call(
+            lambda: self.storage.optuna.get_trial(work.trial._trial_id), "claiming a trial"
+        )
+        if "failed_trial" not in trial.system_attrs or TrialAttr.OUTPUT_DIR not in trial.user_attrs:
+            return None
+        where = str(trial.user_attrs[TrialAttr.OUTPUT_DIR])
+        try:
+            record = RunRecord.read(self.root / where)
+        except (OSError, ValueError, TypeError):
+            return None
+        return (record, where) if record.summary.get(work.plan.metric) is not None else None
 
     def _tell(self, work: Work, label: str, value: float | None = None, **kwargs: Any) -> None:
         """Finish the trial, unless another worker already failed it as stale (after a
@@ -336,9 +408,15 @@ class Worker:
             gc.collect()
             torch.cuda.empty_cache()
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        if storage.get_trial(trial._trial_id).state.is_finished():
+        state = self.storage.call(
+            lambda: storage.get_trial(trial._trial_id).state, "recording a failed trial"
+        )
+        if state.is_finished():
             raise _TakenOver  # failed as stale meanwhile: nothing of ours to record
-        storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, message)
+        self.storage.call(
+            lambda: storage.set_trial_user_attr(trial._trial_id, ERROR_ATTR, message),
+            "recording a failed trial",
+        )
         self._tell(work, label, state=TrialState.FAIL)
         (self.root / run_dir).mkdir(parents=True, exist_ok=True)
         (self.root / run_dir / "error.txt").write_text(traceback.format_exc())
