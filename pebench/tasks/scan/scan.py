@@ -11,8 +11,7 @@ from torch import Tensor
 
 from pebench.errors import PebenchError
 from pebench.tasks.scan.grammar import ACTIONS, WORDS, commands
-from pebench.tasks.synthetic.s2s_copy import Example, S2SCopyTask
-from pebench.tasks.synthetic.sequence import SequenceTask
+from pebench.tasks.synthetic.s2s_copy import Example, FiniteSeq2SeqTask
 
 #: a symbol per input word and output action
 SYMBOLS = {word: i for i, word in enumerate((*WORDS, *ACTIONS))}
@@ -23,7 +22,7 @@ SPLITS = {"length": 22, "kazemnejad": 25}
 Split = Literal["length", "kazemnejad"]
 
 
-class Scan(S2SCopyTask):
+class Scan(FiniteSeq2SeqTask):
     """SCAN: a command (``jump opposite left after walk around left``) to its actions
     (``I_TURN_LEFT I_WALK`` ×4 ``I_TURN_LEFT I_TURN_LEFT I_JUMP``), read by a causal decoder
     as ``command <sep> actions <eos>`` and decoded greedily; exact match and token accuracy
@@ -55,16 +54,8 @@ class Scan(S2SCopyTask):
             raise PebenchError(
                 f"validation_fraction must be in (0, 1), got {validation_fraction}"
             )
-        SequenceTask.__init__(
-            self, "decoder", len(SYMBOLS), (1, SPLITS[split]), (1, MAX_ACTIONS), 1
-        )
+        super().__init__("decoder", len(SYMBOLS), (1, SPLITS[split]), (1, MAX_ACTIONS), 1)
         self.split, self.validation_fraction, self.data_seed = split, validation_fraction, data_seed
-
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
-        raise NotImplementedError("SCAN's examples are its grammar's, split by splits()")
-
-    def symbols_needed(self, count: int) -> int:
-        return len(SYMBOLS)
 
     def splits(self) -> dict[str, list[Example]]:
         """Train, validation (held out of the training lengths) and test commands."""

@@ -57,87 +57,20 @@ def token(symbol: int) -> int:
 COPY_PROMPT = [WORDS["Copy"], WORDS[":"]]
 
 
-class S2SCopyTask(SequenceTask):
-    """Base of the Kazemnejad et al. copy tasks: a finite set of examples per length."""
+class FiniteSeq2SeqTask(SequenceTask):
+    """Base of the sequence-to-sequence tasks on a finite dataset (:meth:`splits`: train,
+    in-distribution validation and a test split of longer examples): a causal decoder reads
+    ``source <sep> answer <eos>``, batches stream the training set epoch by epoch, and
+    evaluation decodes greedily, reported per length."""
 
     monitor = "id_exact_match"
 
-    def __init__(
-        self,
-        train_lengths: tuple[int, int] = (1, 20),
-        test_max: int | None = None,
-        num_train: int = 10_000,
-        num_test: int | None = 2_000,
-        data_seed: int = 9842497,
-    ) -> None:
-        """
-        Args:
-            train_lengths: inclusive input lengths of the training and validation sets.
-            test_max: longest test input (default twice the longest training input).
-            num_train: training examples; 15% more are generated and held out for validation.
-            num_test: test examples over all test lengths (None: as many per length as the
-                training lengths have).
-            data_seed: seed of the dataset, shared by every run of a comparison.
-        """
-        lo, hi = train_lengths
-        test_max = 2 * hi if test_max is None else test_max
-        if test_max <= hi:
-            raise PebenchError(
-                f"test_max {test_max} must exceed the longest training length {hi}: the "
-                f"test set holds the lengths after it"
-            )
-        super().__init__("decoder", 2, (lo, hi), (lo, test_max), 1)
-        if num_train < 1 or (num_test is not None and num_test < 1):
-            raise PebenchError(
-                f"num_train and num_test must be at least 1, got {num_train} and {num_test}"
-            )
-        self.num_train, self.num_test, self.data_seed = num_train, num_test, data_seed
-        self.per_length = int(1.15 * num_train / (hi - lo + 1))
-        if self.per_length < 1:
-            raise PebenchError(
-                f"num_train {num_train} gives no example per training length; raise it to at "
-                f"least {hi - lo + 1}"
-            )
-        self.alphabet_size = max(2, self.symbols_needed(self.per_length))
-
     @abstractmethod
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
-        """``count`` examples of input length ``n`` (fewer if the task has fewer)."""
-
-    @abstractmethod
-    def symbols_needed(self, count: int) -> int:
-        """Distinct symbols the task uses when each length holds ``count`` examples."""
+    def splits(self) -> dict[str, list[Example]]:
+        """The train, validation and test examples."""
 
     def target(self, x: Tensor) -> Tensor:
-        raise NotImplementedError("S2SCopyTask examples carry their own outputs")
-
-    def splits(self) -> dict[str, list[Example]]:
-        """The train, validation and test examples, generated as the authors' builder does."""
-        rng = random.Random(self.data_seed)
-        lo, hi = self.train_lengths
-        pool = [ex for n in range(lo, hi + 1) for ex in self.examples(n, self.per_length, rng)]
-        rng.shuffle(pool)
-        if len(pool) <= self.num_train:
-            raise PebenchError(
-                f"{self.name}: the training lengths hold only {len(pool)} distinct examples, "
-                f"so num_train {self.num_train} leaves none for validation; use a larger "
-                f"num_train (the pool grows with it)"
-            )
-        test: list[Example] = []
-        test_lengths = range(hi + 1, self.eval_lengths[1] + 1)
-        keep = self.per_length
-        if self.num_test is not None:
-            keep = min(keep, int(self.num_test / len(test_lengths)))
-        for n in test_lengths:
-            bin_examples = self.examples(n, self.per_length, rng)
-            if keep < len(bin_examples):
-                bin_examples = rng.sample(bin_examples, keep)
-            test += bin_examples
-        return {
-            "train": pool[: self.num_train],
-            "validation": pool[self.num_train :],
-            "test": test,
-        }
+        raise NotImplementedError("finite-dataset examples carry their own outputs")
 
     @property
     def vocab_size(self) -> int:
@@ -222,12 +155,95 @@ class S2SCopyTask(SequenceTask):
         return int((batch["inputs"] != PAD).sum())
 
 
+
+
+class S2SCopyTask(FiniteSeq2SeqTask):
+    """Base of the Kazemnejad et al. copy tasks: a finite set of examples per length."""
+
+    monitor = "id_exact_match"
+
+    def __init__(
+        self,
+        train_lengths: tuple[int, int] = (1, 20),
+        test_max: int | None = None,
+        num_train: int = 10_000,
+        num_test: int | None = 2_000,
+        data_seed: int = 9842497,
+    ) -> None:
+        """
+        Args:
+            train_lengths: inclusive input lengths of the training and validation sets.
+            test_max: longest test input (default twice the longest training input).
+            num_train: training examples; 15% more are generated and held out for validation.
+            num_test: test examples over all test lengths (None: as many per length as the
+                training lengths have).
+            data_seed: seed of the dataset, shared by every run of a comparison.
+        """
+        lo, hi = train_lengths
+        test_max = 2 * hi if test_max is None else test_max
+        if test_max <= hi:
+            raise PebenchError(
+                f"test_max {test_max} must exceed the longest training length {hi}: the "
+                f"test set holds the lengths after it"
+            )
+        super().__init__("decoder", 2, (lo, hi), (lo, test_max), 1)
+        if num_train < 1 or (num_test is not None and num_test < 1):
+            raise PebenchError(
+                f"num_train and num_test must be at least 1, got {num_train} and {num_test}"
+            )
+        self.num_train, self.num_test, self.data_seed = num_train, num_test, data_seed
+        self.per_length = int(1.15 * num_train / (hi - lo + 1))
+        if self.per_length < 1:
+            raise PebenchError(
+                f"num_train {num_train} gives no example per training length; raise it to at "
+                f"least {hi - lo + 1}"
+            )
+        self.alphabet_size = max(2, self.symbols_needed(self.per_length))
+
+    @abstractmethod
+    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
+        """``count`` examples of input length ``n`` (fewer if the task has fewer)."""
+
+    @abstractmethod
+    def symbols_needed(self, count: int) -> int:
+        """Distinct symbols the task uses when each length holds ``count`` examples."""
+
+    def splits(self) -> dict[str, list[Example]]:
+        """The train, validation and test examples, generated as the authors' builder does."""
+        rng = random.Random(self.data_seed)
+        lo, hi = self.train_lengths
+        pool = [ex for n in range(lo, hi + 1) for ex in self.examples(n, self.per_length, rng)]
+        rng.shuffle(pool)
+        if len(pool) <= self.num_train:
+            raise PebenchError(
+                f"{self.name}: the training lengths hold only {len(pool)} distinct examples, "
+                f"so num_train {self.num_train} leaves none for validation; use a larger "
+                f"num_train (the pool grows with it)"
+            )
+        test: list[Example] = []
+        test_lengths = range(hi + 1, self.eval_lengths[1] + 1)
+        keep = self.per_length
+        if self.num_test is not None:
+            keep = min(keep, int(self.num_test / len(test_lengths)))
+        for n in test_lengths:
+            bin_examples = self.examples(n, self.per_length, rng)
+            if keep < len(bin_examples):
+                bin_examples = rng.sample(bin_examples, keep)
+            test += bin_examples
+        return {
+            "train": pool[: self.num_train],
+            "validation": pool[self.num_train :],
+            "test": test,
+        }
+
+
 class _EpochStream(IterableDataset):
     """Batches of the training set, reshuffled every epoch from (seed, epoch); batch ``s``
     depends only on ``s``, so a resumed run continues the same stream."""
 
     def __init__(
-        self, task: S2SCopyTask, train: list[Example], batch_size: int, seed: int, start: int
+        self, task: FiniteSeq2SeqTask, train: list[Example], batch_size: int, seed: int,
+        start: int,
     ) -> None:
         self.task, self.train, self.batch_size = task, train, batch_size
         self.seed, self.start = seed, start
@@ -253,7 +269,7 @@ class _EpochStream(IterableDataset):
 class S2SCopyDataModule(LightningDataModule):
     """The fixed training set as an epoch stream; validation (ID) and test (OOD) batches."""
 
-    def __init__(self, task: S2SCopyTask, batch_size: int, seed: int) -> None:
+    def __init__(self, task: FiniteSeq2SeqTask, batch_size: int, seed: int) -> None:
         super().__init__()
         self.task, self.batch_size, self.seed = task, batch_size, seed
         self._splits: dict[str, list[Example]] | None = None

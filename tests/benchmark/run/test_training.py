@@ -11,14 +11,14 @@ from pebench import encodings, tasks
 from pebench.benchmark.run.spec import ModelConfig, RunSpec, TrainConfig
 from pebench.benchmark.run.train import train
 from pebench.errors import PebenchError
-from pebench.tasks.synthetic.s2s_copy import S2SCopyTask
+from pebench.tasks.synthetic.s2s_copy import FiniteSeq2SeqTask
 from pebench.tasks.synthetic.sequence import SequenceTask
 
 ENCODINGS = sorted(encodings.available())
 TASKS = sorted(
     n
     for n, c in tasks.available().items()
-    if issubclass(c, SequenceTask) and not issubclass(c, S2SCopyTask)  # own tests
+    if issubclass(c, SequenceTask) and not issubclass(c, FiniteSeq2SeqTask)  # own tests
 )
 TINY = ModelConfig(d_model=16, num_layers=1, num_heads=2)
 
