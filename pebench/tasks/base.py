@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from pebench.backbone import recompute_decode
+from pebench.errors import PebenchError
 from pebench.tasks.columns import MetricColumn, length_columns, test_columns, validation_columns
 
 Batch = Mapping[str, Tensor]
@@ -133,6 +134,15 @@ class Task(ABC):
         if "test" in results:
             return test_columns(metric)
         return length_columns(metric) or validation_columns(metric)
+
+    def examples(
+        self, split: str, length: int | None, count: int | None, seed: int
+    ) -> list[dict[str, Any]]:
+        """What the task's data looks like, for ``pebench examples``: ``count`` examples
+        (None: the whole split, for a finite one) of ``split``, of one ``length`` (None:
+        any), as ``{"input": [...], "target": [...], "length": n}`` in the task's own symbols
+        (no padding, separator or tape tokens). Tasks that cannot show theirs say so."""
+        raise PebenchError(f"task {self.name!r} does not show examples (pebench examples)")
 
     def write_predictions(self, model: Model, output_dir: Path) -> list[Path]:
         """Write the trained model's validation and test predictions for error analysis

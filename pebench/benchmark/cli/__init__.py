@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from pebench.benchmark.cli.bench import cmd_bench
+from pebench.benchmark.cli.examples import cmd_examples
 from pebench.benchmark.cli.leaderboard import cmd_compare_reference, cmd_leaderboard
 from pebench.benchmark.cli.listing import cmd_list
 from pebench.benchmark.cli.rank import cmd_rank
@@ -35,11 +36,12 @@ COMMANDS = {
     "rank": cmd_rank,
     "compare-reference": cmd_compare_reference,
     "bench": cmd_bench,
+    "examples": cmd_examples,
     "list": cmd_list,
 }
 USAGE = (
-    "usage: pebench {train,compare,sweep,worker,leaderboard,rank,compare-reference,bench,list} "
-    "[--help] [--debug] ...\n"
+    "usage: pebench {train,compare,sweep,worker,leaderboard,rank,compare-reference,bench,"
+    "examples,list} [--help] [--debug] ...\n"
     "  train        train one encoding on one task (pebench train --task copy --encoding rope)\n"
     "  compare      train several encodings with the same settings and print a comparison\n"
     "  sweep        Optuna sweep over tasks x encodings (pebench sweep configs/sweeps/quick.yaml)\n"
@@ -48,6 +50,7 @@ USAGE = (
     "  rank         your encoding against the reference leaderboard (pebench rank my.Enc)\n"
     "  compare-reference  compare a sweep with a study's released figures\n"
     "  bench        time each encoding's training step and inference beside torch's Transformer\n"
+    "  examples     what a task's data looks like (pebench examples scan --count 3)\n"
     "  list         list the available encodings and tasks"
 )
 

@@ -197,6 +197,25 @@ class TapeTask(Task):
     def count_tokens(self, batch: Batch) -> int:
         return batch["inputs"].numel()
 
+    def examples(
+        self, split: str, length: int | None, count: int | None, seed: int
+    ) -> list[dict[str, Any]]:
+        """Freshly drawn samples (every split is generated, so ``split`` only names the
+        stream: training draws lengths from ``train_lengths``, the others cover
+        ``eval_lengths``); ids are the source's integer tokens and classes as strings, the
+        target whole, terminator and trailing zeros included (their padding is class 0)."""
+        if count is None:
+            raise PebenchError(f"task {self.name!r} generates its data; give --count N")
+        lo, hi = self.train_lengths if split == "train" else self.eval_lengths
+        rng = rng_for(seed, 2, count)
+        out = []
+        for _ in range(count):
+            n = length if length is not None else int(rng.integers(lo, hi + 1))
+            x, y = self.sample(rng, 1, n)
+            out.append({"input": [str(v) for v in x[0].tolist()],
+                        "target": [str(v) for v in y[0].tolist()], "length": n})  # fmt: skip
+        return out
+
 
 def up_to_terminator(targets: Tensor, terminator: int) -> Tensor:
     """Positions up to and including the first ``terminator`` of each row (their
