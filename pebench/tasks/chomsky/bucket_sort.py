@@ -21,7 +21,3 @@ class BucketSort(TapeTask):
 
     def target(self, x: np.ndarray) -> np.ndarray:
         return np.sort(x, axis=-1)
-
-    def sample(self, rng: np.random.Generator, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.integers(0, 5, (batch, n))
-        return x, self.target(x)

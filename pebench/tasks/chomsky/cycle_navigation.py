@@ -23,7 +23,3 @@ class CycleNavigation(TapeTask):
 
     def target(self, x: np.ndarray) -> np.ndarray:
         return ((x - 1).sum(-1) % CYCLE)[:, None]
-
-    def sample(self, rng: np.random.Generator, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.integers(0, 3, (batch, n))
-        return x, self.target(x)

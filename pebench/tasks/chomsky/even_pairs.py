@@ -19,7 +19,3 @@ class EvenPairs(TapeTask):
 
     def target(self, x: np.ndarray) -> np.ndarray:
         return ((x[:, :-1] != x[:, 1:]).sum(-1) % 2)[:, None]
-
-    def sample(self, rng: np.random.Generator, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.integers(0, 2, (batch, n))
-        return x, self.target(x)

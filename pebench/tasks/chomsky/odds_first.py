@@ -24,7 +24,3 @@ class OddsFirst(TapeTask):
 
     def target(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([x[:, 1::2], x[:, ::2]], axis=1)
-
-    def sample(self, rng: np.random.Generator, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.integers(0, 2, (batch, n))
-        return x, self.target(x)

@@ -22,7 +22,3 @@ class ReverseString(TapeTask):
 
     def target(self, x: np.ndarray) -> np.ndarray:
         return x[:, ::-1].copy()
-
-    def sample(self, rng: np.random.Generator, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.integers(0, 2, (batch, n))
-        return x, self.target(x)

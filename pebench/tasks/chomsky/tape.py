@@ -18,7 +18,6 @@ for encodings that only work causally (NoPE, xPos, PaTH).
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -82,8 +81,9 @@ class TapeDataModule(LightningDataModule):
 
 class TapeTask(Task):
     """Base of the Chomsky-hierarchy tasks: subclasses set ``input_size``, ``output_size``
-    and ``level`` and define ``sample`` (and ``output_length``, ``accuracy_mask`` where
-    theirs differ from one output and every position)."""
+    and ``level`` and define ``target`` of uniform input strings, or ``sample`` where the
+    inputs have structure (and ``output_length``, ``accuracy_mask`` where theirs differ
+    from one output and every position)."""
 
     #: the accuracy their papers report, on in-distribution validation lengths
     monitor = "id_token_accuracy"
@@ -120,11 +120,17 @@ class TapeTask(Task):
         self.eval_lengths = tuple(eval_lengths)
         self.eval_samples = eval_samples
 
-    @abstractmethod
     def sample(self, rng: np.random.Generator, batch: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``batch`` inputs (batch, n') of symbols in [0, input_size) for length ``n`` and
         their targets (batch, output_length(n)) in [0, output_size). n' is n except where
-        the source says otherwise (modular arithmetic shortens even lengths by one)."""
+        the source says otherwise (modular arithmetic shortens even lengths by one). By
+        default uniform strings over the symbols, answered by :meth:`target`."""
+        x = rng.integers(0, self.input_size, (batch, n))
+        return x, self.target(x)
+
+    def target(self, x: np.ndarray) -> np.ndarray:
+        """The targets of inputs ``x`` (batch, n), for tasks whose inputs determine them."""
+        raise NotImplementedError(f"task {self.name!r} draws its targets with its inputs")
 
     def output_length(self, n: int) -> int:
         """Output positions for an input of length ``n``."""
