@@ -9,13 +9,14 @@ one file.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, IterableDataset
 from torchmetrics import Metric
 
 from pebench.backbone import recompute_decode
@@ -34,6 +35,29 @@ def seeded_generator(*keys: int) -> torch.Generator:
     for key in keys:
         seed = (seed * 1_000_003 + key) % (2**63 - 1)
     return torch.Generator().manual_seed(seed)
+
+
+class StepStream(IterableDataset):
+    """An endless stream of training batches: batch ``s`` is ``batch_for(s)``, from
+    ``start`` on, so a batch depends on its step alone and a resumed run continues the same
+    stream."""
+
+    def __init__(self, batch_for: Callable[[int], Any], start: int = 0) -> None:
+        self.batch_for, self.start = batch_for, start
+
+    def __iter__(self) -> Iterator[Any]:
+        step = self.start
+        while True:
+            yield self.batch_for(step)
+            step += 1
+
+
+def step_stream(datamodule: LightningDataModule, batch_for: Callable[[int], Any]) -> DataLoader:
+    """A training loader of :class:`StepStream` that starts at the trainer's step: a resumed
+    run continues the stream where its checkpoint left it."""
+    trainer = datamodule.trainer
+    start = trainer.global_step if trainer is not None else 0
+    return DataLoader(StepStream(batch_for, start), batch_size=None)
 
 
 def position_limit(model: Model) -> int | None:

@@ -18,7 +18,6 @@ for encodings that only work causally (NoPE, xPos, PaTH).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead
+from pebench.tasks.base import Batch, Model, Task, TokenHead, step_stream
 from pebench.tasks.metrics import LengthAccuracy
 
 #: Chomsky-hierarchy levels, as their ``TASK_LEVELS`` names them
@@ -41,20 +40,6 @@ def rng_for(*keys: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in keys])
 
 
-class _TrainStream(IterableDataset):
-    def __init__(self, task: TapeTask, batch_size: int, seed: int, start: int = 0) -> None:
-        self.task, self.batch_size, self.seed, self.start = task, batch_size, seed, start
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        lo, hi = self.task.train_lengths
-        step = self.start
-        while True:
-            rng = rng_for(self.seed, 0, step)
-            n = int(rng.integers(lo, hi + 1))
-            yield self.task.make_batch(*self.task.sample(rng, self.batch_size, n), n)
-            step += 1
-
-
 class TapeDataModule(LightningDataModule):
     """An endless training stream and a fixed evaluation set, one length per batch."""
 
@@ -64,8 +49,15 @@ class TapeDataModule(LightningDataModule):
         self._eval: list[dict[str, Tensor]] | None = None
 
     def train_dataloader(self) -> DataLoader:
-        start = self.trainer.global_step if self.trainer is not None else 0
-        return DataLoader(_TrainStream(self.task, self.batch_size, self.seed, start), None)
+        return step_stream(self, self.train_batch)
+
+    def train_batch(self, step: int) -> dict[str, Tensor]:
+        """Training batch ``step``: one length drawn from ``train_lengths``, fresh samples,
+        from (seed, step)."""
+        rng = rng_for(self.seed, 0, step)
+        lo, hi = self.task.train_lengths
+        n = int(rng.integers(lo, hi + 1))
+        return self.task.make_batch(*self.task.sample(rng, self.batch_size, n), n)
 
     def val_dataloader(self) -> DataLoader:
         if self._eval is None:

@@ -11,7 +11,6 @@ so each token is predicted from at least length − S tokens of left context (Pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
 from pebench.data_files import data_path
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit
+from pebench.tasks.base import Batch, Model, Task, TokenHead, position_limit, step_stream
 from pebench.tasks.columns import MetricColumn, context_columns
 from pebench.tasks.lm.corpus import Tokenizer, build_tokenizer, hub_text, read_text, split_text
 from pebench.tasks.metrics import ContextLoss
@@ -51,23 +50,6 @@ def eval_windows(
     return windows
 
 
-class _TrainWindows(IterableDataset):
-    def __init__(self, tokens: Tensor, context: int, batch_size: int, seed: int, start: int):
-        self.tokens, self.context, self.batch_size = tokens, context, batch_size
-        self.seed, self.start = seed, start
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        step = self.start
-        offsets = torch.arange(self.context + 1)
-        while True:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-            high = len(self.tokens) - self.context
-            starts = torch.randint(0, high, (self.batch_size,), generator=gen)
-            chunk = self.tokens[starts[:, None] + offsets]
-            yield {"inputs": chunk[:, :-1], "targets": chunk[:, 1:]}
-            step += 1
-
-
 class LMDataModule(LightningDataModule):
     """Random training windows; evaluation windows grouped by context length."""
 
@@ -76,10 +58,18 @@ class LMDataModule(LightningDataModule):
         self.task, self.batch_size, self.seed = task, batch_size, seed
 
     def train_dataloader(self) -> DataLoader:
-        start = self.trainer.global_step if self.trainer is not None else 0
         tokens = self.task.tokens()["train"]
-        stream = _TrainWindows(tokens, self.task.context, self.batch_size, self.seed, start)
-        return DataLoader(stream, batch_size=None)
+        offsets = torch.arange(self.task.context + 1)
+
+        def windows(step: int) -> dict[str, Tensor]:
+            """``batch_size`` random windows of the training tokens, from (seed, step)."""
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+            high = len(tokens) - self.task.context
+            starts = torch.randint(0, high, (self.batch_size,), generator=gen)
+            chunk = tokens[starts[:, None] + offsets]
+            return {"inputs": chunk[:, :-1], "targets": chunk[:, 1:]}
+
+        return step_stream(self, windows)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.task.eval_batches(self.batch_size), batch_size=None)

@@ -11,14 +11,13 @@ greedily on a grid of ``eval_lengths`` × ``depths`` and scores whole-key exact 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 from torchmetrics import Metric
 
 from pebench.errors import PebenchError
@@ -30,6 +29,7 @@ from pebench.tasks.base import (
     greedy,
     position_limit,
     seeded_generator,
+    step_stream,
 )
 
 PAD, KEY, QUERY = 0, 1, 2
@@ -59,21 +59,6 @@ class PasskeyGrid(Metric):
         return self.correct.double() / self.total
 
 
-class _TrainStream(IterableDataset):
-    def __init__(self, task: Passkey, batch_size: int, seed: int, start: int) -> None:
-        self.task, self.batch_size, self.seed, self.start = task, batch_size, seed, start
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        lo, hi = self.task.train_lengths
-        step = self.start
-        while True:
-            gen = seeded_generator(self.seed, 0, step)
-            n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
-            depths = torch.rand(self.batch_size, generator=gen)
-            yield self.task.make_batch(self.task.sample(self.batch_size, n, depths, gen))
-            step += 1
-
-
 class PasskeyDataModule(LightningDataModule):
     """An endless training stream and one fixed evaluation batch per (length, depth) cell."""
 
@@ -82,8 +67,15 @@ class PasskeyDataModule(LightningDataModule):
         self.task, self.batch_size, self.seed = task, batch_size, seed
 
     def train_dataloader(self) -> DataLoader:
-        start = self.trainer.global_step if self.trainer is not None else 0
-        return DataLoader(_TrainStream(self.task, self.batch_size, self.seed, start), None)
+        return step_stream(self, self.train_batch)
+
+    def train_batch(self, step: int) -> dict[str, Tensor]:
+        """Training batch ``step``: one length and a depth per row, from (seed, step)."""
+        gen = seeded_generator(self.seed, 0, step)
+        lo, hi = self.task.train_lengths
+        n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
+        depths = torch.rand(self.batch_size, generator=gen)
+        return self.task.make_batch(self.task.sample(self.batch_size, n, depths, gen))
 
     def val_dataloader(self) -> DataLoader:
         batches = []

@@ -16,37 +16,30 @@ Evaluation covers every length in ``eval_lengths`` with ``eval_samples`` strings
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead, greedy, seeded_generator
+from pebench.tasks.base import (
+    Batch,
+    Model,
+    Task,
+    TokenHead,
+    greedy,
+    seeded_generator,
+    step_stream,
+)
 from pebench.tasks.metrics import LengthAccuracy
 
 PAD, SEP, TAPE = 0, 1, 2
 FIRST_SYMBOL = 3
 IGNORE = -100
 Formulation = Literal["decoder", "encoder"]
-
-
-class _TrainStream(IterableDataset):
-    def __init__(self, task: SequenceTask, batch_size: int, seed: int, start: int = 0) -> None:
-        self.task, self.batch_size, self.seed, self.start = task, batch_size, seed, start
-
-    def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        lo, hi = self.task.train_lengths
-        step = self.start
-        while True:
-            gen = seeded_generator(self.seed, 0, step)
-            n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
-            yield self.task.make_batch(self.task.sample_inputs(self.batch_size, n, gen))
-            step += 1
 
 
 class SequenceDataModule(LightningDataModule):
@@ -58,10 +51,14 @@ class SequenceDataModule(LightningDataModule):
         self._eval: list[dict[str, Tensor]] | None = None
 
     def train_dataloader(self) -> DataLoader:
-        # A resumed run continues the stream where its checkpoint left it.
-        start = self.trainer.global_step if self.trainer is not None else 0
-        stream = _TrainStream(self.task, self.batch_size, self.seed, start)
-        return DataLoader(stream, batch_size=None)
+        return step_stream(self, self.train_batch)
+
+    def train_batch(self, step: int) -> dict[str, Tensor]:
+        """Training batch ``step``: one length drawn from ``train_lengths``, from (seed, step)."""
+        gen = seeded_generator(self.seed, 0, step)
+        lo, hi = self.task.train_lengths
+        n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
+        return self.task.make_batch(self.task.sample_inputs(self.batch_size, n, gen))
 
     def val_dataloader(self) -> DataLoader:
         if self._eval is None:
