@@ -139,20 +139,3 @@ def option_value(text: str) -> Any:
     except yaml.YAMLError:
         return text
 
-
-def one_line_parse(parser: Any, tokens: Sequence[str]) -> Any:
-    """Parse already preprocessed arguments of a parser with plug-in classes, errors as one
-    line (``--all`` alone means true)."""
-    from jsonargparse import ArgumentError
-
-    from pebench.benchmark.run.parser import one_line
-
-    tokens = list(tokens)
-    for i, token in enumerate(tokens):
-        if token == "--all" and (i + 1 == len(tokens) or tokens[i + 1].startswith("--")):
-            tokens[i : i + 1] = ["--all", "true"]
-            break
-    try:
-        return parser.parse_args(tokens)
-    except ArgumentError as exc:
-        raise one_line(exc, parser.prog) from None

@@ -8,13 +8,15 @@ from typing import Any
 
 from rich.console import Console
 
-from pebench.benchmark.cli.arguments import one_line_parse, preprocess
+from pebench.benchmark.cli.arguments import parse_simple, preprocess
 from pebench.errors import PebenchError
 
 SPLITS = ("train", "validation", "test")
 
 
 def cmd_examples(argv: Sequence[str], console: Console) -> list[Any]:
+    from jsonargparse import ActionYesNo
+
     from pebench.benchmark.run.parser import PebenchParser
     from pebench.tasks.base import Task
 
@@ -30,10 +32,12 @@ def cmd_examples(argv: Sequence[str], console: Console) -> list[Any]:
     parser.add_argument("--split", type=str, default="train", help="train, validation or test")
     parser.add_argument("--length", type=int | None, default=None, help="only this length")
     parser.add_argument("--count", type=int | None, default=5, help="how many (default 5)")
-    parser.add_argument("--all", type=bool, default=False, help="a finite split, whole")
+    parser.add_argument(
+        "--all", action=ActionYesNo, default=False, help="a finite split, whole"
+    )
     parser.add_argument("--seed", type=int, default=0, help="which examples are drawn")
     parser.add_argument("--format", type=str, default="text", help="text or jsonl")
-    cfg = one_line_parse(parser, preprocess(["--task", *argv]))
+    cfg = parse_simple(parser, preprocess(["--task", *argv]))
     if cfg.split not in SPLITS:
         raise PebenchError(f"--split takes one of {', '.join(SPLITS)}, got {cfg.split!r}")
     if cfg.format not in ("text", "jsonl"):
