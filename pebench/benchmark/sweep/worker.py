@@ -364,10 +364,12 @@ class Worker:
         """The record of a re-queued trial whose predecessor's run finished but could not be
         told to the storage (an outage, a full disk), and its run directory: the
         metrics.json the predecessor left, holding the trial's metric. None otherwise."""
+        if TrialAttr.OUTPUT_DIR not in work.trial.user_attrs:  # a fresh trial: no storage read
+            return None
         trial = self.storage.call(
             lambda: self.storage.optuna.get_trial(work.trial._trial_id), "claiming a trial"
         )
-        if "failed_trial" not in trial.system_attrs or TrialAttr.OUTPUT_DIR not in trial.user_attrs:
+        if "failed_trial" not in trial.system_attrs:
             return None
         where = str(trial.user_attrs[TrialAttr.OUTPUT_DIR])
         try:
