@@ -38,7 +38,8 @@ from pebench.errors import PebenchError
 from pebench.tasks.base import seeded_generator
 from pebench.tasks.columns import MetricColumn, held_out_length_columns
 from pebench.tasks.metrics import LengthAccuracy
-from pebench.tasks.synthetic.sequence import FIRST_SYMBOL, IGNORE, PAD, SEP, SequenceTask
+from pebench.tasks.synthetic.forced import padded_rows
+from pebench.tasks.synthetic.sequence import FIRST_SYMBOL, PAD, SequenceTask
 
 #: end of the output; the decoder formulation never uses the output-tape token, whose id it takes
 EOS = 2
@@ -89,15 +90,7 @@ class FiniteSeq2SeqTask(SequenceTask):
 
     def collate(self, examples: list[Example]) -> dict[str, Tensor]:
         """A right-padded training batch; the loss sees only ``y <eos>``."""
-        sequences = [(self.source(ex), self.answer(ex)) for ex in examples]
-        width = max(len(src) + len(ans) for src, ans in sequences)
-        inputs = torch.full((len(examples), width), PAD, dtype=torch.long)
-        targets = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-        for row, (src, ans) in enumerate(sequences):
-            seq = src + [SEP] + ans
-            inputs[row, : len(seq) - 1] = torch.tensor(seq[:-1])
-            targets[row, len(src) : len(seq) - 1] = torch.tensor(ans)
-        return {"inputs": inputs, "targets": targets}
+        return padded_rows([(self.source(ex), self.answer(ex)) for ex in examples])
 
     def eval_batches(self, examples: list[Example], batch_size: int) -> list[dict[str, Tensor]]:
         """Evaluation batches whose rows share source and answer lengths (no padding)."""
@@ -153,8 +146,6 @@ class FiniteSeq2SeqTask(SequenceTask):
 
     def count_tokens(self, batch: dict[str, Tensor]) -> int:
         return int((batch["inputs"] != PAD).sum())
-
-
 
 
 class S2SCopyTask(FiniteSeq2SeqTask):
@@ -242,7 +233,11 @@ class _EpochStream(IterableDataset):
     depends only on ``s``, so a resumed run continues the same stream."""
 
     def __init__(
-        self, task: FiniteSeq2SeqTask, train: list[Example], batch_size: int, seed: int,
+        self,
+        task: FiniteSeq2SeqTask,
+        train: list[Example],
+        batch_size: int,
+        seed: int,
         start: int,
     ) -> None:
         self.task, self.train, self.batch_size = task, train, batch_size
