@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from pebench.choices import Activation, AttentionBackend, Init, Norm
+from pebench.encodings.abacus import AbacusEmbedding
 from pebench.encodings.base import AttentionMask, FlexInputs, ModelDims, PositionalEncoding
 from pebench.errors import PebenchError
 from pebench.kernels import dispatch, fla, ranges
@@ -187,6 +188,7 @@ class Transformer(nn.Module):
         norm: Norm = "layernorm",
         bias: bool = True,
         init: Init = "default",
+        abacus: int | None = None,
     ) -> None:
         super().__init__()
         check_dims(dims)
@@ -225,6 +227,8 @@ class Transformer(nn.Module):
         self.dims = dims
         self.randomized_positions, self.randomize_eval = randomized_positions, randomize_eval
         self.embedding = nn.Embedding(vocab_size, dims.d_model)
+        #: Abacus embeddings of the task's token positions, added beside the encoding
+        self.abacus = None if abacus is None else AbacusEmbedding(dims.d_model, abacus)
         self.encoding = encoding
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
@@ -363,7 +367,10 @@ class Transformer(nn.Module):
     def supports_cache(self) -> bool:
         """Whether incremental decoding gives the same result as recomputing the prefix."""
         randomized = self.randomized_positions is not None and self.randomize_eval
-        return self.dims.causal and self.encoding.kv_cache and not randomized
+        # Abacus positions of a new token depend on the tokens before it: recompute instead
+        return (
+            self.dims.causal and self.encoding.kv_cache and not randomized and self.abacus is None
+        )
 
     def forward(
         self,
@@ -371,6 +378,7 @@ class Transformer(nn.Module):
         positions: Tensor | None = None,
         padding_mask: Tensor | None = None,
         cache: KVCache | None = None,
+        token_positions: Tensor | None = None,
     ) -> Tensor:
         """Hidden states (batch, length, d_model) for ``tokens`` (batch, length).
 
@@ -379,6 +387,8 @@ class Transformer(nn.Module):
         is True where a token is padding and must not be attended to. With a ``cache``
         (causal models, ``supports_cache()``), ``tokens`` are the next tokens after those
         already cached, their positions continue the cached ones, and the cache is extended.
+        ``token_positions`` (batch, length) are the task's per-token positions, embedded by
+        the model's Abacus table when it has one.
         """
         if cache is not None:
             if not self.supports_cache():
@@ -407,7 +417,12 @@ class Transformer(nn.Module):
                 if randomize
                 else plain_positions(tokens)
             )
-        x = self.dropout(self.encoding.embed(self.embedding(tokens), positions))
+        x = self.embedding(tokens)
+        if self.abacus is not None:
+            if token_positions is None:
+                raise PebenchError("this model adds Abacus embeddings: pass token_positions")
+            x = x + self.abacus(token_positions)
+        x = self.dropout(self.encoding.embed(x, positions))
         mask = self.attention_mask(positions, padding_mask, x.dtype)
         for block in self.blocks:
             x = block(x, mask, positions)

@@ -60,6 +60,32 @@ def step_stream(datamodule: LightningDataModule, batch_for: Callable[[int], Any]
     return DataLoader(StepStream(batch_for, start), batch_size=None)
 
 
+class GeneratedDataModule(LightningDataModule, ABC):
+    """The data of a task generated on the fly: batch ``s`` of an endless training stream is
+    ``train_batch(s)``, and the evaluation set is ``eval_batches()``, built once and kept."""
+
+    def __init__(self, task: Task, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self._eval: list[Batch] | None = None
+
+    def train_dataloader(self) -> DataLoader:
+        return step_stream(self, self.train_batch)
+
+    def val_dataloader(self) -> DataLoader:
+        if self._eval is None:
+            self._eval = list(self.eval_batches())
+        return DataLoader(self._eval, batch_size=None)
+
+    @abstractmethod
+    def train_batch(self, step: int) -> Batch:
+        """Training batch ``step``, a function of the seed and ``step`` alone."""
+
+    @abstractmethod
+    def eval_batches(self) -> Iterator[Batch]:
+        """The evaluation batches, in order."""
+
+
 def position_limit(model: Model) -> int | None:
     """The longest sequence ``model``'s encoding can represent (a learned table's size), or
     None when every length is defined; tasks report longer lengths as not applicable."""
@@ -167,6 +193,15 @@ class Task(ABC):
         any), as ``{"input": [...], "target": [...], "length": n}`` in the task's own symbols
         (no padding, separator or tape tokens). Tasks that cannot show theirs say so."""
         raise PebenchError(f"task {self.name!r} does not show examples (pebench examples)")
+
+    #: whether :meth:`token_positions` gives positions (what ``--model.abacus`` embeds)
+    supplies_token_positions: ClassVar[bool] = False
+
+    def token_positions(self, tokens: Tensor) -> Tensor | None:
+        """Per-token positions the task defines for (batch, length) ``tokens`` (e.g. a digit's
+        index within its number), for an embedding that consumes them; None when it defines
+        none."""
+        return None
 
     def write_predictions(self, model: Model, output_dir: Path) -> list[Path]:
         """Write the trained model's validation and test predictions for error analysis

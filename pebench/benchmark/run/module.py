@@ -14,7 +14,7 @@ from torch import Tensor
 from pebench.backbone import KVCache, Transformer, check_dims, greedy_decode
 from pebench.benchmark.run.spec import EncodingFactory, ModelConfig, OptimConfig
 from pebench.encodings.base import ModelDims, PositionalEncoding
-from pebench.errors import DivergedError
+from pebench.errors import DivergedError, PebenchError
 from pebench.kernels.dispatch import fused_adamw
 from pebench.tasks.base import Batch, Task
 
@@ -57,7 +57,13 @@ class PEModule(LightningModule):
             norm=model.norm,
             bias=model.bias,
             init=model.init,
+            abacus=model.abacus,
         )
+        if model.abacus is not None and not task.supplies_token_positions:
+            raise PebenchError(
+                f"model.abacus embeds the positions a task supplies per token, and task "
+                f"{task.name!r} supplies none; use it with addition or multiplication, or drop it"
+            )
         self.head = task.build_head(model.d_model)
         self.metric = task.build_metric()
         self.last_results: dict[str, Any] | None = None
@@ -92,7 +98,8 @@ class PEModule(LightningModule):
     ) -> Tensor:
         use_compiled = self._compiled is not None and self.training and cache is None
         backbone = self._compiled if use_compiled else self.backbone
-        hidden = backbone(tokens, positions, padding_mask, cache)
+        token_positions = self.task.token_positions(tokens) if self.backbone.abacus else None
+        hidden = backbone(tokens, positions, padding_mask, cache, token_positions)
         return self.head(hidden, padding_mask)
 
     def greedy(self, prefix: Tensor, steps: int) -> Tensor:

@@ -92,6 +92,9 @@ class ModelConfig:
     randomize_eval: bool = False
     #: kernel for score biases: auto (FlexAttention on CUDA, SDPA on CPU), sdpa, or flex
     attention: AttentionBackend = "auto"
+    #: add Abacus embeddings of the task's token positions (McLeish et al. 2024), shifted in
+    #: training by a random offset in [0, abacus]; None = off
+    abacus: int | None = None
 
     def __post_init__(self) -> None:
         _check("model", {
@@ -104,6 +107,9 @@ class ModelConfig:
             "randomized_positions": (
                 _at_least(self.randomized_positions, 1, optional=True), "at least 1 (or null)",
                 self.randomized_positions,
+            ),
+            "abacus": (
+                _at_least(self.abacus, 0, optional=True), "at least 0 (or null)", self.abacus
             ),
         })  # fmt: skip
 

@@ -234,6 +234,8 @@ def record(
             "eval": "randomized" if model.randomized_positions and model.randomize_eval
             else "plain",
             "randomized_max": model.randomized_positions,
+            # only when used: the records written before Abacus stay as they are
+            **({"abacus_max_k": model.abacus} if model.abacus is not None else {}),
         },  # fmt: skip
         summary=results.pop("summary", {}),
         per_length=results.pop("per_length", {}),

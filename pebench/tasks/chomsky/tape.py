@@ -18,6 +18,7 @@ for encodings that only work causally (NoPE, xPos, PaTH).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,10 +26,9 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Batch, Model, Task, TokenHead, step_stream
+from pebench.tasks.base import Batch, GeneratedDataModule, Model, Task, TokenHead
 from pebench.tasks.metrics import LengthAccuracy
 
 #: Chomsky-hierarchy levels, as their ``TASK_LEVELS`` names them
@@ -40,16 +40,10 @@ def rng_for(*keys: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in keys])
 
 
-class TapeDataModule(LightningDataModule):
+class TapeDataModule(GeneratedDataModule):
     """An endless training stream and a fixed evaluation set, one length per batch."""
 
-    def __init__(self, task: TapeTask, batch_size: int, seed: int) -> None:
-        super().__init__()
-        self.task, self.batch_size, self.seed = task, batch_size, seed
-        self._eval: list[dict[str, Tensor]] | None = None
-
-    def train_dataloader(self) -> DataLoader:
-        return step_stream(self, self.train_batch)
+    task: TapeTask
 
     def train_batch(self, step: int) -> dict[str, Tensor]:
         """Training batch ``step``: one length drawn from ``train_lengths``, fresh samples,
@@ -59,16 +53,13 @@ class TapeDataModule(LightningDataModule):
         n = int(rng.integers(lo, hi + 1))
         return self.task.make_batch(*self.task.sample(rng, self.batch_size, n), n)
 
-    def val_dataloader(self) -> DataLoader:
-        if self._eval is None:
-            self._eval = []
-            lo, hi = self.task.eval_lengths
-            for n in range(lo, hi + 1):
-                for start in range(0, self.task.eval_samples, self.batch_size):
-                    count = min(self.batch_size, self.task.eval_samples - start)
-                    rng = rng_for(self.seed, 1, n, start)
-                    self._eval.append(self.task.make_batch(*self.task.sample(rng, count, n), n))
-        return DataLoader(self._eval, batch_size=None)
+    def eval_batches(self) -> Iterator[dict[str, Tensor]]:
+        lo, hi = self.task.eval_lengths
+        for n in range(lo, hi + 1):
+            for start in range(0, self.task.eval_samples, self.batch_size):
+                count = min(self.batch_size, self.task.eval_samples - start)
+                rng = rng_for(self.seed, 1, n, start)
+                yield self.task.make_batch(*self.task.sample(rng, count, n), n)
 
 
 class TapeTask(Task):

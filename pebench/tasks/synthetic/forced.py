@@ -53,8 +53,16 @@ def forced_batches(
 
 @torch.no_grad()
 def forced_update(model: Model, batch: dict[str, Tensor], metric: LengthAccuracy) -> None:
-    """Update ``metric`` with a batch's teacher-forced predictions: a row's exact match is
-    greedy decoding's."""
+    """Update ``metric`` with a batch's teacher-forced predictions, each row at its
+    ``length``: a row's exact match is greedy decoding's."""
     preds = model(batch["inputs"]).argmax(-1)
     mask = batch["targets"] != IGNORE
     metric.update(preds, batch["targets"].clamp(min=0), batch["length"], mask)
+
+
+@torch.no_grad()
+def forced_exact(model: Model, batch: dict[str, Tensor]) -> Tensor:
+    """(batch,) whether greedy decoding would write each row's answer exactly."""
+    preds = model(batch["inputs"]).argmax(-1)
+    mask = batch["targets"] != IGNORE
+    return ((preds == batch["targets"]) | ~mask).all(-1)

@@ -16,23 +16,23 @@ Evaluation covers every length in ``eval_lengths`` with ``eval_samples`` strings
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
 from pebench.errors import PebenchError
 from pebench.tasks.base import (
     Batch,
+    GeneratedDataModule,
     Model,
     Task,
     TokenHead,
     greedy,
     seeded_generator,
-    step_stream,
 )
 from pebench.tasks.metrics import LengthAccuracy
 
@@ -42,16 +42,10 @@ IGNORE = -100
 Formulation = Literal["decoder", "encoder"]
 
 
-class SequenceDataModule(LightningDataModule):
+class SequenceDataModule(GeneratedDataModule):
     """An endless training stream and a fixed evaluation set, one batch per length."""
 
-    def __init__(self, task: SequenceTask, batch_size: int, seed: int) -> None:
-        super().__init__()
-        self.task, self.batch_size, self.seed = task, batch_size, seed
-        self._eval: list[dict[str, Tensor]] | None = None
-
-    def train_dataloader(self) -> DataLoader:
-        return step_stream(self, self.train_batch)
+    task: SequenceTask
 
     def train_batch(self, step: int) -> dict[str, Tensor]:
         """Training batch ``step``: one length drawn from ``train_lengths``, from (seed, step)."""
@@ -60,16 +54,13 @@ class SequenceDataModule(LightningDataModule):
         n = int(torch.randint(lo, hi + 1, (1,), generator=gen))
         return self.task.make_batch(self.task.sample_inputs(self.batch_size, n, gen))
 
-    def val_dataloader(self) -> DataLoader:
-        if self._eval is None:
-            self._eval = []
-            lo, hi = self.task.eval_lengths
-            for n in range(lo, hi + 1):
-                gen = seeded_generator(self.seed, 1, n)
-                x = self.task.sample_inputs(self.task.eval_samples, n, gen)
-                for chunk in x.split(self.batch_size):
-                    self._eval.append(self.task.make_batch(chunk))
-        return DataLoader(self._eval, batch_size=None)
+    def eval_batches(self) -> Iterator[dict[str, Tensor]]:
+        lo, hi = self.task.eval_lengths
+        for n in range(lo, hi + 1):
+            gen = seeded_generator(self.seed, 1, n)
+            x = self.task.sample_inputs(self.task.eval_samples, n, gen)
+            for chunk in x.split(self.batch_size):
+                yield self.task.make_batch(chunk)
 
 
 class SequenceTask(Task):
