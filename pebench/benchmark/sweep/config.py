@@ -29,22 +29,43 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 class EncodingEntry:
     """One ``encodings`` entry of a sweep: a registered name or dotted path, its options, and
     its label (the name, or ``label`` for a configured variant), used in study names, run
-    directories and tables."""
+    directories and tables. ``task_args`` are task options this encoding's runs set in every
+    task that takes them: ``{causal: true}`` runs a causal-only encoding (NoPE, xPos, PaTH)
+    on an encoder task's tape under a causal mask."""
 
     class_path: str
     init_args: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    task_args: dict[str, Any] = field(default_factory=dict)
+
+    KEYS: ClassVar[tuple[str, ...]] = ("class_path", "init_args", "label", "task_args")
 
     @classmethod
     def of(cls, entry: Any, where: str = "encodings") -> EncodingEntry:
-        """The entry a sweep file writes: a name, or ``{class_path, init_args, label}``."""
+        """The entry a sweep file writes: a name, or ``{class_path, init_args, label,
+        task_args}``."""
         if isinstance(entry, EncodingEntry):
             return entry
         if isinstance(entry, str):
             return cls(entry, {}, entry)
         if isinstance(entry, dict) and isinstance(entry.get("class_path"), str):
+            keys = list(cls.KEYS)
+            unknown = [k for k in entry if k not in keys]
+            if unknown:
+                raise PebenchError(
+                    f"{where}: unknown key {unknown[0]!r} in {entry['class_path']}'s entry"
+                    f"{did_you_mean(unknown[0], keys)}; an entry takes {', '.join(keys)}"
+                )
             label = str(entry.get("label") or entry["class_path"])
-            return cls(entry["class_path"], dict(entry.get("init_args") or {}), label)
+            for key in ("init_args", "task_args"):
+                if not isinstance(entry.get(key) or {}, dict):
+                    raise PebenchError(f"{where}: {label}'s {key} must be a mapping of options")
+            return cls(
+                entry["class_path"],
+                dict(entry.get("init_args") or {}),
+                label,
+                dict(entry.get("task_args") or {}),
+            )
         raise PebenchError(f"encodings entry {entry!r} must be a name or a mapping with class_path")
 
     def spec(self) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from pebench.benchmark.sweep.config import (
 from pebench.benchmark.sweep.progress import SweepProgress
 from pebench.benchmark.sweep.protocol import write_protocol
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, OUTPUT_ATTR, SWEEP_ATTR, SweepStorage
-from pebench.benchmark.sweep.studies import ERROR_ATTR, plans
+from pebench.benchmark.sweep.studies import ERROR_ATTR, check_task_args, plans
 from pebench.errors import PebenchError
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
@@ -244,6 +244,7 @@ def execute(
             plan.check()
         except PebenchError as exc:
             raise PebenchError(f"study {plan.name}: {exc}") from None
+    check_task_args(sweep)
     accelerator = preflight(sweep, gpu_ids)
     claim_output_dir(root, owner or sweep.name)
     storage = SweepStorage(storage_url or str(root / JOURNAL_FILE))

@@ -8,6 +8,7 @@ ordinary run validated by the same parser.
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import math
 import typing
@@ -119,12 +120,22 @@ class StudyPlan:
                 values[key] = trial.suggest_float(key, p.low, p.high, step=p.step, log=p.log)
         return values
 
+    def encoding_task_args(self) -> dict[str, Any]:
+        """The encoding entry's ``task_args`` that this study's task takes (a decoder task has
+        no ``causal`` option: it is causal already)."""
+        args = self.encoding.task_args
+        if not args:
+            return {}
+        accepted = inspect.signature(self.task_class.__init__).parameters
+        return {k: copy.deepcopy(v) for k, v in args.items() if k in accepted}
+
     def run_config(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         """The ``pebench train`` configuration of a run with these parameters and seed."""
         task = self.task.task
         task = {"class_path": task} if isinstance(task, str) else copy.deepcopy(task)
+        init_args = {**(task.get("init_args") or {}), **self.encoding_task_args()}
         doc: dict[str, Any] = {
-            "task": {"class_path": task["class_path"], "init_args": task.get("init_args") or {}},
+            "task": {"class_path": task["class_path"], "init_args": init_args},
             "encoding": self.encoding.spec(),
             "model": {**self.sweep.model, **self.task.model},
             "optim": {**self.sweep.optim, **self.task.optim},
@@ -217,6 +228,20 @@ class StudyPlan:
             raise PebenchError(
                 f"task {self.task.name}: metric {self.metric!r} is not one the task reports "
                 f"({', '.join(sorted(keys))}); fix the sweep's metric"
+            )
+
+
+def check_task_args(sweep: SweepConfig) -> None:
+    """Raise when an encoding's ``task_args`` option is taken by none of its tasks (a typo
+    would otherwise change nothing)."""
+    for enc in sweep.encodings:
+        studies = [p for p in plans(sweep) if p.encoding.label == enc.label]
+        taken = {k for p in studies for k in inspect.signature(p.task_class.__init__).parameters}
+        unused = [k for k in enc.task_args if k not in taken]
+        if unused:
+            raise PebenchError(
+                f"encodings: {enc.label}'s task_args option {unused[0]!r} is taken by none of "
+                f"its tasks ({', '.join(p.task.name for p in studies)}); fix or remove it"
             )
 
 

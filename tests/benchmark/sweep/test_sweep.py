@@ -333,6 +333,43 @@ def test_conditional_parameters_follow_their_encoding() -> None:
     assert doc["optim"]["lr"] == 0.005 and doc["model"]["dropout"] == 0.1 and doc["seed"] == 3
 
 
+def test_an_encodings_task_args_reach_the_tasks_that_take_them() -> None:
+    none_causal = {"class_path": "none", "label": "none_causal", "task_args": {"causal": True}}
+    tape = {"name": "parity", "task": {"class_path": "parity_check"}}
+    sweep = parse_sweep(copy.deepcopy(TINY) | {
+        "tasks": [TINY["tasks"][0], tape], "encodings": ["rope", none_causal],
+    })  # fmt: skip
+    docs = {p.name: p.run_config({}, seed=1) for p in plans(sweep)}
+    assert {n: d["task"]["init_args"].get("causal") for n, d in docs.items()} == {
+        "tiny/copy/rope": None, "tiny/copy/none_causal": None,  # a decoder has no such option
+        "tiny/parity/rope": None, "tiny/parity/none_causal": True,
+    }  # fmt: skip
+    assert docs["tiny/parity/none_causal"]["encoding"] == {"class_path": "none", "init_args": {}}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"class_path": "none", "task_arg": {"causal": True}}, "unknown key 'task_arg'"),
+        ({"class_path": "none", "task_args": [True]}, "none's task_args must be a mapping"),
+    ],
+)
+def test_invalid_encoding_entries_fail_with_one_line(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(PebenchError, match=re.escape(message)):
+        parse_sweep(copy.deepcopy(TINY) | {"encodings": ["rope", entry]})
+
+
+def test_a_task_args_option_no_task_takes_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: Any
+) -> None:
+    entry = {"class_path": "alibi", "label": "alibi_c", "task_args": {"casual": True}}
+    path = write_sweep(tmp_path, encodings=["sinusoidal", entry])
+    assert main(["sweep", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "alibi_c's task_args option 'casual' is taken by none of its tasks" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
