@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import functools
 import random
-from typing import Any
-
-from torch import Tensor
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Model
-from pebench.tasks.metrics import LengthAccuracy
 from pebench.tasks.pcfg.grammar import COMMA, FUNCTIONS, LETTERS, Sampler, function_count, interpret
-from pebench.tasks.synthetic.forced import forced_batches, forced_update
-from pebench.tasks.synthetic.s2s_copy import Example, FiniteSeq2SeqTask
+from pebench.tasks.synthetic.s2s_copy import Example, SizedSeq2SeqTask
 
 #: every input and output symbol: the letters, the functions and the comma
 SYMBOLS = {s: i for i, s in enumerate((*LETTERS, *FUNCTIONS, COMMA))}
-NAMES = dict(enumerate(SYMBOLS))
 
 
-class PcfgSet(FiniteSeq2SeqTask):
+class PcfgSet(SizedSeq2SeqTask):
     """PCFG SET, productivity: a program (``append swap_first_last F1 G2 H3 , repeat I4 J5``)
     to its output (``H3 G2 F1 I4 J5 I4 J5``), read by a causal decoder as ``program <sep>
     output <eos>``; exact match per number of functions. Train on programs of at most
@@ -34,6 +27,7 @@ class PcfgSet(FiniteSeq2SeqTask):
     """
 
     name = "pcfg_set"
+    symbols = tuple(SYMBOLS)
     description = "PCFG SET string-edit programs, productivity split (Hupkes et al. 2020)"
 
     def __init__(
@@ -105,35 +99,5 @@ class PcfgSet(FiniteSeq2SeqTask):
                     share -= 1
         return examples
 
-    def eval_batches(self, examples: list[Example], batch_size: int) -> list[dict[str, Tensor]]:
-        """Right-padded batches, each program reported at its number of functions."""
-        rows = [(self.source(ex), self.answer(ex)) for ex in examples]
-        counts = [function_count([NAMES[s] for s in ex[1]]) for ex in examples]
-        return forced_batches(rows, counts.__getitem__, batch_size)
-
-    def evaluate(self, model: Model, batch: dict[str, Tensor], metric: LengthAccuracy) -> None:
-        forced_update(model, batch, metric)
-
-    def examples(
-        self, split: str, length: int | None, count: int | None, seed: int
-    ) -> list[dict[str, Any]]:
-        """Programs of ``split`` (of one function count, if given) as their tokens."""
-        if split not in ("train", "validation", "test"):
-            raise PebenchError(f"PCFG SET has splits train, validation and test, not {split!r}")
-        chosen = [
-            ex for ex in self.splits()[split]
-            if length is None or function_count([NAMES[s] for s in ex[1]]) == length
-        ]  # fmt: skip
-        if count is not None and count < len(chosen):
-            chosen = random.Random(seed).sample(chosen, count)
-        return [
-            {
-                "input": [NAMES[s] for s in x],
-                "target": [NAMES[s] for s in y],
-                "length": function_count([NAMES[s] for s in x]),
-            }
-            for _, x, y in chosen
-        ]
-
-    def summary_keys(self) -> set[str] | None:
-        return {"id_token_accuracy", "id_exact_match"}
+    def size(self, source: list[str]) -> int:
+        return function_count(source)

@@ -21,27 +21,20 @@ from __future__ import annotations
 import functools
 import random
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
-from torch import Tensor
 
 from pebench.errors import PebenchError
-from pebench.tasks.base import Model
-from pebench.tasks.metrics import LengthAccuracy
-from pebench.tasks.synthetic.forced import forced_batches, forced_update
-from pebench.tasks.synthetic.s2s_copy import Example, FiniteSeq2SeqTask
+from pebench.tasks.synthetic.s2s_copy import Example, SizedSeq2SeqTask
 
 #: a problem: its size n, its source and its answer, as symbol names
 Problem = tuple[int, list[str], list[str]]
 
 
-class ReasoningTask(FiniteSeq2SeqTask):
+class ReasoningTask(SizedSeq2SeqTask):
     """Base of the reasoning tasks: subclasses name their ``symbols`` and draw problems of
     size ``n`` (:meth:`draw`) from the builder's generator."""
-
-    #: every symbol a source or answer uses, in token order
-    symbols: ClassVar[tuple[str, ...]]
 
     def __init__(
         self,
@@ -126,30 +119,3 @@ class ReasoningTask(FiniteSeq2SeqTask):
         """A problem as symbol indices (its size is read back by :meth:`size_of`)."""
         _, source, answer = problem
         return ([], [self.index[s] for s in source], [self.index[s] for s in answer])
-
-    @abstractmethod
-    def size_of(self, source: list[str]) -> int:
-        """A problem's size read back from its source."""
-
-    def eval_batches(self, examples: list[Example], batch_size: int) -> list[dict[str, Tensor]]:
-        """Right-padded batches, each problem reported at its size."""
-        rows = [(self.source(ex), self.answer(ex)) for ex in examples]
-        sizes = [self.size_of([self.symbols[s] for s in ex[1]]) for ex in examples]
-        return forced_batches(rows, sizes.__getitem__, batch_size)
-
-    def evaluate(self, model: Model, batch: dict[str, Tensor], metric: LengthAccuracy) -> None:
-        forced_update(model, batch, metric)
-
-    def examples(
-        self, split: str, length: int | None, count: int | None, seed: int
-    ) -> list[dict[str, Any]]:
-        """Problems of ``split`` (of one size, if given) in the task's symbols."""
-        if split not in ("train", "validation", "test"):
-            raise PebenchError(f"{self.name} has splits train, validation and test, not {split!r}")
-        chosen = [p for p in self.problems()[split] if length is None or p[0] == length]
-        if count is not None and count < len(chosen):
-            chosen = random.Random(seed).sample(chosen, count)
-        return [{"input": src, "target": ans, "length": n} for n, src, ans in chosen]
-
-    def summary_keys(self) -> set[str] | None:
-        return {"id_token_accuracy", "id_exact_match"}

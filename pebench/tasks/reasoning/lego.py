@@ -43,5 +43,5 @@ class Lego(ReasoningTask):
     def draws_per_size(self, n: int, share: float) -> int:
         return int(share / (n // 2))
 
-    def size_of(self, source: list[str]) -> int:
+    def size(self, source: list[str]) -> int:
         return source.count("=")

@@ -30,5 +30,5 @@ class PolynomialEvaluation(ReasoningTask):
             out.append((n, f"x = {x} in {terms}".split(), [str(answer)]))
         return out
 
-    def size_of(self, source: list[str]) -> int:
+    def size(self, source: list[str]) -> int:
         return source.count("**")

@@ -24,5 +24,5 @@ class Summation(ReasoningTask):
             out.append((n, source, [str(sum(values) % 10)]))
         return out
 
-    def size_of(self, source: list[str]) -> int:
+    def size(self, source: list[str]) -> int:
         return source.count("+") + 1

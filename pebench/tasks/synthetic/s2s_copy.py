@@ -38,7 +38,7 @@ from pebench.errors import PebenchError
 from pebench.tasks.base import seeded_generator
 from pebench.tasks.columns import MetricColumn, held_out_length_columns
 from pebench.tasks.metrics import LengthAccuracy
-from pebench.tasks.synthetic.forced import padded_rows
+from pebench.tasks.synthetic.forced import forced_batches, forced_update, padded_rows
 from pebench.tasks.synthetic.sequence import FIRST_SYMBOL, PAD, SequenceTask
 
 #: end of the output; the decoder formulation never uses the output-tape token, whose id it takes
@@ -146,6 +146,53 @@ class FiniteSeq2SeqTask(SequenceTask):
 
     def count_tokens(self, batch: dict[str, Tensor]) -> int:
         return int((batch["inputs"] != PAD).sum())
+
+
+class SizedSeq2SeqTask(FiniteSeq2SeqTask):
+    """A finite sequence-to-sequence task reported by a problem *size* its source defines
+    (functions in a program, terms of a sum) rather than by a string length: subclasses
+    name their ``symbols`` and read a source's :meth:`size`. Exact match is greedy
+    decoding's, computed in one teacher-forced pass (:mod:`pebench.tasks.synthetic.forced`)."""
+
+    #: every symbol a source or answer uses, in token order
+    symbols: tuple[str, ...]
+
+    @abstractmethod
+    def size(self, source: list[str]) -> int:
+        """The size a source (in symbols) is reported at."""
+
+    def size_of(self, example: Example) -> int:
+        return self.size([self.symbols[s] for s in example[1]])
+
+    def eval_batches(self, examples: list[Example], batch_size: int) -> list[dict[str, Tensor]]:
+        """Right-padded batches, each problem reported at its size."""
+        rows = [(self.source(ex), self.answer(ex)) for ex in examples]
+        sizes = [self.size_of(ex) for ex in examples]
+        return forced_batches(rows, sizes.__getitem__, batch_size)
+
+    def evaluate(self, model: Any, batch: dict[str, Tensor], metric: LengthAccuracy) -> None:
+        forced_update(model, batch, metric)
+
+    def examples(
+        self, split: str, length: int | None, count: int | None, seed: int
+    ) -> list[dict[str, Any]]:
+        """Problems of ``split`` (of one size, if given) in the task's symbols."""
+        if split not in ("train", "validation", "test"):
+            raise PebenchError(f"{self.name} has splits train, validation and test, not {split!r}")
+        chosen = [ex for ex in self.splits()[split] if length is None or self.size_of(ex) == length]
+        if count is not None and count < len(chosen):
+            chosen = random.Random(seed).sample(chosen, count)
+        return [
+            {
+                "input": [self.symbols[s] for s in ex[1]],
+                "target": [self.symbols[s] for s in ex[2]],
+                "length": self.size_of(ex),
+            }
+            for ex in chosen
+        ]
+
+    def summary_keys(self) -> set[str] | None:
+        return {"id_token_accuracy", "id_exact_match"}
 
 
 class S2SCopyTask(FiniteSeq2SeqTask):
