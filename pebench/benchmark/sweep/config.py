@@ -31,19 +31,24 @@ class EncodingEntry:
     its label (the name, or ``label`` for a configured variant), used in study names, run
     directories and tables. ``task_args`` are task options this encoding's runs set in every
     task that takes them: ``{causal: true}`` runs a causal-only encoding (NoPE, xPos, PaTH)
-    on an encoder task's tape under a causal mask."""
+    on an encoder task's tape under a causal mask. ``model_args`` are model settings of this
+    encoding's runs: ``{randomized_positions: 256, randomize_eval: true}`` makes the
+    randomized-positions variant of an encoding (Ruoss et al. 2023)."""
 
     class_path: str
     init_args: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     task_args: dict[str, Any] = field(default_factory=dict)
+    model_args: dict[str, Any] = field(default_factory=dict)
 
-    KEYS: ClassVar[tuple[str, ...]] = ("class_path", "init_args", "label", "task_args")
+    KEYS: ClassVar[tuple[str, ...]] = (
+        "class_path", "init_args", "label", "task_args", "model_args",
+    )  # fmt: skip
 
     @classmethod
     def of(cls, entry: Any, where: str = "encodings") -> EncodingEntry:
         """The entry a sweep file writes: a name, or ``{class_path, init_args, label,
-        task_args}``."""
+        task_args, model_args}``."""
         if isinstance(entry, EncodingEntry):
             return entry
         if isinstance(entry, str):
@@ -57,7 +62,7 @@ class EncodingEntry:
                     f"{did_you_mean(unknown[0], keys)}; an entry takes {', '.join(keys)}"
                 )
             label = str(entry.get("label") or entry["class_path"])
-            for key in ("init_args", "task_args"):
+            for key in ("init_args", "task_args", "model_args"):
                 if not isinstance(entry.get(key) or {}, dict):
                     raise PebenchError(f"{where}: {label}'s {key} must be a mapping of options")
             return cls(
@@ -65,6 +70,7 @@ class EncodingEntry:
                 dict(entry.get("init_args") or {}),
                 label,
                 dict(entry.get("task_args") or {}),
+                dict(entry.get("model_args") or {}),
             )
         raise PebenchError(f"encodings entry {entry!r} must be a name or a mapping with class_path")
 

@@ -137,7 +137,7 @@ class StudyPlan:
         doc: dict[str, Any] = {
             "task": {"class_path": task["class_path"], "init_args": init_args},
             "encoding": self.encoding.spec(),
-            "model": {**self.sweep.model, **self.task.model},
+            "model": {**self.sweep.model, **self.task.model, **self.encoding.model_args},
             "optim": {**self.sweep.optim, **self.task.optim},
             "train": {**self.sweep.train_settings(self.task), "progress": False},
             "seed": seed,

@@ -347,11 +347,22 @@ def test_an_encodings_task_args_reach_the_tasks_that_take_them() -> None:
     assert docs["tiny/parity/none_causal"]["encoding"] == {"class_path": "none", "init_args": {}}
 
 
+def test_an_encodings_model_args_set_its_runs_model() -> None:
+    rand = {"class_path": "rope", "label": "rope_rand",
+            "model_args": {"randomized_positions": 64, "randomize_eval": True}}  # fmt: skip
+    sweep = parse_sweep(copy.deepcopy(TINY) | {"encodings": ["rope", rand]})
+    models = {p.encoding_label: p.run_config({}, seed=1)["model"] for p in plans(sweep)}
+    assert models["rope_rand"] == {**TINY["model"], "randomized_positions": 64,
+                                   "randomize_eval": True}  # fmt: skip
+    assert models["rope"] == TINY["model"]
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
         ({"class_path": "none", "task_arg": {"causal": True}}, "unknown key 'task_arg'"),
         ({"class_path": "none", "task_args": [True]}, "none's task_args must be a mapping"),
+        ({"class_path": "rope", "model_args": 3}, "rope's model_args must be a mapping"),
     ],
 )
 def test_invalid_encoding_entries_fail_with_one_line(entry: dict[str, Any], message: str) -> None:
