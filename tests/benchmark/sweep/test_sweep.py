@@ -25,7 +25,7 @@ from pebench.benchmark.run.tracking import Tracker
 from pebench.benchmark.sweep.config import extension, load_sweep, parse_sweep
 from pebench.benchmark.sweep.launch import create_studies
 from pebench.benchmark.sweep.storage import JOURNAL_FILE, WORKER_ATTR, SweepStorage, worker_id
-from pebench.benchmark.sweep.studies import plans
+from pebench.benchmark.sweep.studies import check_task_args, plans
 from pebench.benchmark.sweep.worker import Worker
 from pebench.errors import PebenchError
 from tests import postgres_server
@@ -501,6 +501,7 @@ def test_sweep_presets_are_valid(preset: Path) -> None:
         sweep, _ = load_sweep(preset, scale)
         for plan in plans(sweep):
             plan.check()  # parses each (task, encoding) run configuration, builds the encoding
+        check_task_args(sweep)
         assert len({p.name for p in plans(sweep)}) == len(plans(sweep))
 
 
