@@ -105,21 +105,48 @@ def plot_lengths(plans: list[StudyPlan], entries: list[Any], root: Path) -> list
     return paths
 
 
+#: (x label, y label, colour-bar label) of a run's grid, by where it comes from
+GRID_LABELS = {
+    "grid": ("length", "key depth", "exact key recall"),
+    "per_cell": ("digits of the first operand", "digits of the second", "exact match"),
+}
+
+
+def run_grid(run: RunRecord) -> tuple[str, list[str], list[str], np.ndarray] | None:
+    """A run's heatmap as (kind, x ticks, y ticks, values[x, y]; nan where not evaluated):
+    passkey's (length × depth) ``grid``, or the arithmetic tasks' exact match ``per_cell``
+    (digit counts i × j); None when the run has neither."""
+    if "grid" in run.details:
+        grid = run.details["grid"]
+        values = np.array(grid["accuracy"], dtype=float)  # None → nan
+        return "grid", [str(n) for n in grid["lengths"]], [f"{d:g}" for d in grid["depths"]], values
+    if "per_cell" in run.details:
+        cells = {
+            tuple(map(int, k.split(","))): v["exact_match"]
+            for k, v in run.details["per_cell"].items()
+        }
+        size = max(max(ij) for ij in cells)
+        values = np.full((size, size), np.nan)
+        for (i, j), value in cells.items():
+            values[i - 1, j - 1] = value
+        ticks = [str(n) for n in range(1, size + 1)]
+        return "per_cell", ticks, ticks, values
+    return None
+
+
 def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[Path]:
-    """One PNG per task whose runs report a (length × depth) ``grid`` (passkey retrieval):
-    a heatmap per encoding of the accuracy averaged over final seeds."""
+    """One PNG per task whose runs report a grid (passkey's length × depth, arithmetic's
+    digit counts): a heatmap per encoding of the value averaged over final seeds."""
     paths = []
     for task in dict.fromkeys(p.task.name for p in plans):
         grids = []
         for entry in entries:
-            runs = [r for r in entry.runs.get(task, []) if "grid" in r.details]
-            if runs:
-                # None → nan
-                cells = [np.array(r.details["grid"]["accuracy"], dtype=float) for r in runs]
+            found = [g for g in map(run_grid, entry.runs.get(task, [])) if g is not None]
+            if found:
                 with warnings.catch_warnings():  # all-nan cells (not applicable) stay nan
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    mean = np.nanmean(cells, axis=0)
-                grids.append((entry.label, runs[0].details["grid"], mean))
+                    mean = np.nanmean([g[3] for g in found], axis=0)
+                grids.append((entry.label, found[0], mean))
         if not grids:
             continue
         cols = min(4, len(grids))
@@ -129,12 +156,14 @@ def plot_grids(plans: list[StudyPlan], entries: list[Any], root: Path) -> list[P
         )
         for ax in axes.flat[len(grids) :]:
             ax.axis("off")
-        for ax, (label, grid, mean) in zip(axes.flat, grids, strict=False):
+        for ax, (label, (kind, xs, ys, _), mean) in zip(axes.flat, grids, strict=False):
             image = ax.imshow(mean.T, vmin=0, vmax=1, cmap="viridis", origin="upper", aspect="auto")
-            ax.set_xticks(range(len(grid["lengths"])), [str(n) for n in grid["lengths"]])
-            ax.set_yticks(range(len(grid["depths"])), [f"{d:g}" for d in grid["depths"]])
-            ax.set(title=label, xlabel="length", ylabel="key depth")
-        fig.colorbar(image, ax=axes, shrink=0.8, label="exact key recall")
+            step = max(1, len(xs) // 10)  # at most ten labels an axis
+            ax.set_xticks(range(0, len(xs), step), xs[::step])
+            ax.set_yticks(range(0, len(ys), step), ys[::step])
+            xlabel, ylabel, _ = GRID_LABELS[kind]
+            ax.set(title=label, xlabel=xlabel, ylabel=ylabel)
+        fig.colorbar(image, ax=axes, shrink=0.8, label=GRID_LABELS[grids[0][1][0]][2])
         fig.suptitle(task)
         paths.append(_save(fig, root / f"plot_grid_{task}.png"))
     return paths
