@@ -15,6 +15,7 @@ from pebench.tasks.synthetic.s2s_copy import Example, FiniteSeq2SeqTask
 
 #: a symbol per input word and output action
 SYMBOLS = {word: i for i, word in enumerate((*WORDS, *ACTIONS))}
+NAMES = dict(enumerate(SYMBOLS))
 #: the longest action sequence SCAN holds
 MAX_ACTIONS = 48
 #: the longest actions of the training split: the original length split, and Kazemnejad's
@@ -87,21 +88,11 @@ class Scan(FiniteSeq2SeqTask):
                 })  # fmt: skip
         return batches
 
-    def examples(
-        self, split: str, length: int | None, count: int | None, seed: int
-    ) -> list[dict[str, Any]]:
-        """Commands of ``split`` (of one action length, if given) as words and actions:
-        ``count`` drawn with ``seed``, or the whole split."""
-        if split not in ("train", "validation", "test"):
-            raise PebenchError(f"SCAN has splits train, validation and test, not {split!r}")
-        names = {i: s for s, i in SYMBOLS.items()}
-        chosen = [ex for ex in self.splits()[split] if length is None or len(ex[2]) == length]
-        if count is not None and count < len(chosen):
-            chosen = random.Random(seed).sample(chosen, count)
-        return [
-            {"input": [names[s] for s in x], "target": [names[s] for s in y], "length": len(y)}
-            for _, x, y in chosen
-        ]
+    def length_of(self, example: Example) -> int:
+        return len(example[2])  # the split is on the action sequence's length
+
+    def symbol(self, s: int) -> str:
+        return NAMES[s]
 
     def summary_keys(self) -> set[str] | None:
         return {"id_token_accuracy", "id_exact_match"}

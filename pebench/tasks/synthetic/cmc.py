@@ -15,7 +15,7 @@ class CopyMultiChar(S2SCopyTask):
     description = "Kazemnejad et al. copy: a random string over 100 symbols, copied"
     SYMBOLS = 100
 
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
+    def length_examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
         out = []
         for _ in range(count):
             x = [rng.randrange(self.SYMBOLS) for _ in range(n)]

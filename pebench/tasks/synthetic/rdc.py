@@ -17,7 +17,7 @@ class RepeatDoubleChar(S2SCopyTask):
     name = "rdc"
     description = "Kazemnejad et al. repeat-and-change: 'Replace a with b in a..a' -> b..b"
 
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
+    def length_examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
         out = []
         for a, b in itertools.permutations(range(self.symbols_needed(count)), 2):
             prompt = [WORDS["Replace"], token(a), WORDS["with"], token(b), WORDS["in"]]

@@ -15,7 +15,7 @@ class RepeatSingleChar(S2SCopyTask):
     name = "rsc"
     description = "Kazemnejad et al. repeat copy: one symbol n times, copied"
 
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
+    def length_examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
         return [(COPY_PROMPT, [a] * n, [a] * n) for a in range(count)]
 
     def symbols_needed(self, count: int) -> int:

@@ -18,7 +18,7 @@ class RepeatSingleChar2x(S2SCopyTask):
     def __init__(self, train_lengths: tuple[int, int] = (1, 15), **kwargs: Any) -> None:
         super().__init__(train_lengths, **kwargs)
 
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
+    def length_examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
         return [(COPY_PROMPT, [a] * n, [a] * (2 * n)) for a in range(count)]
 
     def symbols_needed(self, count: int) -> int:

@@ -17,7 +17,7 @@ semantics (``scripts/dataset_builders/make_copy_dataset.py`` in McGill-NLP/lengt
 Their symbols are single-token words of the T5 tokenizer and their instruction words are
 T5 word pieces; pebench uses abstract symbols and one token per instruction word (the
 tokenizer's identity plays no role in the task; the prompt is a token or two shorter).
-Subclasses define which examples one length holds (:meth:`S2SCopyTask.examples`) and the
+Subclasses define which examples one length holds (:meth:`S2SCopyTask.length_examples`) and the
 symbol count they need.
 """
 
@@ -118,6 +118,36 @@ class FiniteSeq2SeqTask(SequenceTask):
             preds, batch["y"], batch["length"], torch.ones_like(batch["y"], dtype=torch.bool)
         )
 
+    def length_of(self, example: Example) -> int:
+        """The length an example is reported at (its input's, unless a task says)."""
+        return len(example[1])
+
+    def symbol(self, s: int) -> str:
+        """A symbol's name, for ``pebench examples`` (its index, unless a task names them)."""
+        return str(s)
+
+    def examples(
+        self, split: str, length: int | None, count: int | None, seed: int
+    ) -> list[dict[str, Any]]:
+        """Examples of ``split`` (of one length, if given) in the task's symbols, the prompt's
+        instruction words included: ``count`` drawn with ``seed``, or the whole split."""
+        if split not in ("train", "validation", "test"):
+            raise PebenchError(f"{self.name} has splits train, validation and test, not {split!r}")
+        parts = self.splits()
+        chosen = [ex for ex in parts[split] if length is None or self.length_of(ex) == length]
+        if count is not None and count < len(chosen):
+            chosen = random.Random(seed).sample(chosen, count)
+        words = {t: w for w, t in WORDS.items()}
+        return [
+            {
+                "input": [words.get(t) or self.symbol(t - FIRST) for t in prompt]
+                + [self.symbol(s) for s in x],
+                "target": [self.symbol(s) for s in y],
+                "length": self.length_of((prompt, x, y)),
+            }
+            for prompt, x, y in chosen
+        ]
+
     def datamodule(self, batch_size: int, seed: int) -> LightningDataModule:
         return S2SCopyDataModule(self, batch_size, seed)
 
@@ -161,38 +191,20 @@ class SizedSeq2SeqTask(FiniteSeq2SeqTask):
     def size(self, source: list[str]) -> int:
         """The size a source (in symbols) is reported at."""
 
-    def size_of(self, example: Example) -> int:
+    def length_of(self, example: Example) -> int:
         return self.size([self.symbols[s] for s in example[1]])
+
+    def symbol(self, s: int) -> str:
+        return self.symbols[s]
 
     def eval_batches(self, examples: list[Example], batch_size: int) -> list[dict[str, Tensor]]:
         """Right-padded batches, each problem reported at its size."""
         rows = [(self.source(ex), self.answer(ex)) for ex in examples]
-        sizes = [self.size_of(ex) for ex in examples]
+        sizes = [self.length_of(ex) for ex in examples]
         return forced_batches(rows, sizes.__getitem__, batch_size)
 
     def evaluate(self, model: Any, batch: dict[str, Tensor], metric: LengthAccuracy) -> None:
         forced_update(model, batch, metric)
-
-    def examples(
-        self, split: str, length: int | None, count: int | None, seed: int
-    ) -> list[dict[str, Any]]:
-        """Problems of ``split`` (of one size, if given) in the task's symbols."""
-        if split not in ("train", "validation", "test"):
-            raise PebenchError(f"{self.name} has splits train, validation and test, not {split!r}")
-        chosen = [ex for ex in self.splits()[split] if length is None or self.size_of(ex) == length]
-        if count is not None and count < len(chosen):
-            chosen = random.Random(seed).sample(chosen, count)
-        return [
-            {
-                "input": [self.symbols[s] for s in ex[1]],
-                "target": [self.symbols[s] for s in ex[2]],
-                "length": self.size_of(ex),
-            }
-            for ex in chosen
-        ]
-
-    def summary_keys(self) -> set[str] | None:
-        return {"id_token_accuracy", "id_exact_match"}
 
 
 class S2SCopyTask(FiniteSeq2SeqTask):
@@ -239,7 +251,7 @@ class S2SCopyTask(FiniteSeq2SeqTask):
         self.alphabet_size = max(2, self.symbols_needed(self.per_length))
 
     @abstractmethod
-    def examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
+    def length_examples(self, n: int, count: int, rng: random.Random) -> list[Example]:
         """``count`` examples of input length ``n`` (fewer if the task has fewer)."""
 
     @abstractmethod
@@ -250,7 +262,8 @@ class S2SCopyTask(FiniteSeq2SeqTask):
         """The train, validation and test examples, generated as the authors' builder does."""
         rng = random.Random(self.data_seed)
         lo, hi = self.train_lengths
-        pool = [ex for n in range(lo, hi + 1) for ex in self.examples(n, self.per_length, rng)]
+        per_length = self.per_length
+        pool = [ex for n in range(lo, hi + 1) for ex in self.length_examples(n, per_length, rng)]
         rng.shuffle(pool)
         if len(pool) <= self.num_train:
             raise PebenchError(
@@ -264,7 +277,7 @@ class S2SCopyTask(FiniteSeq2SeqTask):
         if self.num_test is not None:
             keep = min(keep, int(self.num_test / len(test_lengths)))
         for n in test_lengths:
-            bin_examples = self.examples(n, self.per_length, rng)
+            bin_examples = self.length_examples(n, self.per_length, rng)
             if keep < len(bin_examples):
                 bin_examples = rng.sample(bin_examples, keep)
             test += bin_examples

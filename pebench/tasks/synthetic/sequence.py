@@ -180,3 +180,29 @@ class SequenceTask(Task):
 
     def count_tokens(self, batch: Batch) -> int:
         return batch["inputs"].numel()
+
+    def examples(
+        self, split: str, length: int | None, count: int | None, seed: int
+    ) -> list[dict[str, Any]]:
+        """Freshly drawn strings (the data is generated: ``train`` draws lengths from
+        ``train_lengths``, ``validation`` from ``eval_lengths``), symbols as their indices."""
+        if split not in ("train", "validation"):
+            raise PebenchError(f"{self.name} has splits train and validation, not {split!r}")
+        if count is None:
+            raise PebenchError(f"task {self.name!r} generates its data; give --count N")
+        lo, hi = self.train_lengths if split == "train" else self.eval_lengths
+        gen = seeded_generator(seed, 2)
+        out = []
+        for _ in range(count):
+            n = (
+                length
+                if length is not None
+                else int(torch.randint(lo, hi + 1, (1,), generator=gen))
+            )
+            x = self.sample_inputs(1, n, gen)
+            names = [
+                [str(t - FIRST_SYMBOL) for t in row]
+                for row in (x[0].tolist(), self.target(x)[0].tolist())
+            ]
+            out.append({"input": names[0], "target": names[1], "length": n})
+        return out

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from pebench import tasks
 from pebench.benchmark.cli import main
 
 
@@ -39,7 +42,8 @@ def test_task_options_apply_and_mistakes_are_one_line(capsys) -> None:
     assert len(lines(capsys)) == 512
     for argv, message in [
         (["examples", "parity_check", "--all"], "generates its data; give --count N"),
-        (["examples", "copy"], "does not show examples"),
+        (["examples", "lm"], "does not show examples"),
+        (["examples", "copy", "--split", "test", "--count", "1"], "splits train and validation"),
         (["examples", "scan", "--split", "dev"], "--split takes one of train, validation, test"),
         (["examples", "nope"], "unknown task 'nope'"),
         (["examples"], "give a task"),
@@ -47,3 +51,18 @@ def test_task_options_apply_and_mistakes_are_one_line(capsys) -> None:
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+#: tasks that need data files or a corpus to show theirs
+NEEDS_DATA = {"lm", "passkey", "ner", "classification"}
+
+
+@pytest.mark.parametrize("name", sorted(set(tasks.available()) - NEEDS_DATA))
+def test_every_generated_task_shows_examples_in_its_own_symbols(name: str, capsys) -> None:
+    assert main(["examples", name, "--count", "2", "--format", "jsonl"]) == 0
+    shown = [json.loads(line) for line in lines(capsys)]
+    assert len(shown) == 2
+    for ex in shown:
+        assert set(ex) == {"input", "target", "length"} and ex["input"] and ex["target"]
+        assert all(isinstance(s, str) for s in ex["input"] + ex["target"])
+        assert isinstance(ex["length"], int) and ex["length"] >= 1
