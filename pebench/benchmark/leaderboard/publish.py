@@ -12,6 +12,7 @@ from rich.console import Console
 
 from pebench.benchmark.leaderboard.budget import budget_notes, remembered_budget
 from pebench.benchmark.leaderboard.collect import Source, sources_of
+from pebench.benchmark.leaderboard.groups import groups_markdown
 from pebench.benchmark.leaderboard.ood_selected import ood_selected_markdown
 from pebench.benchmark.leaderboard.render import terminal_tables, throughput_note, write_files
 from pebench.benchmark.leaderboard.table import Column, Entry, build, rows
@@ -82,6 +83,10 @@ def publish(
     if oracle is not None:
         paths["ood_selected"] = root / "leaderboard_ood_selected.md"
         paths["ood_selected"].write_text(oracle)
+    grouped = groups_markdown(title, columns, entries)
+    if grouped is not None:
+        paths["groups"] = root / "leaderboard_groups.md"
+        paths["groups"].write_text(grouped)
     for table in terminal_tables(title, columns, entries, min(console.width, 100)):
         console.print(table)
     for line in notes:
