@@ -10,7 +10,26 @@ from torch import Tensor
 from torchmetrics import Metric
 
 
-class LengthAccuracy(Metric):
+class SummedMetric(Metric):
+    """A metric whose states are sums, read whole: the training module sums them across
+    processes once (:meth:`sum_across_processes`) before the task reads them, per-length
+    views and ``compute`` alike, so ``compute`` does not gather them again. (torchmetrics
+    gathers only inside ``compute`` and restores each process's share after it, so a view
+    read beside ``compute`` would hold one process's data.)"""
+
+    def __init__(self) -> None:
+        super().__init__(sync_on_compute=False)
+
+    def sum_across_processes(self) -> None:
+        """Sum every state over the run's processes, in place; a no-op in one process."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return
+        for value in self.metric_state.values():
+            if isinstance(value, Tensor):
+                torch.distributed.all_reduce(value)
+
+
+class LengthAccuracy(SummedMetric):
     """Per-token accuracy and whole-sequence exact match for each input length.
 
     States are counts summed across processes. Aggregates over a range of lengths are the
@@ -67,7 +86,7 @@ class LengthAccuracy(Metric):
         return out
 
 
-class ContextLoss(Metric):
+class ContextLoss(SummedMetric):
     """Language-model loss per evaluated context length, overall and split at the training
     context (positions before ``context`` vs at or after it), in nats per token.
 

@@ -92,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = own or INTERRUPT_HINTS.get(args[0], "")
         print(f"pebench: interrupted{hint}", file=sys.stderr)
         return 130
-    if runs:
+    from pebench.benchmark.run.processes import is_launch_zero
+
+    if runs and is_launch_zero():  # the processes DDP started print nothing
         from pebench.benchmark.run.report import print_results
 
         print_results(runs, console)

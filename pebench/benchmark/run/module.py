@@ -17,6 +17,7 @@ from pebench.encodings.base import ModelDims, PositionalEncoding
 from pebench.errors import DivergedError, PebenchError
 from pebench.kernels.dispatch import fused_adamw
 from pebench.tasks.base import Batch, Task
+from pebench.tasks.metrics import SummedMetric
 
 #: torch.compile backend of --train.compile (tests use aot_eager: traced, no C++ build)
 COMPILE_BACKEND_ENV = "PEBENCH_COMPILE_BACKEND"
@@ -142,6 +143,8 @@ class PEModule(LightningModule):
 
     def on_train_end(self) -> None:
         self.check_finite()
+        if self.trainer.world_size > 1:  # every process's tokens
+            self.train_tokens = int(self.all_gather(torch.tensor(self.train_tokens)).sum())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_finite()  # a diverged model is never saved, so never resumed
@@ -156,6 +159,8 @@ class PEModule(LightningModule):
 
     def _finish_evaluation(self, prefix: str) -> dict[str, Any]:
         """The task's results for the epoch just evaluated, logged under ``prefix/``."""
+        if isinstance(self.metric, SummedMetric):
+            self.metric.sum_across_processes()
         results = self.task.results(self.metric)
         logged = {f"{prefix}/{k}": v for k, v in results["summary"].items() if v is not None}
         self.log_dict(logged)

@@ -152,6 +152,8 @@ class TrainConfig:
     #: devices per run; >1 is data parallel (DDP). In a sweep, pruning with DDP needs an
     #: RDB storage (--storage postgresql://...), as Optuna's Lightning callback requires.
     devices: int = 1
+    #: machines per run (DDP across nodes: each starts the same command with its NODE_RANK)
+    num_nodes: int = 1
     precision: str = "32-true"
     progress: bool = True
     #: run only N training and N evaluation batches, for smoke tests (Lightning's fast_dev_run)
@@ -163,6 +165,11 @@ class TrainConfig:
     #: (default inductor)
     compile: bool = False
 
+    @property
+    def processes(self) -> int:
+        """Processes one run spans (devices × nodes); more than one is DDP."""
+        return self.devices * self.num_nodes
+
     def __post_init__(self) -> None:
         _check("train", {
             "max_steps": (_at_least(self.max_steps, 1), "at least 1", self.max_steps),
@@ -172,6 +179,7 @@ class TrainConfig:
                 "end only)", self.eval_every,
             ),
             "devices": (_at_least(self.devices, 1), "at least 1", self.devices),
+            "num_nodes": (_at_least(self.num_nodes, 1), "at least 1", self.num_nodes),
             "fast_dev_run": (_at_least(self.fast_dev_run, 0), "at least 0", self.fast_dev_run),
             "checkpoint_every": (
                 _at_least(self.checkpoint_every, 1, optional=True), "at least 1 (or null)",

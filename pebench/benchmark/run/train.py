@@ -21,6 +21,7 @@ from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger
 
+from pebench.benchmark.run.distributed import ShardedData
 from pebench.benchmark.run.module import PEModule
 from pebench.benchmark.run.outputs import (
     check_resumable,
@@ -30,6 +31,7 @@ from pebench.benchmark.run.outputs import (
     log_version,
     prepare_output_dir,
 )
+from pebench.benchmark.run.processes import is_launch_zero
 from pebench.benchmark.run.record import (
     CHECKPOINT,
     CONFIG_FILE,
@@ -103,8 +105,11 @@ def build(spec: RunSpec) -> PEModule:
 
 
 def prepare(spec: RunSpec) -> None:
-    """The output directory: checked for --resume, or made fresh with ``config.yaml``."""
+    """The output directory: checked for --resume, or made fresh with ``config.yaml`` (by
+    the process the user started only, when a run spans several)."""
     output_dir = Path(spec.output_dir)
+    if not is_launch_zero():
+        return
     if spec.resume:
         check_resumable(output_dir, output_dir / CHECKPOINT)
         check_same_config(output_dir, spec.config_yaml)
@@ -135,6 +140,9 @@ def trainer_for(
         max_steps=cfg.max_steps,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        # several processes get their shares from ShardedData (pebench.benchmark.run.distributed)
+        use_distributed_sampler=False,
         precision=cfg.precision,
         logger=[log, *loggers],
         callbacks=[own[0], *callbacks, *own[1:]],
@@ -156,6 +164,8 @@ def fit_and_evaluate(spec: RunSpec, module: PEModule, trainer: Trainer) -> float
     comes back as :class:`~pebench.errors.RunInterrupted` saying what to do next."""
     output_dir = Path(spec.output_dir)
     datamodule = spec.task.datamodule(spec.train.batch_size, spec.seed)
+    if spec.train.processes > 1:
+        datamodule = ShardedData(datamodule)
     started = time.perf_counter()
     with warnings.catch_warnings():
         for message in QUIET_WARNINGS:
@@ -178,7 +188,7 @@ def fit_and_evaluate(spec: RunSpec, module: PEModule, trainer: Trainer) -> float
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise interrupted(output_dir, spec.train.checkpoint_every) from None
         except Exception:
-            if not spec.resume:
+            if not spec.resume and is_launch_zero():
                 forget_failed_run(output_dir)
             raise
     return time.perf_counter() - started
@@ -193,6 +203,14 @@ QUIET_WARNINGS = (
     # the module counts training tokens there; the datamodules do not define the hook
     ".*overridden `on_before_batch_transfer`.*",
 )
+
+
+def results_of(module: PEModule) -> dict[str, Any]:
+    """The results to record: validation, with the test split's under ``test``."""
+    results = dict(module.last_results or {"summary": {}, "per_length": {}})
+    if module.test_results is not None:
+        results["test"] = dict(module.test_results)
+    return results
 
 
 def write_outputs(spec: RunSpec, module: PEModule) -> dict[str, Any]:
@@ -283,7 +301,9 @@ def train(
     timer = RunTimer()
     trainer = trainer_for(spec, [timer, *callbacks], loggers)
     wall = fit_and_evaluate(spec, module, trainer)
-    results = write_outputs(spec, module)
+    writer = is_launch_zero()
+    results = write_outputs(spec, module) if writer else results_of(module)
     run = record(spec, module, trainer, results, wall, timer, entered)
-    run.write(Path(spec.output_dir))
+    if writer:
+        run.write(Path(spec.output_dir))
     return run

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
+
+from pebench.tasks.metrics import SummedMetric
 
 
-class GridAccuracy(Metric):
+class GridAccuracy(SummedMetric):
     """Exact match for each pair of operand digit counts (i, j), 1 ≤ i, j ≤ ``size``.
 
     States are counts summed across processes. In distribution (ID) are the cells with both

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
-from torchmetrics import Metric
 
 from pebench.errors import PebenchError
 from pebench.tasks.base import (
@@ -31,13 +30,14 @@ from pebench.tasks.base import (
     seeded_generator,
     step_stream,
 )
+from pebench.tasks.metrics import SummedMetric
 
 PAD, KEY, QUERY = 0, 1, 2
 FIRST_DIGIT, DIGITS = 3, 10
 IGNORE = -100
 
 
-class PasskeyGrid(Metric):
+class PasskeyGrid(SummedMetric):
     """Whole-key exact match per (haystack length, depth) cell; states are summed counts."""
 
     full_state_update = False

@@ -8,11 +8,11 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pebench.errors import PebenchError
 from pebench.tasks.base import Batch, Model
+from pebench.tasks.metrics import SummedMetric
 from pebench.tasks.text.common import TextTask
 from pebench.tasks.text.readers import read_table
 
@@ -41,7 +41,7 @@ class PooledHead(nn.Module):
         return self.proj(pooled)
 
 
-class ClassificationMetric(Metric):
+class ClassificationMetric(SummedMetric):
     """Accuracy and macro-F1 (torchmetrics), plus accuracy per length bucket."""
 
     full_state_update = False

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
 
+from pebench.tasks.metrics import SummedMetric
 from pebench.tasks.text.schemes import Scheme, spans
 
 
@@ -19,7 +19,7 @@ def prf(tp: float, pred: float, gold: float) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-class EntityF1(Metric):
+class EntityF1(SummedMetric):
     """Counts true-positive, predicted and gold entities per type and per length bucket.
 
     ``bucket_edges`` [10, 20] makes buckets of sentence lengths 1–10, 11–20 and 21+.

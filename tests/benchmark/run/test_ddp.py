@@ -1,0 +1,125 @@
+"""One run across two processes (Lightning DDP on CPU, gloo) gives one process's results:
+evaluation covers every sample exactly once (an uneven split of the batches included) and
+equals a one-process evaluation of the same weights exactly; training on the two halves of
+each global batch follows the one-process run within floating-point tolerance; only the
+first process writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+#: (task, its options): decoder and encoder copy, a Chomsky tape task, arithmetic's grid.
+#: Five evaluation batches (one per length or cell row), so the two processes get 3 and 2.
+CASES = {
+    "copy_decoder": ("copy", ["--task.eval-lengths", "[1, 5]", "--task.eval-samples", "3"]),
+    "copy_encoder": ("copy", ["--formulation", "encoder", "--task.eval-lengths", "[1, 5]",
+                              "--task.eval-samples", "3"]),
+    "parity_check": ("parity_check", ["--task.eval-lengths", "[1, 5]",
+                                      "--task.eval-samples", "3"]),
+    "addition": ("addition", ["--task.train-digits", "2", "--task.eval-digits", "3",
+                              "--task.eval-samples", "2"]),
+}  # fmt: skip
+
+
+def pebench_train(out: Path, task: str, options: list[str], devices: int) -> dict[str, Any]:
+    """``pebench train`` in a fresh interpreter (DDP's launcher re-runs the command line)."""
+    argv = [
+        sys.executable, "-m", "pebench", "train", "--task", task, "--encoding", "rope", *options,
+        "--d-model", "16", "--layers", "1", "--heads", "2", "--lr", "0.01",
+        "--max-steps", "12", "--batch-size", "4", "--train.accelerator", "cpu",
+        "--train.devices", str(devices), "--train.checkpoint-every", "12",
+        "--train.progress", "false", "--output-dir", str(out), "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())
+
+
+def evaluate_in_one_process(out: Path) -> dict[str, Any]:
+    """The run's checkpoint evaluated by one process, on its validation set."""
+    from lightning.pytorch import Trainer
+
+    from pebench.benchmark.run.spec import run_spec_from_dict
+    from pebench.benchmark.run.train import build
+
+    doc = yaml.safe_load((out / "config.yaml").read_text())
+    spec, _ = run_spec_from_dict(doc, out / "again", dump=False)
+    module = build(spec)
+    state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["global_step"] == 12
+    module.load_state_dict(state["state_dict"])
+    trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                      enable_model_summary=False)  # fmt: skip
+    trainer.validate(module, datamodule=spec.task.datamodule(4, spec.seed), verbose=False)
+    return module.last_results
+
+
+def cells(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The per-length (or per-cell) results of a metrics.json or a module's results."""
+    return metrics.get("per_cell") or metrics["per_length"]
+
+
+#: every evaluated length (or cell) of each case, with its number of samples
+EXPECTED = {
+    "copy_decoder": {str(n): 3 for n in range(1, 6)},
+    "copy_encoder": {str(n): 3 for n in range(1, 6)},
+    "parity_check": {str(n): 3 for n in range(1, 6)},
+    "addition": {f"{i},{j}": 2 for i in range(1, 4) for j in range(1, 4)},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_two_processes_evaluate_every_sample_once_as_one_process_does(
+    case: str, tmp_path: Path
+) -> None:
+    task, options = CASES[case]
+    two = pebench_train(tmp_path / "two", task, options, devices=2)
+    assert {k: v["count"] for k, v in cells(two).items()} == EXPECTED[case]
+    # the same weights evaluated by one process: exactly the values the two processes wrote
+    alone = evaluate_in_one_process(tmp_path / "two")
+    assert cells(alone) == cells(two) and alone["summary"] == two["summary"]
+    assert two["tokens_per_s"] > 0 and two["steps"] == 12
+    assert not (tmp_path / "two" / "again").exists()
+
+
+def test_two_processes_train_as_one_on_the_same_global_batches(tmp_path: Path) -> None:
+    """Each process trains on half of every global batch: the run follows the one-process
+    run within float32 rounding (DDP averages the halves' gradients, a different order of
+    additions; a copy batch holds one length, so both halves weigh the same)."""
+    task, options = CASES["copy_decoder"]
+    two = pebench_train(tmp_path / "two", task, options, devices=2)
+    one = pebench_train(tmp_path / "one", task, options, devices=1)
+    for key, value in one["summary"].items():
+        assert two["summary"][key] == pytest.approx(value, abs=1e-4), key
+    for length, values in one["per_length"].items():
+        assert two["per_length"][length]["token_accuracy"] == pytest.approx(
+            values["token_accuracy"], abs=1e-4
+        )
+    # tokens per second count both processes' tokens: each trained on half
+    assert two["tokens_per_s"] * two["train_step_time_s"] == pytest.approx(
+        one["tokens_per_s"] * one["train_step_time_s"], rel=1e-6
+    )
+
+
+def test_a_batch_that_cannot_be_split_evenly_is_one_line(tmp_path: Path) -> None:
+    argv = [
+        sys.executable, "-m", "pebench", "train", "--task", "copy", "--encoding", "rope",
+        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", "2",
+        "--batch-size", "3", "--train.accelerator", "cpu", "--train.devices", "2",
+        "--train.progress", "false", "--output-dir", str(tmp_path / "run"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode != 0
+    assert "cannot be split evenly among 2 processes" in done.stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()
