@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from pebench.benchmark.cli.arguments import expanded, pop_threads, pop_wandb, preprocess
+from pebench.benchmark.run.processes import is_launch_zero
 from pebench.errors import PebenchError
 
 
@@ -33,6 +34,8 @@ def tracked_train(spec: Any, mode: str, task: str, encoding: str, group: str) ->
     from pebench.benchmark.run.tracking import Tracker, dashboard_config
     from pebench.benchmark.run.train import train
 
+    if not is_launch_zero():  # one W&B run per run: the other DDP processes log nothing
+        mode = "disabled"
     tracker = Tracker(mode, Path(spec.output_dir))  # type: ignore[arg-type]
     config = dashboard_config(spec.config_yaml, task=task, encoding=encoding)
     with tracker.run(
@@ -80,7 +83,8 @@ def cmd_train(argv: Sequence[str], console: Console) -> list[Any]:
     spec = run_spec(parser, cfg, Path(cfg.output_dir) if cfg.output_dir else default)
     set_threads(spec, console)
     metrics = tracked_train(spec, mode, task_name, encoding_name, f"{task_name}/{encoding_name}")
-    console.print(f"results written to {spec.output_dir}")
+    if is_launch_zero():  # the other processes of a DDP run write nothing
+        console.print(f"results written to {spec.output_dir}")
     return [metrics]
 
 

@@ -27,7 +27,47 @@ CASES = {
                                       "--task.eval-samples", "3"]),
     "addition": ("addition", ["--task.train-digits", "2", "--task.eval-digits", "3",
                               "--task.eval-samples", "2"]),
+    "passkey": ("passkey", ["--task.key-length", "3", "--task.filler-size", "5",
+                            "--task.train-lengths", "[16, 24]", "--task.eval-lengths", "[16, 32]",
+                            "--task.depths", "[0.0, 0.5, 1.0]", "--task.eval-samples", "3"]),
+    "lm": ("lm", ["--task.context", "8", "--task.eval-contexts", "[8, 16]",
+                  "--task.eval-tokens", "200"]),
+    "ner": ("ner", ["--task.scheme", "IOB2"]),
+    "classification": ("classification", []),
 }  # fmt: skip
+
+
+def data_files(root: Path) -> dict[str, list[str]]:
+    """Small corpora for the tasks that read files: the options naming them, per task."""
+    root.mkdir(parents=True, exist_ok=True)
+    words = ["Ann", "saw", "Bob", "in", "Rome", "and", "Paris", "today"]
+    tags = {"Ann": "B-PER", "Bob": "B-PER", "Rome": "B-LOC", "Paris": "B-LOC"}
+    for split, count in (("train", 24), ("dev", 7), ("test", 5)):
+        sentences = [words[k % 3 : k % 3 + 3 + k % 5] for k in range(count)]
+        (root / f"{split}.conll").write_text("".join(
+            "".join(f"{w} {tags.get(w, 'O')}\n" for w in s) + "\n" for s in sentences
+        ))  # fmt: skip
+        rows = [f"{' '.join(s)}\t{int('Rome' in s)}" for s in sentences]
+        (root / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    (root / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 60)
+    conll = [f"--task.{s}-file" for s in ("train", "validation", "test")]
+    return {
+        "ner": [
+            x
+            for pair in zip(
+                conll, [str(root / f"{s}.conll") for s in ("train", "dev", "test")], strict=True
+            )
+            for x in pair
+        ],
+        "classification": [
+            x
+            for pair in zip(
+                conll, [str(root / f"{s}.tsv") for s in ("train", "dev", "test")], strict=True
+            )
+            for x in pair
+        ],
+        "lm": ["--task.text-file", str(root / "corpus.txt")],
+    }
 
 
 def pebench_train(out: Path, task: str, options: list[str], devices: int) -> dict[str, Any]:
@@ -45,8 +85,8 @@ def pebench_train(out: Path, task: str, options: list[str], devices: int) -> dic
     return json.loads((out / "metrics.json").read_text())
 
 
-def evaluate_in_one_process(out: Path) -> dict[str, Any]:
-    """The run's checkpoint evaluated by one process, on its validation set."""
+def evaluate_in_one_process(out: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The run's checkpoint evaluated by one process: validation and test results."""
     from lightning.pytorch import Trainer
 
     from pebench.benchmark.run.spec import run_spec_from_dict
@@ -60,8 +100,11 @@ def evaluate_in_one_process(out: Path) -> dict[str, Any]:
     module.load_state_dict(state["state_dict"])
     trainer = Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                       enable_model_summary=False)  # fmt: skip
-    trainer.validate(module, datamodule=spec.task.datamodule(4, spec.seed), verbose=False)
-    return module.last_results
+    data = spec.task.datamodule(4, spec.seed)
+    trainer.validate(module, datamodule=data, verbose=False)
+    if spec.task.has_test:
+        trainer.test(module, datamodule=data, verbose=False)
+    return module.last_results, module.test_results
 
 
 def cells(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +119,8 @@ EXPECTED = {
     "parity_check": {str(n): 3 for n in range(1, 6)},
     "addition": {f"{i},{j}": 2 for i in range(1, 4) for j in range(1, 4)},
 }
+#: the results a one-process evaluation writes to files rather than metrics.json
+WRITTEN_ELSEWHERE = {"report"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -83,11 +128,19 @@ def test_two_processes_evaluate_every_sample_once_as_one_process_does(
     case: str, tmp_path: Path
 ) -> None:
     task, options = CASES[case]
+    options = options + data_files(tmp_path / "data").get(task, [])
     two = pebench_train(tmp_path / "two", task, options, devices=2)
-    assert {k: v["count"] for k, v in cells(two).items()} == EXPECTED[case]
+    if case in EXPECTED:
+        assert {k: v["count"] for k, v in cells(two).items()} == EXPECTED[case]
     # the same weights evaluated by one process: exactly the values the two processes wrote
-    alone = evaluate_in_one_process(tmp_path / "two")
-    assert cells(alone) == cells(two) and alone["summary"] == two["summary"]
+    alone, test = evaluate_in_one_process(tmp_path / "two")
+    for key, value in alone.items():
+        if key not in WRITTEN_ELSEWHERE:
+            assert two[key] == value, key
+    if test is not None:  # the test split, evaluated once after training
+        assert {k: v for k, v in test.items() if k not in WRITTEN_ELSEWHERE} == {
+            k: v for k, v in two["test"].items() if k not in WRITTEN_ELSEWHERE
+        }
     assert two["tokens_per_s"] > 0 and two["steps"] == 12
     assert not (tmp_path / "two" / "again").exists()
 
@@ -109,6 +162,40 @@ def test_two_processes_train_as_one_on_the_same_global_batches(tmp_path: Path) -
     assert two["tokens_per_s"] * two["train_step_time_s"] == pytest.approx(
         one["tokens_per_s"] * one["train_step_time_s"], rel=1e-6
     )
+
+
+def test_two_nodes_of_one_process_each_over_loopback(tmp_path: Path) -> None:
+    """Lightning's multi-node launch by hand, as on a cluster without a scheduler: the same
+    command on each "node" with MASTER_ADDR, MASTER_PORT and NODE_RANK (here two processes of
+    this machine on 127.0.0.1); only node 0 writes."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    task, options = CASES["parity_check"]
+    out = tmp_path / "run"
+    argv = [
+        sys.executable, "-m", "pebench", "train", "--task", task, "--encoding", "rope", *options,
+        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", "12",
+        "--batch-size", "4", "--train.accelerator", "cpu", "--train.devices", "1",
+        "--train.num-nodes", "2", "--train.checkpoint-every", "12", "--train.progress", "false",
+        "--output-dir", str(out), "--threads", "1",
+    ]  # fmt: skip
+    base = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3]),
+            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    nodes = [
+        subprocess.Popen(argv, env={**base, "NODE_RANK": str(rank)}, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for rank in (0, 1)
+    ]  # fmt: skip
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[1][1][-2000:]
+    two = json.loads((out / "metrics.json").read_text())
+    assert {k: v["count"] for k, v in two["per_length"].items()} == EXPECTED["parity_check"]
+    alone, _ = evaluate_in_one_process(out)
+    assert alone["per_length"] == two["per_length"] and alone["summary"] == two["summary"]
+    assert "results written" in outputs[0][0] and "results written" not in outputs[1][0]
 
 
 def test_a_batch_that_cannot_be_split_evenly_is_one_line(tmp_path: Path) -> None:
