@@ -149,8 +149,7 @@ class TrainConfig:
     #: evaluate every N steps during training; ``None`` evaluates only at the end
     eval_every: int | None = None
     accelerator: str = "auto"
-    #: devices per run; >1 is data parallel (DDP). In a sweep, pruning with DDP needs an
-    #: RDB storage (--storage postgresql://...), as Optuna's Lightning callback requires.
+    #: devices per run; >1 is data parallel (DDP, pebench train only; a sweep refuses it)
     devices: int = 1
     #: machines per run (DDP across nodes: each starts the same command with its NODE_RANK)
     num_nodes: int = 1

@@ -184,6 +184,15 @@ class StudyPlan:
 
         if self.task.metric is None and not hasattr(self.task_class, "monitor"):
             raise PebenchError(f"task {self.task.name}: set metric: the task has no monitor")
+        train = self.sweep.train_settings(self.task)
+        processes = int(train.get("devices", 1)) * int(train.get("num_nodes", 1))
+        if processes > 1:
+            # Lightning's DDP launcher re-runs the worker's command line in every new process
+            raise PebenchError(
+                f"task {self.task.name}: train.devices × train.num_nodes is {processes}, but a "
+                f"sweep trial runs in its worker on one device; use --gpus for more workers, "
+                f"or run a multi-device trial with pebench train (docs/cluster.md)"
+            )
         for key, p in self.sweep.search_space.items():
             declared = self._setting_type(key)
             if p.kind == "int" and declared is float:

@@ -417,6 +417,8 @@ def test_invalid_sweep_files_fail_with_one_line(change: dict[str, Any], message:
          "d_model 16 is not divisible by num_heads 3"),
         ({"search_space": {"model.dropout": {"low": 0, "high": 1}}},
          "model.dropout: low/high are integers but model.dropout is a float setting"),
+        ({"train": {**TINY["train"], "devices": 2}},
+         "train.devices × train.num_nodes is 2, but a sweep trial runs in its worker"),
     ],
 )  # fmt: skip
 def test_pre_flight_catches_what_would_fail_every_trial(
