@@ -334,28 +334,29 @@ def _names(comparisons: list[Comparison], with_p: bool) -> str:
     return ", ".join(shown) + (f" and {rest} more" if rest > 0 else "")
 
 
-def task_sentence(header: str, comparisons: list[Comparison]) -> str:
-    """One column's verdicts in words, e.g. ``on copy OOD: significantly better than alibi
-    (p = 0.01); not distinguishable from fire``; Holm-corrected p-values."""
+def task_line(header: str, comparisons: list[Comparison]) -> str:
+    """One column's verdicts as a list item, e.g. ``- **copy OOD**: beats alibi (p = 0.01);
+    ties with fire``: the first few names of each verdict (strongest evidence first), "and
+    N more", Holm-corrected p-values."""
     by = {v: [c for c in comparisons if c.verdict == v] for v in ("better", "worse", "tied")}
     for verdict in ("better", "worse"):
         by[verdict].sort(key=lambda c: c.p_holm)
     if len(by["worse"]) == len(comparisons):
-        return f"on {header}: worse than every other encoding"
+        return f"- **{header}**: loses to every other encoding"
     if len(by["better"]) == len(comparisons):
-        return f"on {header}: better than every other encoding"
+        return f"- **{header}**: beats every other encoding"
     parts = []
     if by["better"]:
-        parts.append(f"significantly better than {_names(by['better'], True)}")
+        parts.append(f"beats {_names(by['better'], True)}")
     if by["worse"]:
-        parts.append(f"significantly worse than {_names(by['worse'], True)}")
+        parts.append(f"loses to {_names(by['worse'], True)}")
     if by["tied"]:
         everyone = not by["better"] and not by["worse"]
         parts.append(
-            "not distinguishable from any other encoding" if everyone
-            else f"not distinguishable from {_names(by['tied'], False)}"
+            "ties with every other encoding" if everyone
+            else f"ties with {_names(by['tied'], False)}"
         )  # fmt: skip
-    return f"on {header}: " + "; ".join(parts)
+    return f"- **{header}**: " + "; ".join(parts)
 
 
 def summary(
@@ -366,25 +367,25 @@ def summary(
     found: dict[str, list[Comparison]],
     skipped: dict[str, str],
 ) -> str:
-    """``summary.md``: where ``label`` stands among the reference's rows, in one paragraph."""
+    """``summary.md``: where ``label`` stands among the reference's rows, as a short list:
+    its overall place, then one line per task."""
     ranked = [e for e in entries if e.mean_rank is not None]
     mine = next((e for e in entries if e.encoding == label), None)
-    sentences = []
+    lines = []
     if mine is not None and mine.mean_rank is not None:
         low, high = mine.rank_interval or (mine.mean_rank, mine.mean_rank)
         place = ranked.index(mine) + 1
-        sentences.append(
-            f"{label} has mean rank {mine.mean_rank:.2f} (95% bootstrap interval "
-            f"[{low:.1f}, {high:.1f}]), place {place} of {len(ranked)} encodings"
+        ties = [h for h in found if mine.cells[h].tied_with_best]
+        tied = f"; tied with the best on {', '.join(ties)}" if ties else ""
+        lines.append(
+            f"- **Overall**: place {place} of {len(ranked)} encodings, mean rank "
+            f"{mine.mean_rank:.2f} (95% bootstrap interval [{low:.1f}, {high:.1f}]){tied}"
         )
-    ties = [h for h, cs in found.items() if mine is not None and mine.cells[h].tied_with_best]
-    if ties:
-        sentences.append("tied with the best on " + ", ".join(ties))
-    sentences += [task_sentence(h, cs) for h, cs in found.items()]
-    sentences += [f"not ranked on {task}: {why}" for task, why in skipped.items()]
-    paragraph = "; ".join(sentences) + "." if sentences else f"{label} has no results yet."
+    lines += [task_line(h, cs) for h, cs in found.items()]
+    lines += [f"- **{task}**: not ranked: {why}" for task, why in skipped.items()]
+    body = "\n".join(lines) if lines else f"{label} has no results yet."
     return (
-        f"# {label} against {ref.sweep.name}\n\n{paragraph}\n\n"
+        f"# {label} against {ref.sweep.name}\n\n{body}\n\n"
         f"Tests: two-sided paired t-tests over the seeds both rows share (scipy.stats.ttest_rel),"
         f" Holm-corrected over the task's rows (alpha 0.05); p-values above are corrected. All "
         f"comparisons are in comparisons.csv; the table is in leaderboard.md.\n"

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from pebench.benchmark.cli import main
 from pebench.benchmark.cli.sweep import run_sweep
 from pebench.benchmark.leaderboard.significance import Comparison, paired_comparisons
-from pebench.benchmark.rank import Reference, ranked_definition, task_sentence
+from pebench.benchmark.rank import Reference, ranked_definition, task_line
 from pebench.benchmark.sweep.config import load_sweep
 from pebench.benchmark.sweep.launch import create_studies
 from pebench.benchmark.sweep.progress import SweepProgress
@@ -96,7 +96,9 @@ def test_ranking_inserts_a_marked_row_and_writes_the_summary(ranked: Path) -> No
     assert all(r["mean_rank"] is not None for r in table.values())
     assert "| rope (new) |" in (ranked / "leaderboard.md").read_text()
     summary = (ranked / "summary.md").read_text()
-    assert "rope has mean rank" in summary and "of 3 encodings" in summary
+    overall, *tasks = summary.split("\n\n")[1].splitlines()
+    assert overall.startswith("- **Overall**: place ") and " of 3 encodings, mean rank " in overall
+    assert [t.split("**")[1] for t in tasks] == ["copy OOD", "reverse OOD"]
     with (ranked / "comparisons.csv").open() as handle:
         found = list(csv.DictReader(handle))
     assert {(r["column"], r["encoding"]) for r in found} == {
@@ -234,11 +236,17 @@ def test_paired_comparisons_holm_correct_and_say_which_way() -> None:
     assert found["one_seed"].verdict == "tied" and found["one_seed"].p == 1.0
     flipped = {c.other: c for c in paired_comparisons(scores, "new", "minimize")}
     assert flipped["worse"].verdict == "worse"
-    sentence = task_sentence("copy OOD", list(found.values()))
-    assert sentence.startswith("on copy OOD: significantly better than worse (p = ")
-    assert sentence.endswith("not distinguishable from same, one_seed")
+    line = task_line("copy OOD", list(found.values()))
+    assert line.startswith("- **copy OOD**: beats worse (p = ")
+    assert line.endswith("; ties with same, one_seed")
     everyone = [Comparison(n, -1.0, 3, 0.001, 0.002, "worse") for n in "abc"]
-    assert task_sentence("dup OOD", everyone) == "on dup OOD: worse than every other encoding"
+    assert task_line("dup OOD", everyone) == "- **dup OOD**: loses to every other encoding"
+    many = [Comparison(f"e{k}", 1.0, 3, 0.01 * k, 0.01 * k, "better") for k in range(1, 8)]
+    many.append(Comparison("level", 0.0, 3, 0.5, 1.0, "tied"))
+    assert task_line("x", many) == (
+        "- **x**: beats e1 (p = 0.01), e2 (p = 0.02), e3 (p = 0.03), e4 (p = 0.04) and 3 more; "
+        "ties with level"
+    )
 
 
 @pytest.mark.slow  # about 12 s: the 24-row leaderboard and its plots

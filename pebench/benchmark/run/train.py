@@ -89,6 +89,8 @@ class StepProgressBar(RichProgressBar):
 def _quiet_lightning() -> None:
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # on a SLURM login node or inside an allocation, a run started without srun is intended
+    warnings.filterwarnings("ignore", ".*`srun` command is available on your system.*")
 
 
 def build(spec: RunSpec) -> PEModule:
