@@ -3,6 +3,7 @@ worker`` (join a running sweep from another process or machine)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,13 @@ def run_sweep(
     console: Console | None = None,
     scale: str | None = None,
     loaded: tuple[Any, str] | None = None,
+    slurm: Any = None,
 ) -> Path:
     """Run (or resume) a sweep and write its leaderboard; returns the output directory.
     ``loaded`` is the file already read by :func:`~pebench.benchmark.sweep.config.load_sweep`
-    (the command line checks it before torch loads)."""
+    (the command line checks it before torch loads); ``slurm`` (a
+    :class:`~pebench.benchmark.sweep.config.SlurmSettings`) runs the workers as a SLURM job
+    array instead of on this machine."""
     from pebench.benchmark.leaderboard.publish import publish
     from pebench.benchmark.sweep.config import load_sweep
     from pebench.benchmark.sweep.launch import DEFAULT_ROOT, execute
@@ -35,8 +39,9 @@ def run_sweep(
     sweep, text = loaded or load_sweep(config, scale)
     root = Path(output_dir or DEFAULT_ROOT / sweep.name)
     handle, tracker = execute(
-        sweep, text, root, storage_url, workers, gpus, wandb, console, scale=sweep.scale
-    )
+        sweep, text, root, storage_url, workers, gpus, wandb, console, scale=sweep.scale,
+        slurm=slurm,
+    )  # fmt: skip
     publish(handle, tracker, console)
     return root
 
@@ -56,6 +61,14 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[Any]:
         help="one worker per id, every run on the GPU: 0,1,2 (repeat an id, 0,0, to share one)",
     )
     parser.add_argument("--scale", type=str | None, default=None, help="a scale of the file")
+    from jsonargparse import ActionYesNo
+
+    parser.add_argument(
+        "--slurm", action=ActionYesNo, default=False,
+        help="run the workers as a SLURM job array (sbatch); defaults from the file's slurm:",
+    )  # fmt: skip
+    for name, kind, text in SLURM_OPTIONS:
+        parser.add_argument(f"--slurm_{name}", type=kind | None, default=None, help=text)
     wandb_option(parser)
     cfg = parse_simple(parser, argv)
     if not Path(cfg.config).is_file():
@@ -65,6 +78,15 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[Any]:
     from pebench.benchmark.sweep.config import load_sweep
 
     loaded = load_sweep(cfg.config, cfg.scale)  # syntax and schema mistakes before torch loads
+    slurm = None
+    if cfg.slurm:
+        if cfg.gpus:
+            raise PebenchError("--gpus places workers on this machine; with --slurm give "
+                               "--slurm-gpus (GPUs per array task)")  # fmt: skip
+        given = {n: getattr(cfg, f"slurm_{n}") for n, _, _ in SLURM_OPTIONS}
+        slurm = dataclasses.replace(
+            loaded[0].slurm, **{n: v for n, v in given.items() if v is not None}
+        )
     run_sweep(
         cfg.config,
         Path(cfg.output_dir) if cfg.output_dir else None,
@@ -75,8 +97,21 @@ def cmd_sweep(argv: Sequence[str], console: Console) -> list[Any]:
         console,
         cfg.scale,
         loaded,
+        slurm,
     )
     return []
+
+
+#: ``--slurm-NAME`` options of ``pebench sweep`` (each overrides the file's ``slurm: NAME``)
+SLURM_OPTIONS = (
+    ("tasks", int, "array tasks, one worker each (default 2)"),
+    ("gpus", int, "GPUs per task (--gres=gpu:N; runs on the GPU when above 0)"),
+    ("cpus", int, "cores per task (--cpus-per-task; the worker's torch threads)"),
+    ("partition", str, "sbatch --partition"),
+    ("time", str, "sbatch --time, e.g. 04:00:00"),
+    ("account", str, "sbatch --account"),
+    ("options", list[str], 'further sbatch arguments, e.g. ["--qos=long"]'),
+)
 
 
 def cmd_worker(argv: Sequence[str], console: Console) -> list[Any]:

@@ -154,6 +154,32 @@ class TaskEntry:
 
 
 @dataclass
+class SlurmSettings:
+    """How ``pebench sweep --slurm`` submits the sweep's workers: a SLURM job array of
+    ``tasks`` workers, each with ``gpus`` GPUs (``--gres=gpu:N``; runs on the GPU when above
+    0) and ``cpus`` cores; ``partition``, ``time`` and ``account`` are passed to sbatch as
+    given, ``options`` are further sbatch arguments (``--qos=long``). Where a sweep runs is not
+    part of its definition: changing these never changes the sweep."""
+
+    tasks: int = 2
+    gpus: int = 0
+    cpus: int | None = None
+    partition: str | None = None
+    time: str | None = None
+    account: str | None = None
+    options: list[str] = field(default_factory=list)
+
+
+#: keys of a sweep file that say where it runs, not what: ignored when definitions are compared
+PLACEMENT_KEYS = ("slurm",)
+
+
+def definition(doc: dict[str, Any]) -> dict[str, Any]:
+    """A resolved sweep document without the keys that only say where it runs."""
+    return {k: v for k, v in doc.items() if k not in PLACEMENT_KEYS}
+
+
+@dataclass
 class SweepConfig:
     """A sweep: tasks × encodings, a shared search space and budget, final seeds."""
 
@@ -183,6 +209,8 @@ class SweepConfig:
     optim: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     wandb_project: str = "pebench"
+    #: defaults of ``pebench sweep --slurm`` (the command line's options override them)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
     #: the scale the file was resolved at (set by :func:`load_sweep`; None: no scales)
     scale: str | None = field(default=None, init=False, compare=False)
     #: its (task, encoding) studies, computed once (:func:`~.studies.plans`)

@@ -35,7 +35,9 @@ from pebench.benchmark.run.settings import (
 )
 from pebench.benchmark.run.tracking import Tracker, resolve_mode
 from pebench.benchmark.sweep.config import (
+    SlurmSettings,
     SweepConfig,
+    definition,
     extension,
     parse_sweep,
 )
@@ -69,8 +71,8 @@ def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_
     if stored is None:
         index.set_user_attr(SWEEP_ATTR, text)
         index.set_user_attr(OUTPUT_ATTR, str(output_dir.resolve()))
-    elif (old := yaml.safe_load(stored)) != (new := yaml.safe_load(text)):
-        added = extension(old, new)
+    elif definition(old := yaml.safe_load(stored)) != definition(new := yaml.safe_load(text)):
+        added = extension(definition(old), definition(new))
         if added is None:
             raise PebenchError(
                 f"sweep {sweep.name!r} in {storage.describe()} was started from a different "
@@ -230,10 +232,12 @@ def execute(
     console: Console,
     scale: str | None = None,
     owner: str | None = None,
+    slurm: SlurmSettings | None = None,
 ) -> tuple[SweepHandle, Tracker]:
     """Check, create (or resume) and run the studies of ``sweep`` (resolved ``text``) into
     ``root``, recording its protocol; raises when no run succeeded. ``owner`` names the
-    directory's owner in its marker (default: the sweep's name)."""
+    directory's owner in its marker (default: the sweep's name); ``slurm`` runs the workers
+    as a SLURM job array (:mod:`pebench.benchmark.sweep.slurm`)."""
     gpu_ids = parse_gpus(gpus)
     n_workers = len(gpu_ids) or workers
     if n_workers < 1:
@@ -245,7 +249,8 @@ def execute(
         except PebenchError as exc:
             raise PebenchError(f"study {plan.name}: {exc}") from None
     check_task_args(sweep)
-    accelerator = preflight(sweep, gpu_ids)
+    # under --slurm the runs are placed by the array settings, on the compute nodes
+    accelerator = preflight(sweep, gpu_ids) if slurm is None else None
     claim_output_dir(root, owner or sweep.name)
     storage = SweepStorage(storage_url or str(root / JOURNAL_FILE))
     create_studies(storage, sweep, text, root)
@@ -259,10 +264,16 @@ def execute(
         f"+ {len(sweep.seeds)} final seeds · storage {storage.describe()} · {n_workers} worker(s)"
         f" × {threads} CPU thread(s)"
     )
-    in_process = n_workers == 1 and not gpu_ids
+    in_process = n_workers == 1 and not gpu_ids and slurm is None
     progress = SweepProgress(storage.url, sweep, console, poll=not in_process)
     with progress:
-        if in_process:
+        if slurm is not None:
+            from pebench.benchmark.sweep.slurm import remaining, run_array
+
+            done, total = remaining(storage, sweep)
+            if done < total:
+                run_array(storage, sweep, root, mode, slurm, console.print)
+        elif in_process:
             import torch
 
             from pebench.benchmark.sweep.worker import Worker

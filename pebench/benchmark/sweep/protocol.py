@@ -18,13 +18,16 @@ from typing import Any
 
 import yaml
 
+from pebench.benchmark.sweep.config import definition
+
 PROTOCOL_VERSION = 1
 PROTOCOL_FILE = "protocol.json"
 
 
 def definition_hash(text: str) -> str:
     """SHA-256 of a resolved sweep definition, independent of YAML layout and key order."""
-    canonical = json.dumps(yaml.safe_load(text), sort_keys=True, separators=(",", ":"))
+    doc = definition(yaml.safe_load(text) or {})  # where it runs (slurm:) is not what it is
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
