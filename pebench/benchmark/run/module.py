@@ -119,7 +119,13 @@ class PEModule(LightningModule):
         if self._diverged_at is None:
             self._diverged_at = torch.full((), -1, dtype=torch.long, device=loss.device)
             self._diverged_loss = torch.zeros((), dtype=loss.dtype, device=loss.device)
-        first = ~torch.isfinite(loss) & (self._diverged_at < 0)
+        bad = ~torch.isfinite(loss)
+        if self.trainer.world_size > 1:  # a non-finite loss on any process is the run's
+            shared = bad.to(torch.float32)
+            torch.distributed.all_reduce(shared, op=torch.distributed.ReduceOp.MAX)
+            bad = shared > 0
+            loss = torch.where(bad & torch.isfinite(loss), torch.nan, loss)
+        first = bad & (self._diverged_at < 0)
         self._diverged_at = torch.where(first, self.global_step, self._diverged_at)
         self._diverged_loss = torch.where(first, loss, self._diverged_loss)
 

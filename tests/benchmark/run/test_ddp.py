@@ -198,6 +198,23 @@ def test_two_nodes_of_one_process_each_over_loopback(tmp_path: Path) -> None:
     assert "results written" in outputs[0][0] and "results written" not in outputs[1][0]
 
 
+def test_a_nan_on_one_process_fails_the_run_naming_its_step(tmp_path: Path) -> None:
+    argv = [
+        sys.executable, "-m", "pebench", "train", "--task",
+        "tests.benchmark.run.nan_task.NaNOnSecondProcess", "--encoding", "rope",
+        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", "8",
+        "--batch-size", "4", "--train.accelerator", "cpu", "--train.devices", "2",
+        "--train.progress", "false", "--output-dir", str(tmp_path / "run"), "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode != 0
+    said = [line for line in done.stderr.splitlines() if line.startswith("pebench: error:")]
+    # every process names the step the NaN first appeared on, whichever process had it
+    assert said and all("training diverged: the loss is nan at step 3;" in line for line in said)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
 def test_a_batch_that_cannot_be_split_evenly_is_one_line(tmp_path: Path) -> None:
     argv = [
         sys.executable, "-m", "pebench", "train", "--task", "copy", "--encoding", "rope",
