@@ -198,6 +198,38 @@ def test_two_nodes_of_one_process_each_over_loopback(tmp_path: Path) -> None:
     assert "results written" in outputs[0][0] and "results written" not in outputs[1][0]
 
 
+def test_an_interrupted_two_process_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """Ctrl-C after the first checkpoint, then the same command with --resume: the run ends
+    at its last step with every length evaluated, as the uninterrupted run does."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    argv = [
+        sys.executable, "-m", "pebench", "train", "--task", "copy", "--encoding", "rope",
+        "--task.eval-lengths", "[1, 5]", "--task.eval-samples", "3", "--d-model", "16",
+        "--layers", "1", "--heads", "2", "--max-steps", "300", "--batch-size", "4",
+        "--train.accelerator", "cpu", "--train.devices", "2", "--train.checkpoint-every", "20",
+        "--train.progress", "false", "--output-dir", str(out), "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoints" / "last.ckpt").is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # the checkpoint written whole
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    if run.returncode == 0:
+        pytest.skip("the run finished before it could be interrupted (a very fast machine)")
+    assert b"--resume" in err.splitlines()[-1]
+    done = subprocess.run([*argv, "--resume"], env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert resumed["steps"] == 300 and 0 < resumed["resumed_from_step"] < 300
+    assert {k: v["count"] for k, v in resumed["per_length"].items()} == EXPECTED["copy_decoder"]
+
+
 def test_a_nan_on_one_process_fails_the_run_naming_its_step(tmp_path: Path) -> None:
     argv = [
         sys.executable, "-m", "pebench", "train", "--task",
