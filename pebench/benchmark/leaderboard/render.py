@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import csv
-import html
 import json
 import os
-import re
 import statistics
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from pebench.benchmark.leaderboard.page import html_page
 from pebench.benchmark.leaderboard.table import (
     BASELINE,
+    HEADERS_AFTER,
     PARAM_TOLERANCE,
     Column,
     Entry,
@@ -62,11 +62,6 @@ def throughput_note(entries: list[Entry], bench_device: str | None = None) -> st
     )
 
 
-def _html_text(text: str) -> str:
-    """Escaped text with markdown code spans (`x`) as <code>."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
-
-
 def write_files(
     root: Path,
     title: str,
@@ -99,7 +94,9 @@ def write_files(
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(body)
-    paths["html"].write_text(_html_page(root, title, note, table, notes))
+    after = [row[len(row) - len(HEADERS_AFTER) :] for row in body]
+    page = html_page(root, title, note, columns or [], entries, after, notes)
+    paths["html"].write_text(page)
     described = [c.describe() for c in columns or []]
     document = {
         "title": title, "columns": described, "rows": [_json_row(e) for e in entries],
@@ -109,35 +106,6 @@ def write_files(
         document["budget_of"] = os.path.relpath(budget_of, root)
     paths["json"].write_text(json.dumps(document, indent=2) + "\n")
     return paths
-
-
-def _html_page(
-    root: Path, title: str, note: str, table: tuple[list[str], list[list[str]]],
-    notes: list[str],
-) -> str:  # fmt: skip
-    """leaderboard.html: the table (tied cells in bold), the notes and the plots beside it."""
-    header, body = table
-    cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-
-    def td(cell: str) -> str:
-        text = html.escape(cell)
-        return f"<td><b>{text}</b></td>" if cell.endswith("*") else f"<td>{text}</td>"
-
-    trs = "".join("<tr>" + "".join(td(c) for c in row) + "</tr>" for row in body)
-    images = "".join(
-        f'<img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}" width="480">'
-        for p in sorted(root.glob("plot_*.png"))
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{_html_text(note)}</p>"
-        f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>"
-        + "".join(f"<p>{_html_text(n)}</p>" for n in notes)
-        + f"<div>{images}</div></body></html>\n"
-    )
 
 
 def _json_row(e: Entry) -> dict[str, Any]:

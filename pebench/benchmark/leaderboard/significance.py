@@ -67,34 +67,38 @@ def paired_p(a: Mapping[int, float], b: Mapping[int, float]) -> float:
     return p
 
 
-def tied_with_best(
+def versus_best(
     scores: Mapping[str, Mapping[int, float]], direction: str, alpha: float = ALPHA
-) -> set[str]:
-    """Encodings whose scores are not significantly different from the best one's.
+) -> dict[str, float | None]:
+    """Each encoding's Holm-corrected p-value against the best one (None for the best).
 
     ``scores`` maps encoding → {seed: score}. The best is the best mean. Each other encoding
     is compared with it by a two-sided paired t-test over their common seeds
     (``scipy.stats.ttest_rel``), and the p-values are Holm-corrected over all comparisons.
-    An encoding sharing fewer than two seeds with the best cannot be tested and counts as
-    not different (no evidence either way).
+    An encoding sharing fewer than two seeds with the best cannot be tested (p = 1).
     """
     present = {name: s for name, s in scores.items() if s}
     if not present:
-        return set()
+        return {}
     sign = 1 if direction == "maximize" else -1
     means = {name: float(np.mean(list(s.values()))) for name, s in present.items()}
     best = max(present, key=lambda name: (sign * means[name], name))
-    others, pvalues = [], []
-    for name, seeds in present.items():
-        if name == best:
-            continue
-        pvalues.append(paired_p(seeds, present[best]))
-        others.append(name)
-    tied = {best}
+    others = [name for name in present if name != best]
+    found: dict[str, float | None] = {best: None}
     if others:
-        reject = holm(pvalues, alpha)[0]
-        tied |= {name for name, r in zip(others, reject, strict=True) if not r}
-    return tied
+        pvalues = [paired_p(present[name], present[best]) for name in others]
+        corrected = holm(pvalues, alpha)[1]
+        found |= {name: float(p) for name, p in zip(others, corrected, strict=True)}
+    return found
+
+
+def tied_with_best(
+    scores: Mapping[str, Mapping[int, float]], direction: str, alpha: float = ALPHA
+) -> set[str]:
+    """Encodings whose scores are not significantly different from the best one's
+    (:func:`versus_best`: the best, and every Holm-corrected p-value above ``alpha``)."""
+    found = versus_best(scores, direction, alpha)
+    return {name for name, p in found.items() if p is None or p > alpha}  # Holm: reject at <=
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ import optuna
 
 from pebench.benchmark.leaderboard.collect import Source, final_runs
 from pebench.benchmark.leaderboard.significance import (
+    ALPHA,
     mean_rank_intervals,
     mean_ranks,
     t_interval,
-    tied_with_best,
+    versus_best,
 )
 from pebench.benchmark.run.record import RunRecord
 from pebench.benchmark.sweep.studies import StudyPlan
@@ -76,6 +77,9 @@ class Cell:
     tied_with_best: bool = False
     #: seeds the sweep asked for; fewer results are shown as (n/expected)
     expected: int | None = None
+    #: Holm-corrected p-value of the paired test against the column's best cell (ranked
+    #: columns; None for the best itself and elsewhere)
+    p_vs_best: float | None = None
     #: runs finished but none could be scored on this metric (e.g. learned positions asked
     #: for a context longer than their table): shown as ``n/a``, not as "not run yet"
     unscorable: bool = False
@@ -224,8 +228,9 @@ def _rank(columns: list[Column], entries: list[Entry]) -> None:
         cells = {e.encoding: e.cells[column.header] for e in entries if column.header in e.cells}
         cells = {name: cell for name, cell in cells.items() if cell.values}
         by_seed = {name: dict(zip(c.seeds, c.values, strict=True)) for name, c in cells.items()}
-        for name in tied_with_best(by_seed, column.direction):
-            cells[name].tied_with_best = True
+        for name, p in versus_best(by_seed, column.direction).items():
+            cells[name].p_vs_best = p
+            cells[name].tied_with_best = p is None or p > ALPHA  # Holm rejects at p <= alpha
         if cells:
             values[column.header] = {name: cell.values for name, cell in cells.items()}
     directions = {c.header: c.direction for c in primary}

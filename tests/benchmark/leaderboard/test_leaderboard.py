@@ -369,7 +369,7 @@ def test_html_page_shows_code_and_left_aligns_names(tmp_path) -> None:
     page = write_files(tmp_path, "t", rows(columns, entries), entries, columns)["html"]
     text = page.read_text()
     assert "`" not in text and "<code>none</code>" in text
-    assert "td:first-child,th:first-child{text-align:left}" in text
+    assert "tbody th{position:sticky;left:0;background:#fff;z-index:1;text-align:left" in text
 
 
 def test_terminal_shows_id_beside_ood_when_there_is_room() -> None:
