@@ -123,7 +123,15 @@ EXPECTED = {
 WRITTEN_ELSEWHERE = {"report"}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+#: the decoder copy case runs in `make test`; the other families (about 10 s each) are marked
+#: slow and run by `.ci/run` after it, which keeps `make test` under 6 minutes
+FAST = {"copy_decoder"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c if c in FAST else pytest.param(c, marks=pytest.mark.slow) for c in sorted(CASES)],
+)
 def test_two_processes_evaluate_every_sample_once_as_one_process_does(
     case: str, tmp_path: Path
 ) -> None:
@@ -164,6 +172,7 @@ def test_two_processes_train_as_one_on_the_same_global_batches(tmp_path: Path) -
     )
 
 
+@pytest.mark.slow  # run by .ci/run after make test
 def test_two_nodes_of_one_process_each_over_loopback(tmp_path: Path) -> None:
     """Lightning's multi-node launch by hand, as on a cluster without a scheduler: the same
     command on each "node" with MASTER_ADDR, MASTER_PORT and NODE_RANK (here two processes of
@@ -198,6 +207,7 @@ def test_two_nodes_of_one_process_each_over_loopback(tmp_path: Path) -> None:
     assert "results written" in outputs[0][0] and "results written" not in outputs[1][0]
 
 
+@pytest.mark.slow  # run by .ci/run after make test
 def test_an_interrupted_two_process_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     """Ctrl-C after the first checkpoint, then the same command with --resume: the run ends
     at its last step with every length evaluated, as the uninterrupted run does."""

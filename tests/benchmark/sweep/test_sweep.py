@@ -141,7 +141,7 @@ def test_leaderboard_files_have_the_documented_columns(swept: Path) -> None:
     assert all(re.search(r"\d\.\d{3} ± \d\.\d{3}", r) for r in rows)
     md = (swept / "leaderboard.md").read_text()
     assert "| encoding | copy ID | copy OOD | mean rank |" in md
-    assert "<table>" in (swept / "leaderboard.html").read_text()
+    assert '<table id="board">' in (swept / "leaderboard.html").read_text()
     for name in ("plot_length_copy.png", "plot_quality_vs_throughput.png"):
         image = matplotlib.image.imread(swept / name)
         assert image.shape[0] > 100 and image.shape[1] > 100
