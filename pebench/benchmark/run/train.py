@@ -8,7 +8,9 @@ checkpoint ``checkpoints/last.ckpt``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import signal
 import time
 import warnings
@@ -36,6 +38,7 @@ from pebench.benchmark.run.record import (
     CHECKPOINT,
     CONFIG_FILE,
     LOGS_DIR,
+    METRICS_FILE,
     REPORT_FILES,
     RunRecord,
 )
@@ -280,6 +283,19 @@ def record(
     )
 
 
+def requeued(spec: RunSpec) -> RunSpec:
+    """The spec of a run SLURM started again (``SLURM_RESTART_COUNT`` above 0: requeued or
+    preempted, the same command re-run): it continues from its checkpoint as with
+    ``--resume`` when its directory holds one and no results, instead of starting over."""
+    restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
+    out = Path(spec.output_dir)
+    if spec.resume or restarts < 1 or not (out / CHECKPOINT).is_file():
+        return spec
+    if (out / METRICS_FILE).exists():
+        return spec
+    return dataclasses.replace(spec, resume=True)
+
+
 def train(
     spec: RunSpec,
     callbacks: Sequence[Callback] = (),
@@ -294,6 +310,7 @@ def train(
     is when the caller began the run; ``startup_s`` counts from it to the first step.
     """
     entered = time.perf_counter() if started_at is None else started_at
+    spec = requeued(spec)
     _quiet_lightning()
     # Softmax over strongly negative biases (ALiBi, KERPLE) underflows into denormal floats,
     # which x86 CPUs process many times slower; flushing them to zero changes no result.

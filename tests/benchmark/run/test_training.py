@@ -138,3 +138,20 @@ def test_train_compile_traces_training_steps_and_matches_eager(
     assert got["summary"] == pytest.approx(want["summary"], abs=1e-4)
     state = torch.load(compiled.output_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert not any("_compiled" in key or "_orig_mod" in key for key in state["state_dict"])
+
+
+def test_a_run_slurm_restarts_continues_from_its_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    """A requeued or preempted SLURM job re-runs the same command: with SLURM_RESTART_COUNT
+    set, a directory holding a checkpoint and no results resumes (without it, a new run would
+    start over and drop the checkpoint)."""
+    first = spec(tmp_path, "copy", "rope", "decoder", max_steps=4, checkpoint_every=2)
+    train(first)
+    (tmp_path / "run" / "metrics.json").unlink()  # as if the job had been stopped after step 4
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    again = spec(tmp_path, "copy", "rope", "decoder", max_steps=6, checkpoint_every=2)
+    again.config_yaml = None  # the run's own config is compared by the CLI path, not here
+    run = train(again)
+    assert run.resumed_from_step == 4 and run.steps == 6
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "0")
+    (tmp_path / "run" / "metrics.json").unlink()
+    assert train(spec(tmp_path, "copy", "rope", "decoder", max_steps=2)).resumed_from_step is None
