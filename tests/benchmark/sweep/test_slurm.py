@@ -27,7 +27,7 @@ from pebench.benchmark.sweep.storage import JOURNAL_FILE, SweepStorage
 from tests import postgres_server
 
 COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
 
 
 def unavailable() -> str | None:
@@ -207,6 +207,35 @@ def test_a_cancelled_array_is_resumed_by_the_same_command(
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert sum(counted(str(out / JOURNAL_FILE)).values()) == 8  # the exact budget, none lost
+    assert (out / "leaderboard.md").is_file()
+
+
+def test_a_requeued_task_rejoins_and_the_budget_stays_exact(
+    cluster: dict[str, str], tmp_path: Path
+) -> None:
+    """``scontrol requeue`` stops a task's worker mid-sweep (its trial is re-queued by the
+    storage); SLURM starts the task again and its worker rejoins: the sweep finishes with the
+    exact budget and the parent reports success."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pebench", "sweep", str(write(tmp_path)), "--output-dir",
+               str(out), "--slurm", "--wandb", "disabled"]  # fmt: skip
+    parent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    job = None
+    while time.monotonic() < deadline and job is None:
+        listed = subprocess.run(
+            ["squeue", "-h", "--name", "pebench-slurmtiny", "-t", "R", "-o", "%i"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        job = next((j for j in listed if j.endswith("_0")), None)
+        time.sleep(0.5)
+    assert job is not None, "the array never ran"
+    time.sleep(3)  # the worker is inside a trial
+    subprocess.run(["scontrol", "requeue", job], check=True)
+    _, err = parent.communicate(timeout=300)
+    assert parent.returncode == 0, err
+    assert sum(counted(str(out / JOURNAL_FILE)).values()) == 8
     assert (out / "leaderboard.md").is_file()
 
 
