@@ -15,6 +15,7 @@ from pebench.tasks.arithmetic.grid import GridAccuracy
 from pebench.tasks.arithmetic.operation import DIGIT0, EOS, OPERATOR
 from pebench.tasks.base import seeded_generator
 from pebench.tasks.synthetic.sequence import IGNORE, SEP
+from tests.specs import tiny_run
 
 
 def test_problems_are_written_least_significant_digit_first() -> None:
@@ -55,18 +56,8 @@ def test_grid_accuracy_splits_cells_in_and_out_of_distribution() -> None:
 
 
 def test_addition_trains_and_reports_per_cell(tmp_path) -> None:
-    from pebench import encodings
-    from pebench.benchmark.run.settings import ModelConfig, TrainConfig
-    from pebench.benchmark.run.spec import RunSpec
-    from pebench.benchmark.run.train import train
-
-    run = train(RunSpec(
-        task=tasks.get("addition")(train_digits=3, eval_digits=4, eval_samples=2),
-        encoding=encodings.get("fire"),
-        model=ModelConfig(d_model=16, num_layers=1, num_heads=2, abacus=5),
-        train=TrainConfig(max_steps=2, batch_size=8, progress=False, accelerator="cpu"),
-        output_dir=tmp_path / "run",
-    ))  # fmt: skip
+    task = tasks.get("addition")(train_digits=3, eval_digits=4, eval_samples=2)
+    run = tiny_run(tmp_path, task, "fire", abacus=5)
     assert set(run.summary) == {"id_exact_match", "ood_exact_match"}
     assert len(run.details["per_cell"]) == 16 and run.positions["abacus_max_k"] == 5
 

@@ -21,6 +21,7 @@ from pebench.tasks.pcfg.grammar import (
     function_count,
     interpret,
 )
+from tests.specs import tiny_run
 
 #: (program, output) lines 1, 3, 4 and 5 of the authors' productivity test set
 RELEASED = [
@@ -139,18 +140,8 @@ def test_exact_match_in_one_forced_pass_equals_greedy_decoding() -> None:
 
 
 def test_pcfg_set_trains_and_reports_by_function_count(tmp_path) -> None:
-    from pebench import encodings
-    from pebench.benchmark.run.settings import ModelConfig, TrainConfig
-    from pebench.benchmark.run.spec import RunSpec
-    from pebench.benchmark.run.train import train
-
-    run = train(RunSpec(
-        task=tasks.get("pcfg_set")(num_train=64, num_test=16, max_functions=10),
-        encoding=encodings.get("alibi"),
-        model=ModelConfig(d_model=16, num_layers=1, num_heads=2),
-        train=TrainConfig(max_steps=2, batch_size=8, progress=False, accelerator="cpu"),
-        output_dir=tmp_path / "run",
-    ))  # fmt: skip
+    task = tasks.get("pcfg_set")(num_train=64, num_test=16, max_functions=10)
+    run = tiny_run(tmp_path, task, "alibi")
     assert set(run.summary) >= {"id_exact_match", "id_token_accuracy"}
     assert run.test is not None and set(run.test["per_length"]) == {"9", "10"}
     assert run.details["split_sizes"] == {"train": 58, "validation": 6, "test": 16}

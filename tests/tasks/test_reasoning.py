@@ -13,6 +13,7 @@ import pytest
 
 from pebench import tasks
 from pebench.errors import PebenchError
+from tests.specs import tiny_run
 
 SMALL = {"train_lengths": (4, 8), "num_train": 200, "num_test": 80}
 
@@ -114,17 +115,7 @@ def test_lego_asks_about_the_second_half_of_each_chain() -> None:
 
 @pytest.mark.parametrize("name", sorted(THEIRS))
 def test_reasoning_tasks_train_and_report_by_size(name: str, tmp_path) -> None:
-    from pebench import encodings
-    from pebench.benchmark.run.settings import ModelConfig, TrainConfig
-    from pebench.benchmark.run.spec import RunSpec
-    from pebench.benchmark.run.train import train
-
-    run = train(RunSpec(
-        task=tasks.get(name)(train_lengths=(4, 5), num_train=40, num_test=40),
-        encoding=encodings.get("rope"),
-        model=ModelConfig(d_model=16, num_layers=1, num_heads=2),
-        train=TrainConfig(max_steps=2, batch_size=8, progress=False, accelerator="cpu"),
-        output_dir=tmp_path / "run",
-    ))  # fmt: skip
+    task = tasks.get(name)(train_lengths=(4, 5), num_train=40, num_test=40)
+    run = tiny_run(tmp_path, task, "rope")
     assert set(run.summary) >= {"id_exact_match", "id_token_accuracy"}
     assert run.test is not None and set(run.test["per_length"]) <= {"6", "7", "8", "9", "10"}
