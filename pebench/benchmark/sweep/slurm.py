@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pebench.benchmark.sweep.config import SlurmSettings, SweepConfig
@@ -128,7 +129,7 @@ def remaining(storage: SweepStorage, sweep: SweepConfig) -> tuple[int, int]:
 
 
 def run_array(storage: SweepStorage, sweep: SweepConfig, root: Path, mode: str,
-              settings: SlurmSettings, say: object = print) -> str:  # fmt: skip
+              settings: SlurmSettings, say: Callable[[str], object] = print) -> str:  # fmt: skip
     """Submit the workers and wait until the array has left the queue; raises, saying how
     much is missing and what a worker reported, unless the whole budget finished."""
     job = submit(settings, storage.url, sweep, root, mode)
