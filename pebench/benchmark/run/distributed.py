@@ -75,17 +75,16 @@ class ShardedData(LightningDataModule):
         self.inner = inner
 
     def _shard(self, loader: Any, rows: bool) -> DataLoader:
-        trainer = self.trainer
-        self.inner.trainer = trainer
-        shard = _Shard(loader, trainer.global_rank, trainer.world_size, rows)
+        shard = _Shard(loader, self.trainer.global_rank, self.trainer.world_size, rows)
         return DataLoader(shard, batch_size=None)
 
     def setup(self, stage: str) -> None:
+        """Lightning sets up the data module before it asks for a loader: the inner one sees
+        the trainer from here on (a training stream starts at the trainer's step)."""
         self.inner.trainer = self.trainer
         self.inner.setup(stage)
 
     def train_dataloader(self) -> DataLoader:
-        self.inner.trainer = self.trainer
         return self._shard(self.inner.train_dataloader(), rows=True)
 
     def val_dataloader(self) -> DataLoader:
