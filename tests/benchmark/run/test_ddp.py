@@ -50,37 +50,41 @@ def data_files(root: Path) -> dict[str, list[str]]:
         rows = [f"{' '.join(s)}\t{int('Rome' in s)}" for s in sentences]
         (root / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
     (root / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 60)
-    conll = [f"--task.{s}-file" for s in ("train", "validation", "test")]
+    def files(suffix: str) -> list[str]:
+        """--task.{train,validation,test}-file naming the split files with ``suffix``."""
+        names = zip(("train", "validation", "test"), ("train", "dev", "test"), strict=True)
+        pairs = [(f"--task.{flag}-file", f"{root}/{name}{suffix}") for flag, name in names]
+        return [x for pair in pairs for x in pair]
+
     return {
-        "ner": [
-            x
-            for pair in zip(
-                conll, [str(root / f"{s}.conll") for s in ("train", "dev", "test")], strict=True
-            )
-            for x in pair
-        ],
-        "classification": [
-            x
-            for pair in zip(
-                conll, [str(root / f"{s}.tsv") for s in ("train", "dev", "test")], strict=True
-            )
-            for x in pair
-        ],
+        "ner": files(".conll"),
+        "classification": files(".tsv"),
         "lm": ["--task.text-file", str(root / "corpus.txt")],
     }
 
 
-def pebench_train(out: Path, task: str, options: list[str], devices: int) -> dict[str, Any]:
-    """``pebench train`` in a fresh interpreter (DDP's launcher re-runs the command line)."""
-    argv = [
+def command(out: Path, task: str, *options: str, steps: int = 12, batch: int = 4,
+            devices: int = 2) -> list[str]:  # fmt: skip
+    """``pebench train`` of a tiny RoPE model on CPU in a fresh interpreter (DDP's launcher
+    re-runs the command line), one CPU thread per process."""
+    return [
         sys.executable, "-m", "pebench", "train", "--task", task, "--encoding", "rope", *options,
-        "--d-model", "16", "--layers", "1", "--heads", "2", "--lr", "0.01",
-        "--max-steps", "12", "--batch-size", "4", "--train.accelerator", "cpu",
-        "--train.devices", str(devices), "--train.checkpoint-every", "12",
+        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", str(steps),
+        "--batch-size", str(batch), "--train.accelerator", "cpu", "--train.devices", str(devices),
         "--train.progress", "false", "--output-dir", str(out), "--threads", "1",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment with the checkout importable (and ``extra``)."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3]), **extra}
+
+
+def pebench_train(out: Path, task: str, options: list[str], devices: int) -> dict[str, Any]:
+    """A 12-step run with its checkpoint at the end; its metrics.json."""
+    argv = command(out, task, *options, "--lr", "0.01", "--train.checkpoint-every", "12",
+                   devices=devices)  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, env=environment(), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "metrics.json").read_text())
 
@@ -184,15 +188,9 @@ def test_two_nodes_of_one_process_each_over_loopback(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     task, options = CASES["parity_check"]
     out = tmp_path / "run"
-    argv = [
-        sys.executable, "-m", "pebench", "train", "--task", task, "--encoding", "rope", *options,
-        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", "12",
-        "--batch-size", "4", "--train.accelerator", "cpu", "--train.devices", "1",
-        "--train.num-nodes", "2", "--train.checkpoint-every", "12", "--train.progress", "false",
-        "--output-dir", str(out), "--threads", "1",
-    ]  # fmt: skip
-    base = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3]),
-            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+    argv = command(out, task, *options, "--train.num-nodes", "2",
+                   "--train.checkpoint-every", "12", devices=1)  # fmt: skip
+    base = environment(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     nodes = [
         subprocess.Popen(argv, env={**base, "NODE_RANK": str(rank)}, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -215,14 +213,9 @@ def test_an_interrupted_two_process_run_resumes_from_its_checkpoint(tmp_path: Pa
     import time
 
     out = tmp_path / "run"
-    argv = [
-        sys.executable, "-m", "pebench", "train", "--task", "copy", "--encoding", "rope",
-        "--task.eval-lengths", "[1, 5]", "--task.eval-samples", "3", "--d-model", "16",
-        "--layers", "1", "--heads", "2", "--max-steps", "300", "--batch-size", "4",
-        "--train.accelerator", "cpu", "--train.devices", "2", "--train.checkpoint-every", "20",
-        "--train.progress", "false", "--output-dir", str(out), "--threads", "1",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
+    argv = command(out, "copy", "--task.eval-lengths", "[1, 5]", "--task.eval-samples", "3",
+                   "--train.checkpoint-every", "20", steps=300)  # fmt: skip
+    env = environment()
     run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not (out / "checkpoints" / "last.ckpt").is_file() and time.monotonic() < deadline:
@@ -241,15 +234,8 @@ def test_an_interrupted_two_process_run_resumes_from_its_checkpoint(tmp_path: Pa
 
 
 def test_a_nan_on_one_process_fails_the_run_naming_its_step(tmp_path: Path) -> None:
-    argv = [
-        sys.executable, "-m", "pebench", "train", "--task",
-        "tests.benchmark.run.nan_task.NaNOnSecondProcess", "--encoding", "rope",
-        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", "8",
-        "--batch-size", "4", "--train.accelerator", "cpu", "--train.devices", "2",
-        "--train.progress", "false", "--output-dir", str(tmp_path / "run"), "--threads", "1",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    argv = command(tmp_path / "run", "tests.benchmark.run.nan_task.NaNOnSecondProcess", steps=8)
+    done = subprocess.run(argv, capture_output=True, text=True, env=environment(), timeout=300)
     assert done.returncode != 0
     said = [line for line in done.stderr.splitlines() if line.startswith("pebench: error:")]
     # every process names the step the NaN first appeared on, whichever process had it
@@ -258,14 +244,8 @@ def test_a_nan_on_one_process_fails_the_run_naming_its_step(tmp_path: Path) -> N
 
 
 def test_a_batch_that_cannot_be_split_evenly_is_one_line(tmp_path: Path) -> None:
-    argv = [
-        sys.executable, "-m", "pebench", "train", "--task", "copy", "--encoding", "rope",
-        "--d-model", "16", "--layers", "1", "--heads", "2", "--max-steps", "2",
-        "--batch-size", "3", "--train.accelerator", "cpu", "--train.devices", "2",
-        "--train.progress", "false", "--output-dir", str(tmp_path / "run"),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    argv = command(tmp_path / "run", "copy", steps=2, batch=3)
+    done = subprocess.run(argv, capture_output=True, text=True, env=environment(), timeout=300)
     assert done.returncode != 0
     assert "cannot be split evenly among 2 processes" in done.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
