@@ -30,6 +30,29 @@ ERROR_FILE = "error.txt"
 REPORT_FILES = {"validation": "report_validation.txt", "test": "report_test.txt"}
 
 
+def json_layout(value: Any, indent: int = 0) -> str:
+    """``value`` as indented JSON whose innermost objects and arrays (those holding no
+    object or array) each take one line: a row per length reads at a glance, and the many
+    per-length rows of a long evaluation take a third less space than fully indented JSON.
+    ``json.loads`` gives back exactly ``value``."""
+    if not isinstance(value, (dict, list)) or not any(
+        isinstance(item, (dict, list))
+        for item in (value.values() if isinstance(value, dict) else value)
+    ):
+        return json.dumps(value, ensure_ascii=False)
+    pad = "  " * (indent + 1)
+    if isinstance(value, dict):
+        items = [
+            f"{pad}{json.dumps(key)}: {json_layout(item, indent + 1)}"
+            for key, item in value.items()
+        ]
+        opening, closing = "{", "}"
+    else:
+        items = [f"{pad}{json_layout(item, indent + 1)}" for item in value]
+        opening, closing = "[", "]"
+    return opening + "\n" + ",\n".join(items) + "\n" + "  " * indent + closing
+
+
 #: the order of metrics.json's keys (``details`` spread in place)
 JSON_ORDER = (
     "task", "encoding", "encoding_variant", "seed", "monitor", "positions", "summary",
@@ -131,7 +154,7 @@ class RunRecord:
     def write(self, run_dir: Path) -> Path:
         """Write ``metrics.json`` into ``run_dir``; returns its path."""
         path = Path(run_dir) / METRICS_FILE
-        path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
+        path.write_text(json_layout(self.as_json()) + "\n")
         return path
 
     def columns_for(self, metric: str) -> list[MetricColumn]:
