@@ -5,7 +5,10 @@
 * Ruoss et al. 2023's comparison: for every encoding ``X`` with a randomized-positions row
   ``X_rand``, the difference ``X_rand − X`` of the ranked score, per task and averaged over
   the tasks (those with a level when there are any: the fifteen tasks they averaged over),
-  with its 95% Student-t interval over tasks (``scipy.stats``), and pooled over encodings.
+  with its 95% Student-t interval over tasks (``scipy.stats``), and pooled over encodings;
+* whether any encoding fits each task's training lengths: the best in-distribution score
+  (the validation metric runs select on) per task, and the tasks where none reaches
+  :data:`FIT`, named rather than hidden.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pebench.benchmark.leaderboard.table import Column, Entry
 RANDOMIZED = "_rand"
 #: level order and names, as the tasks record them
 LEVELS = {"regular": "regular", "dcf": "context-free (DCF)", "cs": "context-sensitive"}
+#: the in-distribution score from which a model counts as fitting its training lengths
+FIT = 0.9
 
 
 def _score(entry: Entry, column: Column) -> float | None:
@@ -97,6 +102,34 @@ def randomized_table(
     return (lines if pooled else []), labels
 
 
+def fit_table(columns: list[Column], entries: list[Entry]) -> tuple[list[str], list[str]]:
+    """Markdown rows: per task whose runs select on a maximized in-distribution column, the
+    best encoding's mean score there and whether it reaches :data:`FIT`; and the tasks none
+    fits."""
+    lines = [f"| task | best in-distribution score | encoding | fits (≥ {FIT}) |",
+             "|---|---|---|---|"]  # fmt: skip
+    unfit: list[str] = []
+    for task in dict.fromkeys(c.task for c in columns if c.primary):
+        runs = next((e.runs[task] for e in entries if e.runs.get(task)), [])
+        monitor = runs[0].monitor if runs else None
+        column = next((c for c in columns if c.task == task and c.where == "summary"
+                       and c.key == monitor and c.direction == "maximize"), None)  # fmt: skip
+        scored = (
+            [(s, e.label) for e in entries if (s := _score(e, column)) is not None]
+            if column
+            else []
+        )
+        if not scored:
+            continue
+        best, label = max(scored)
+        fits = best >= FIT
+        unfit += [] if fits else [task]
+        lines.append(
+            f"| {task} | {best:.3f} ({column.label}) | {label} | {'yes' if fits else 'no'} |"
+        )
+    return (lines if len(lines) > 2 else []), unfit
+
+
 def groups_markdown(title: str, columns: list[Column], entries: list[Entry]) -> str | None:
     """The group summaries of a leaderboard, or None when it has neither levels nor
     randomized rows."""
@@ -107,6 +140,7 @@ def groups_markdown(title: str, columns: list[Column], entries: list[Entry]) -> 
     randomized, compared = randomized_table(primary, entries, tasks)
     if not by_level and not randomized:
         return None
+    fit, unfit = fit_table(columns, entries)
     out = [f"# {title}: task groups", ""]
     metric = ", ".join(sorted({c.label for c in primary if c.task in tasks}))
     if by_level:
@@ -133,6 +167,23 @@ def groups_markdown(title: str, columns: list[Column], entries: list[Entry]) -> 
             "Ruoss et al. report +12.0% on average over their 15 tasks.",
             "",
             *randomized,
+            "",
+        ]
+    if fit:
+        verdict = f"Every task is fit (≥ {FIT})."
+        if unfit:
+            verdict = (
+                f"No encoding reaches {FIT} on {len(unfit)} of {len(fit) - 2} tasks: "
+                f"{', '.join(unfit)}; their out-of-distribution scores compare models that "
+                "have not learned the task."
+            )
+        out += [
+            "## Does any encoding fit the training lengths?",
+            "",
+            "Per task, the best encoding's mean over final seeds of the in-distribution "
+            f"validation score its runs select on. {verdict}",
+            "",
+            *fit,
             "",
         ]
     return "\n".join(out)
