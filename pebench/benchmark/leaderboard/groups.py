@@ -103,30 +103,29 @@ def randomized_table(
 
 
 def fit_table(columns: list[Column], entries: list[Entry]) -> tuple[list[str], list[str]]:
-    """Markdown rows: per task whose runs select on a maximized in-distribution column, the
-    best encoding's mean score there and whether it reaches :data:`FIT`; and the tasks none
-    fits."""
+    """Markdown rows: per length-generalization task (its runs select on a maximized
+    in-distribution score, ``id_*``), the best encoding's mean of that score over its final
+    seeds and whether it reaches :data:`FIT`; and the tasks none fits."""
     lines = [f"| task | best in-distribution score | encoding | fits (≥ {FIT}) |",
              "|---|---|---|---|"]  # fmt: skip
     unfit: list[str] = []
-    for task in dict.fromkeys(c.task for c in columns if c.primary):
-        runs = next((e.runs[task] for e in entries if e.runs.get(task)), [])
-        monitor = runs[0].monitor if runs else None
-        column = next((c for c in columns if c.task == task and c.where == "summary"
-                       and c.key == monitor and c.direction == "maximize"), None)  # fmt: skip
-        scored = (
-            [(s, e.label) for e in entries if (s := _score(e, column)) is not None]
-            if column
-            else []
-        )
+    for column in columns:
+        if not column.primary or column.direction != "maximize":
+            continue
+        scored, monitor = [], ""
+        for entry in entries:
+            runs = entry.runs.get(column.task) or []
+            monitor = runs[0].monitor or "" if runs else monitor
+            values = [r.summary[monitor] for r in runs if monitor in r.summary]
+            if monitor.startswith("id_") and values:
+                scored.append((statistics.fmean(values), entry.label))
         if not scored:
             continue
         best, label = max(scored)
         fits = best >= FIT
-        unfit += [] if fits else [task]
-        lines.append(
-            f"| {task} | {best:.3f} ({column.label}) | {label} | {'yes' if fits else 'no'} |"
-        )
+        unfit += [] if fits else [column.task]
+        row = [column.task, f"{best:.3f} ({monitor})", label, "yes" if fits else "no"]
+        lines.append("| " + " | ".join(row) + " |")
     return (lines if len(lines) > 2 else []), unfit
 
 

@@ -50,20 +50,24 @@ def test_nothing_is_written_without_levels_or_randomized_rows() -> None:
 
 
 def test_tasks_no_encoding_fits_in_distribution_are_named() -> None:
-    ids = [Column(t, "ID", "summary", "id_token_accuracy", "maximize") for t, _ in TASKS]
     entries = [entry("rope", [0.5, 0.7, 0.2]), entry("rope_rand", [0.6, 0.9, 0.5])]
     for e, scores in zip(entries, [[0.95, 0.5, 0.3], [0.85, 0.89, 0.2]], strict=True):
-        for column, score in zip(ids, scores, strict=True):
-            e.cells[column.header] = Cell([score], [1])
-            e.runs[column.task][0].monitor = "id_token_accuracy"
-    lines = groups_markdown("t", COLUMNS + ids, entries).splitlines()
-    assert "| parity_check | 0.950 (ID) | rope | yes |" in lines
-    assert "| even_pairs | 0.890 (ID) | rope_rand | no |" in lines
-    assert "| odds_first | 0.300 (ID) | rope | no |" in lines
+        for (task, _), score in zip(TASKS, scores, strict=True):
+            e.runs[task] = [
+                RunRecord(task, e.encoding, seed, {"id_exact_match": score + d}, {}, monitor=m)
+                for seed, d, m in [(1, -0.01, "id_exact_match"), (2, 0.01, None)]
+            ]
+    lines = groups_markdown("t", COLUMNS, entries).splitlines()
+    assert "| parity_check | 0.950 (id_exact_match) | rope | yes |" in lines
+    assert "| even_pairs | 0.890 (id_exact_match) | rope_rand | no |" in lines
+    assert "| odds_first | 0.300 (id_exact_match) | rope | no |" in lines
     verdict = next(line for line in lines if "No encoding reaches" in line)
     assert "on 2 of 3 tasks: even_pairs, odds_first;" in verdict
 
 
-def test_the_fit_table_needs_the_metric_runs_select_on() -> None:
+def test_only_tasks_selected_in_distribution_are_judged() -> None:
     entries = [entry("rope", [0.5, 0.7, 0.2]), entry("rope_rand", [0.6, 0.9, 0.5])]
+    for e in entries:
+        for runs in e.runs.values():
+            runs[0].monitor, runs[0].summary = "f1", {"f1": 0.5}
     assert "fit the training lengths" not in groups_markdown("t", COLUMNS, entries)
