@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 
 from pebench import tasks
+from pebench.benchmark.leaderboard.groups import RANDOMIZED
 from pebench.benchmark.leaderboard.significance import t_interval
 
 
 def main(results: Path, threshold: float) -> None:
     rows = json.loads((results / "leaderboard.json").read_text())["rows"]
     scores = {r["encoding"].split(" ")[0]: dict(r["metrics"]) for r in rows}
-    pairs = [n.removesuffix("_rand") for n in scores if n.endswith("_rand")]
+    pairs = [n.removesuffix(RANDOMIZED) for n in scores if n.endswith(RANDOMIZED)]
     groups: dict[bool, list[float]] = {True: [], False: []}
     print(f"| task | best ID | {' | '.join(pairs)} |")
     chomsky = [name for name, cls in tasks.available().items() if getattr(cls, "level", None)]
@@ -26,7 +27,7 @@ def main(results: Path, threshold: float) -> None:
         if not ids:
             continue
         diffs = [
-            scores[f"{p}_rand"][f"{task} OOD"]["mean"] - scores[p][f"{task} OOD"]["mean"]
+            scores[p + RANDOMIZED][f"{task} OOD"]["mean"] - scores[p][f"{task} OOD"]["mean"]
             for p in pairs
         ]
         groups[max(ids) >= threshold] += diffs
