@@ -1,6 +1,6 @@
 """The ``pebench`` command line: a table of commands, each a function of its own module.
 
-``train`` and ``compare`` (:mod:`.run`), ``sweep`` and ``worker`` (:mod:`.sweep`),
+``train`` and ``compare`` (:mod:`.run`), ``sweep``, ``worker`` and ``compact`` (:mod:`.sweep`),
 ``leaderboard`` and ``compare-reference`` (:mod:`.leaderboard`), ``rank``, ``bench`` and
 ``list``. Run configurations are parsed and validated by jsonargparse from typed signatures
 (:mod:`pebench.benchmark.run.parser`); :mod:`.arguments` adds short flags, registered names
@@ -24,7 +24,7 @@ from pebench.benchmark.cli.leaderboard import cmd_compare_reference, cmd_leaderb
 from pebench.benchmark.cli.listing import cmd_list
 from pebench.benchmark.cli.rank import cmd_rank
 from pebench.benchmark.cli.run import cmd_compare, cmd_train
-from pebench.benchmark.cli.sweep import cmd_sweep, cmd_worker
+from pebench.benchmark.cli.sweep import cmd_compact, cmd_sweep, cmd_worker
 from pebench.errors import PebenchError
 
 COMMANDS = {
@@ -32,6 +32,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "sweep": cmd_sweep,
     "worker": cmd_worker,
+    "compact": cmd_compact,
     "leaderboard": cmd_leaderboard,
     "rank": cmd_rank,
     "compare-reference": cmd_compare_reference,
@@ -40,12 +41,13 @@ COMMANDS = {
     "list": cmd_list,
 }
 USAGE = (
-    "usage: pebench {train,compare,sweep,worker,leaderboard,rank,compare-reference,bench,"
+    "usage: pebench {train,compare,sweep,worker,compact,leaderboard,rank,compare-reference,bench,"
     "examples,list} [--help] [--debug] ...\n"
     "  train        train one encoding on one task (pebench train --task copy --encoding rope)\n"
     "  compare      train several encodings with the same settings and print a comparison\n"
     "  sweep        Optuna sweep over tasks x encodings (pebench sweep configs/sweeps/quick.yaml)\n"
     "  worker       join a running sweep from another process or machine\n"
+    "  compact      shrink a stopped sweep's journal before committing it\n"
     "  leaderboard  write a sweep's leaderboard (md, csv, html, png)\n"
     "  rank         your encoding against the reference leaderboard (pebench rank my.Enc)\n"
     "  compare-reference  compare a sweep with a study's released figures\n"

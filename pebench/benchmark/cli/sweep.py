@@ -1,5 +1,6 @@
-"""``pebench sweep`` (run or resume a sweep, then publish its leaderboard) and ``pebench
-worker`` (join a running sweep from another process or machine)."""
+"""``pebench sweep`` (run or resume a sweep, then publish its leaderboard), ``pebench
+worker`` (join a running sweep from another process or machine) and ``pebench compact``
+(shrink a stopped sweep's journal before committing it)."""
 
 from __future__ import annotations
 
@@ -141,4 +142,22 @@ def cmd_worker(argv: Sequence[str], console: Console) -> list[Any]:
         cfg.storage, cfg.sweep, out, cfg.wandb, cfg.worker_index, console, cfg.threads,
         cfg.accelerator,
     )  # fmt: skip
+    return []
+
+
+def cmd_compact(argv: Sequence[str], console: Console) -> list[Any]:
+    parser = simple_parser(
+        "compact", "Drop a stopped sweep's superseded heartbeats from its journal."
+    )
+    parser.add_argument("target", type=str, help="the sweep's output directory or its journal")
+    cfg = parse_simple(parser, argv)
+    from pebench.benchmark.sweep.compact import compact_journal
+
+    done = compact_journal(cfg.target)
+    mib = 2**20
+    console.print(
+        f"{done.path}: {done.bytes_before / mib:.2f} -> {done.bytes_after / mib:.2f} MiB "
+        f"({done.records_before - done.records_after} of {done.records_before} records "
+        f"were superseded heartbeats); it replays to the same trials"
+    )
     return []
