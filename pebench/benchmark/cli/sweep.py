@@ -147,7 +147,9 @@ def cmd_worker(argv: Sequence[str], console: Console) -> list[Any]:
 
 def cmd_compact(argv: Sequence[str], console: Console) -> list[Any]:
     parser = simple_parser(
-        "compact", "Drop a stopped sweep's superseded heartbeats from its journal."
+        "compact",
+        "Drop the records a stopped sweep's journal no longer needs (spent heartbeats, "
+        "repeated study creations).",
     )
     parser.add_argument("target", type=str, help="the sweep's output directory or its journal")
     cfg = parse_simple(parser, argv)
@@ -158,6 +160,6 @@ def cmd_compact(argv: Sequence[str], console: Console) -> list[Any]:
     console.print(
         f"{done.path}: {done.bytes_before / mib:.2f} -> {done.bytes_after / mib:.2f} MiB "
         f"({done.records_before - done.records_after} of {done.records_before} records "
-        f"were superseded heartbeats); it replays to the same trials"
+        f"were spent heartbeats or repeated study creations); it replays to the same trials"
     )
     return []

@@ -1,13 +1,14 @@
 """Compacting a stopped sweep's journal before it is committed.
 
-A running trial's worker records a heartbeat in the journal every
-:data:`~pebench.benchmark.sweep.storage.HEARTBEAT_S` seconds, so a sweep of long trials leaves
-most of its journal as heartbeats nobody reads again once the trials have ended (2.7 of the
-reference sweep's 4.8 MiB). :func:`compact_journal` keeps, per trial, only the heartbeat that
-decides its final ``heartbeat`` attribute, and drops the ones Optuna ignored because the
-trial had already finished. The compacted journal replays to exactly the same studies and
-trials (checked before it replaces the original), so resuming, ``pebench leaderboard`` and
-``pebench worker`` read it as before.
+Two kinds of journal record change nothing once a sweep has stopped. A running trial's
+worker records a heartbeat every :data:`~pebench.benchmark.sweep.storage.HEARTBEAT_S`
+seconds, and after the trial ends only the last one is ever read (2.7 of the reference
+sweep's 4.8 MiB); and every start of a sweep asked Optuna to create each study again, which
+replay ignores when the name exists. :func:`compact_journal` drops both: per trial it keeps
+the heartbeat that decides its final ``heartbeat`` attribute (not one Optuna ignored because
+the trial had already finished), and per study name its first creation. The compacted
+journal replays to exactly the same studies and trials (checked before it replaces the
+original), so resuming, ``pebench leaderboard`` and ``pebench worker`` read it as before.
 
 Rewriting moves the records, so a process reading the journal at that moment would lose its
 place: it runs only on a sweep no worker runs (no trial running; trials waiting to be resumed
@@ -34,7 +35,13 @@ from pebench.benchmark.sweep.storage import HEARTBEAT_ATTR, JOURNAL_FILE, SweepS
 from pebench.errors import PebenchError
 
 # Optuna's journal operation codes (optuna.storages.journal._storage.JournalOperation)
-CREATE_TRIAL, SET_TRIAL_STATE_VALUES, SET_TRIAL_USER_ATTR = 4, 6, 8
+CREATE_STUDY, DELETE_STUDY, CREATE_TRIAL, SET_TRIAL_STATE_VALUES, SET_TRIAL_USER_ATTR = (
+    0,
+    1,
+    4,
+    6,
+    8,
+)
 #: trial states in which Optuna still applies a record to a trial
 _UPDATABLE = (TrialState.RUNNING.value, TrialState.WAITING.value)
 
@@ -52,16 +59,27 @@ class Compaction:
 
 
 def superseded(records: list[dict[str, Any]]) -> set[int]:
-    """Indices of the heartbeat records that do not decide any trial's final state: those
-    a later heartbeat of the same trial overwrote, and those written after the trial ended
-    (Optuna ignores a record for a finished trial)."""
+    """Indices of the records a replay ignores or overwrites: a study's creation when a
+    study of that name exists, and the heartbeats that decide no trial's final state (a later
+    one of the same trial overwrote them, or they came after the trial ended: Optuna ignores
+    a record for a finished trial)."""
+    studies: dict[int, str] = {}
+    next_study = 0
     state: dict[int, int] = {}
     created = 0
     last: dict[int, int] = {}
     dropped: set[int] = set()
     for index, record in enumerate(records):
         op = record.get("op_code")
-        if op == CREATE_TRIAL:
+        if op == CREATE_STUDY:
+            if record["study_name"] in studies.values():
+                dropped.add(index)
+            else:
+                studies[next_study] = record["study_name"]
+                next_study += 1
+        elif op == DELETE_STUDY:
+            studies.pop(record["study_id"], None)
+        elif op == CREATE_TRIAL and record["study_id"] in studies:
             state[created] = record.get("state", TrialState.RUNNING.value)
             created += 1
         elif op == SET_TRIAL_STATE_VALUES:
@@ -81,8 +99,9 @@ def superseded(records: list[dict[str, Any]]) -> set[int]:
 
 def compact_journal(target: str | Path) -> Compaction:
     """Rewrite a stopped sweep's journal (``target``: the file or the sweep's output
-    directory) without superseded heartbeats; raises :class:`PebenchError` and leaves the file
-    untouched while a trial runs or when the result would not replay the same."""
+    directory) without the records a replay ignores or overwrites; raises
+    :class:`PebenchError` and leaves the file untouched while a trial runs or when the result
+    would not replay the same."""
     path = Path(target)
     if path.is_dir():
         path = path / JOURNAL_FILE

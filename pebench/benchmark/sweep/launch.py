@@ -66,7 +66,15 @@ SWEEP_MARKER = "pebench-sweep.txt"
 def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_dir: Path) -> None:
     """Create (or check and reuse) the sweep's index study and its search/final studies."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    index = optuna.create_study(study_name=sweep.name, storage=storage.optuna, load_if_exists=True)
+    # asking Optuna to create a study that exists still writes a record to a journal: every
+    # resume would add one per study, so only the missing ones are created
+    existing = {study.study_name for study in storage.optuna.get_all_studies()}
+    if sweep.name in existing:
+        index = optuna.load_study(study_name=sweep.name, storage=storage.optuna)
+    else:
+        index = optuna.create_study(
+            study_name=sweep.name, storage=storage.optuna, load_if_exists=True
+        )
     stored = index.user_attrs.get(SWEEP_ATTR)
     if stored is None:
         index.set_user_attr(SWEEP_ATTR, text)
@@ -89,6 +97,8 @@ def create_studies(storage: SweepStorage, sweep: SweepConfig, text: str, output_
         )
     for plan in plans(sweep):
         for name in (plan.name, plan.final_name):
+            if name in existing:
+                continue
             optuna.create_study(
                 study_name=name,
                 storage=storage.optuna,

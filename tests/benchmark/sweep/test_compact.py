@@ -14,8 +14,11 @@ from optuna.trial import TrialState
 
 from pebench.benchmark.cli import main
 from pebench.benchmark.sweep.compact import _snapshot, compact_journal, superseded
+from pebench.benchmark.sweep.config import load_sweep
+from pebench.benchmark.sweep.launch import create_studies
 from pebench.benchmark.sweep.storage import HEARTBEAT_ATTR, JOURNAL_FILE, SweepStorage
 from pebench.errors import PebenchError
+from tests.benchmark.sweep.test_sweep import write_sweep
 
 ROOT = Path(__file__).parents[3]
 
@@ -75,6 +78,7 @@ def test_a_heartbeat_after_the_end_is_dropped_and_the_applied_one_kept() -> None
     one before the end decides the attribute and must survive."""
     beat = {"op_code": 8, "trial_id": 0}
     records = [
+        {"op_code": 0, "study_name": "s"},
         {"op_code": 4, "study_id": 0},
         {**beat, "user_attr": {HEARTBEAT_ATTR: 1.0}},
         {**beat, "user_attr": {HEARTBEAT_ATTR: 2.0}},
@@ -82,7 +86,32 @@ def test_a_heartbeat_after_the_end_is_dropped_and_the_applied_one_kept() -> None
         {**beat, "user_attr": {HEARTBEAT_ATTR: 3.0}},
         {**beat, "user_attr": {"worker": "w"}},
     ]
-    assert superseded(records) == {1, 4}
+    assert superseded(records) == {2, 5}
+
+
+def test_a_repeated_study_creation_is_dropped_and_ids_stay() -> None:
+    """Replay ignores creating a study whose name exists (and numbers only new studies), so
+    the trial that follows still belongs to study 1."""
+    records = [
+        {"op_code": 0, "study_name": "a"},
+        {"op_code": 0, "study_name": "b"},
+        {"op_code": 0, "study_name": "a"},
+        {"op_code": 4, "study_id": 1},
+        {"op_code": 8, "trial_id": 0, "user_attr": {HEARTBEAT_ATTR: 1.0}},
+        {"op_code": 1, "study_id": 0},
+        {"op_code": 0, "study_name": "a"},
+    ]
+    assert superseded(records) == {2}
+
+
+def test_resuming_a_sweep_writes_no_record(tmp_path: Path) -> None:
+    """Starting a sweep again used to append one creation record per study to the journal."""
+    sweep, text = load_sweep(write_sweep(tmp_path, encodings=["sinusoidal", "rope"]))
+    storage = SweepStorage(str(tmp_path / JOURNAL_FILE))
+    create_studies(storage, sweep, text, tmp_path)
+    data = (tmp_path / JOURNAL_FILE).read_bytes()
+    create_studies(SweepStorage(str(tmp_path / JOURNAL_FILE)), sweep, text, tmp_path)
+    assert (tmp_path / JOURNAL_FILE).read_bytes() == data
 
 
 def test_a_running_sweep_is_refused_and_left_untouched(tmp_path: Path) -> None:
