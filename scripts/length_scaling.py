@@ -105,10 +105,7 @@ def markdown(table: dict[str, dict[int, dict[str, Any]]]) -> str:
 
 
 def plot(table: dict[str, dict[int, dict[str, Any]]], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pebench.benchmark.leaderboard.plots import plt, save_png
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name, row in table.items():
@@ -119,9 +116,7 @@ def plot(table: dict[str, dict[int, dict[str, Any]]], path: Path) -> Path:
            title="step time against length")  # fmt: skip
     ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

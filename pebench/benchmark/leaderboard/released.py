@@ -222,10 +222,7 @@ def plot_overlays(
 ) -> list[Path]:
     """One PNG per task: pebench's mean per-length exact match (solid) over the released
     curve (dashed), one colour per encoding."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pebench.benchmark.leaderboard.plots import plt, save_png
 
     _, curves = read_released(reference_dir() / spec.study, spec.models[scale])
     paths = []
@@ -259,10 +256,7 @@ def plot_overlays(
                title=f"{task}: pebench vs released ({spec.models[scale]})")
         ax.legend(fontsize="x-small")
         fig.tight_layout()
-        path = out_dir / f"reference_{task}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_png(fig, out_dir / f"reference_{task}.png"))
     return paths
 
 
