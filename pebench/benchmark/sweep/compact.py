@@ -102,6 +102,11 @@ def compact_journal(target: str | Path) -> Compaction:
     directory) without the records a replay ignores or overwrites; raises
     :class:`PebenchError` and leaves the file untouched while a trial runs or when the result
     would not replay the same."""
+    if "://" in str(target):
+        raise PebenchError(
+            f"pebench compact rewrites journal files; {str(target).split('://')[0]} storage "
+            f"keeps heartbeats outside the trials and needs no compaction"
+        )
     path = Path(target)
     if path.is_dir():
         path = path / JOURNAL_FILE

@@ -132,6 +132,8 @@ def test_the_command_reports_and_refuses_in_one_line(
     assert main(["compact", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no journal at" in err
+    assert main(["compact", "postgresql://u@127.0.0.1:1/db"]) == 2
+    assert "needs no compaction" in capsys.readouterr().err
 
 
 def _committed_journals() -> list[Path]:
