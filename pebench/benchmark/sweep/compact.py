@@ -35,13 +35,8 @@ from pebench.benchmark.sweep.storage import HEARTBEAT_ATTR, JOURNAL_FILE, SweepS
 from pebench.errors import PebenchError
 
 # Optuna's journal operation codes (optuna.storages.journal._storage.JournalOperation)
-CREATE_STUDY, DELETE_STUDY, CREATE_TRIAL, SET_TRIAL_STATE_VALUES, SET_TRIAL_USER_ATTR = (
-    0,
-    1,
-    4,
-    6,
-    8,
-)
+CREATE_STUDY, DELETE_STUDY = 0, 1
+CREATE_TRIAL, SET_TRIAL_STATE_VALUES, SET_TRIAL_USER_ATTR = 4, 6, 8
 #: trial states in which Optuna still applies a record to a trial
 _UPDATABLE = (TrialState.RUNNING.value, TrialState.WAITING.value)
 
