@@ -60,8 +60,7 @@ def superseded(records: list[dict[str, Any]]) -> set[int]:
     a record for a finished trial)."""
     studies: dict[int, str] = {}
     next_study = 0
-    state: dict[int, int] = {}
-    created = 0
+    state: dict[int, int] = {}  # per trial id, in creation order (Optuna numbers them so)
     last: dict[int, int] = {}
     dropped: set[int] = set()
     for index, record in enumerate(records):
@@ -75,8 +74,7 @@ def superseded(records: list[dict[str, Any]]) -> set[int]:
         elif op == DELETE_STUDY:
             studies.pop(record["study_id"], None)
         elif op == CREATE_TRIAL and record["study_id"] in studies:
-            state[created] = record.get("state", TrialState.RUNNING.value)
-            created += 1
+            state[len(state)] = record.get("state", TrialState.RUNNING.value)
         elif op == SET_TRIAL_STATE_VALUES:
             trial = record["trial_id"]
             if state.get(trial) in _UPDATABLE:
